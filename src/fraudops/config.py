@@ -1,0 +1,142 @@
+"""The one settings object: read from the environment (prefix ``FRAUDOPS_``) and ``.env``.
+
+Every embedded default lives under ``FRAUDOPS_HOME``: a SQLite Iceberg catalog, a local
+warehouse folder, MLflow on SQLite with local artifacts and the inbox folders. Pointing the
+same code at PostgreSQL, an S3 endpoint and an ``http://`` MLflow server is configuration only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fraudops.errors import FraudOpsError
+
+
+class Settings(BaseSettings):
+    """FraudOps settings; unset locations derive from ``home``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FRAUDOPS_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    home: Path = Field(Path(".fraudops"), description="Root of every embedded default.")
+
+    # lake
+    catalog_uri: str | None = Field(
+        None, description="SQLAlchemy URI of the Iceberg SQL catalog (default: SQLite in home)."
+    )
+    warehouse: str | None = Field(
+        None, description="Iceberg warehouse: a folder or s3://bucket/prefix (default: in home)."
+    )
+    s3_endpoint: str | None = Field(None, description="S3 endpoint URL (MinIO, moto, AWS).")
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_region: str = "us-east-1"
+
+    # tracking and registry
+    tracking_uri: str | None = Field(
+        None, description="MLflow tracking URI (default: SQLite in home)."
+    )
+    experiment: str = "fraud-detection"
+    model_name: str = "fraud-detector"
+    model_alias: str = "production"
+
+    # data generation
+    start_date: dt.date = dt.date(2026, 1, 1)
+    days: int = Field(30, ge=1)
+    rows_per_day: int = Field(20_000, ge=100)
+    fraud_rate: float = Field(0.01, gt=0.0, lt=0.5)
+    seed: int = 42
+    drift_from: dt.date | None = Field(None, description="From this day on, generate drift.")
+
+    # training and promotion
+    holdout_days: int = Field(4, ge=1, description="Most recent days kept for the gate.")
+    valid_days: int = Field(4, ge=1, description="Days before the holdout, for early stopping.")
+    promotion_margin: float = Field(
+        0.0, description="Candidate AP must be >= champion AP - margin to be promoted."
+    )
+    promotion_floor: float = Field(0.3, description="Candidate AP must be at least this.")
+
+    # inbox
+    inbox: str | None = Field(None, description="Inbox root: a folder or s3://bucket/prefix.")
+
+    # orchestration
+    dags_folder: Path | None = Field(
+        None, description="DAG files for `fraudops airflow` (default: the repo's airflow/dags)."
+    )
+
+    @property
+    def home_dir(self) -> Path:
+        """``home`` as an absolute path."""
+        return self.home.expanduser().resolve()
+
+    @property
+    def catalog_url(self) -> str:
+        """The Iceberg catalog URI, defaulting to SQLite under home."""
+        return self.catalog_uri or f"sqlite:///{self.home_dir / 'lake' / 'catalog.db'}"
+
+    @property
+    def warehouse_url(self) -> str:
+        """The Iceberg warehouse location, defaulting to a folder under home."""
+        return self.warehouse or (self.home_dir / "lake" / "warehouse").as_uri()
+
+    @property
+    def tracking_url(self) -> str:
+        """The MLflow tracking URI, defaulting to SQLite under home."""
+        return self.tracking_uri or f"sqlite:///{self.home_dir / 'mlflow' / 'mlflow.db'}"
+
+    @property
+    def artifact_location(self) -> str | None:
+        """Where a new experiment keeps artifacts on the embedded store (None: server decides)."""
+        if self.tracking_uri:
+            return None
+        return (self.home_dir / "mlflow" / "artifacts").as_uri()
+
+    @property
+    def inbox_url(self) -> str:
+        """The inbox root, defaulting to a folder under home."""
+        return self.inbox or str(self.home_dir / "inbox")
+
+    @property
+    def s3_options(self) -> dict[str, str]:
+        """S3 connection options in pyiceberg's property names (empty when unset)."""
+        opts: dict[str, str] = {}
+        if self.s3_endpoint:
+            opts["s3.endpoint"] = self.s3_endpoint
+        if self.s3_access_key:
+            opts["s3.access-key-id"] = self.s3_access_key
+        if self.s3_secret_key:
+            opts["s3.secret-access-key"] = self.s3_secret_key
+        if self.s3_endpoint or self.s3_access_key:
+            opts["s3.region"] = self.s3_region
+        return opts
+
+    def ensure_home(self) -> Path:
+        """Create the home folders the embedded defaults need; fail with one clear message."""
+        home = self.home_dir
+        try:
+            for sub in ("lake/warehouse", "mlflow/artifacts"):
+                (home / sub).mkdir(parents=True, exist_ok=True)
+            probe = home / ".write-test"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            raise FraudOpsError(
+                f"FRAUDOPS_HOME={home} is not writable ({exc.strerror or exc}); "
+                "set FRAUDOPS_HOME to a folder you can write to."
+            ) from exc
+        if not os.access(home, os.W_OK):
+            raise FraudOpsError(f"FRAUDOPS_HOME={home} is not writable.")
+        return home
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests build their own ``Settings``)."""
+    return Settings()

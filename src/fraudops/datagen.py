@@ -1,0 +1,328 @@
+"""Synthetic credit-card transactions, vectorised and seeded per day.
+
+The fraud process (why the label is learnable):
+
+* **Card holders** are a fixed population per seed: a home city, an age and balances.
+* **Legitimate** transactions follow daytime hours, near home (3% travel), mostly card-present;
+  online use is common only for online retail and travel; amounts are log-normal around a
+  median per merchant category.
+* **Fraud** comes in **bursts on compromised cards** (1-6 transactions minutes apart), drawn
+  from patterns:
+
+  - *card not present* (55%): online, at online retail / electronics / travel / jewelry,
+    large amounts, mostly far from home, more often at night;
+  - *skimmed card* (30%): swipe or ATM far from home, gas stations, ATMs, jewelry, at night;
+  - *camouflaged* (15%): drawn like legitimate traffic of the same card, so it stays hard.
+
+  Fraud amounts are also large relative to the victim's bank balance.
+* **Drift** (``drift_from``): from that day on legitimate amounts grow 25%, more legitimate
+  traffic moves online, and a new pattern appears, *account takeover*: contactless purchases
+  near home in everyday categories with amounts out of proportion to the balance.
+
+The same ``(seed, day)`` always yields the same rows, whatever else was generated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fraudops.features import CATEGORY_MEDIAN_AMOUNT
+from fraudops.schema import CHANNELS, MERCHANT_CATEGORIES, arrow_schema
+
+_CAT = {name: i for i, name in enumerate(MERCHANT_CATEGORIES)}
+_CH = {name: i for i, name in enumerate(CHANNELS)}
+
+CATEGORY_SHARE = np.array([0.24, 0.16, 0.10, 0.14, 0.05, 0.04, 0.01, 0.08, 0.06, 0.12])
+
+# channel probabilities (chip, swipe, contactless, online, atm) per merchant category
+_CHANNEL_P = np.array(
+    [
+        [0.45, 0.12, 0.40, 0.03, 0.0],  # grocery
+        [0.40, 0.10, 0.40, 0.10, 0.0],  # restaurant
+        [0.50, 0.25, 0.25, 0.00, 0.0],  # gas_station
+        [0.00, 0.00, 0.00, 1.00, 0.0],  # online_retail
+        [0.45, 0.10, 0.20, 0.25, 0.0],  # electronics
+        [0.20, 0.05, 0.15, 0.60, 0.0],  # travel
+        [0.60, 0.20, 0.15, 0.05, 0.0],  # jewelry
+        [0.30, 0.05, 0.35, 0.30, 0.0],  # entertainment
+        [0.50, 0.10, 0.35, 0.05, 0.0],  # health
+        [0.00, 0.00, 0.00, 0.00, 1.0],  # atm_withdrawal
+    ]
+)
+_CHANNEL_CUM = np.cumsum(_CHANNEL_P, axis=1)
+_CHANNEL_CUM[:, -1] = 1.0
+
+_LEGIT_HOURS = np.array(
+    [1, 0.6, 0.4, 0.3, 0.3, 0.6, 1.5, 3, 4.5, 5, 5.5, 6, 7, 6.5, 6, 6, 6.5, 7, 7, 6.5, 5, 4, 3, 2]
+)
+_FRAUD_HOURS = np.array(
+    [5, 6, 6, 6, 5, 4, 3, 2, 2, 2, 2.5, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3.5, 4, 4.5, 5]
+)
+_LEGIT_HOURS_P = _LEGIT_HOURS / _LEGIT_HOURS.sum()
+_FRAUD_HOURS_P = _FRAUD_HOURS / _FRAUD_HOURS.sum()
+
+_CITIES = np.array(
+    [
+        (40.71, -74.01),
+        (34.05, -118.24),
+        (41.88, -87.63),
+        (29.76, -95.37),
+        (33.45, -112.07),
+        (39.95, -75.17),
+        (29.42, -98.49),
+        (32.72, -117.16),
+        (32.78, -96.80),
+        (37.34, -121.89),
+        (30.27, -97.74),
+        (47.61, -122.33),
+        (39.74, -104.99),
+        (42.36, -71.06),
+        (25.76, -80.19),
+        (51.51, -0.13),
+        (48.86, 2.35),
+        (52.52, 13.40),
+        (6.52, 3.38),
+        (55.76, 37.62),
+    ]
+)
+_HOME_CITY_P = np.r_[np.full(15, 0.9 / 15), np.full(5, 0.1 / 5)]
+
+_US_PER_DAY = 86_400 * 1_000_000
+_EPOCH = dt.date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class CardHolders:
+    """The fixed population of card holders for one seed."""
+
+    card_id: pa.Array
+    home_lat: np.ndarray
+    home_lon: np.ndarray
+    age: np.ndarray
+    credit_card_balance: np.ndarray
+    bank_account_balance: np.ndarray
+    savings_account_balance: np.ndarray
+    mortgage_balance: np.ndarray
+    total_est_nworth: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.home_lat)
+
+
+@lru_cache(maxsize=8)
+def card_holders(seed: int, n_cards: int) -> CardHolders:
+    """The card-holder population for a seed (the same for every day)."""
+    rng = np.random.default_rng([seed, 0])
+    city = rng.choice(len(_CITIES), size=n_cards, p=_HOME_CITY_P)
+    home_lat = np.clip(_CITIES[city, 0] + rng.normal(0, 0.15, n_cards), -90, 90)
+    home_lon = np.clip(_CITIES[city, 1] + rng.normal(0, 0.15, n_cards), -180, 180)
+    age = np.clip(rng.normal(46, 16, n_cards), 18, 95).astype(np.int32)
+    cc = np.round(rng.lognormal(7.0, 1.0, n_cards), 2)
+    bank = np.round(rng.lognormal(8.0, 1.1, n_cards), 2)
+    savings = np.round(rng.lognormal(8.5, 1.6, n_cards) * (rng.random(n_cards) < 0.8), 2)
+    has_home = rng.random(n_cards) < 0.55
+    mortgage = np.round(rng.lognormal(12.0, 0.6, n_cards) * has_home, 2)
+    home_value = rng.lognormal(12.6, 0.5, n_cards) * has_home
+    nworth = np.round(bank + savings + home_value - cc - mortgage, 2)
+    ids = pc.binary_join_element_wise(
+        "C", pc.utf8_lpad(pa.array(np.arange(n_cards)).cast(pa.string()), 7, "0"), ""
+    )
+    return CardHolders(ids, home_lat, home_lon, age, cc, bank, savings, mortgage, nworth)
+
+
+def _sample_hours(rng: np.random.Generator, p: np.ndarray, n: int) -> np.ndarray:
+    return rng.choice(24, size=n, p=p)
+
+
+def _channels_for(rng: np.random.Generator, category: np.ndarray) -> np.ndarray:
+    u = rng.random(len(category))
+    return (u[:, None] > _CHANNEL_CUM[category]).sum(axis=1)
+
+
+def _burst_sizes(rng: np.random.Generator, n_fraud: int) -> np.ndarray:
+    if n_fraud == 0:
+        return np.zeros(0, dtype=np.int64)
+    sizes = np.minimum(rng.geometric(0.45, size=n_fraud), 6)
+    cut = int(np.searchsorted(np.cumsum(sizes), n_fraud)) + 1
+    sizes = sizes[:cut]
+    sizes[-1] -= sizes.sum() - n_fraud
+    return sizes[sizes > 0]
+
+
+def generate_day(
+    day: dt.date,
+    *,
+    rows: int = 20_000,
+    seed: int = 42,
+    fraud_rate: float = 0.01,
+    drift_from: dt.date | None = None,
+    n_cards: int | None = None,
+) -> pa.Table:
+    """Generate one day of transactions (with the ``is_fraud`` label) as an Arrow table."""
+    holders = card_holders(seed, n_cards or max(2_000, rows // 2))
+    rng = np.random.default_rng([seed, day.toordinal()])
+    drifted = drift_from is not None and day >= drift_from
+    n_fraud = int(rng.binomial(rows, fraud_rate))
+    n_legit = rows - n_fraud
+
+    # -- legitimate traffic -------------------------------------------------------------------
+    card = rng.integers(0, len(holders), rows)  # fraud rows reuse the tail as victims
+    cat = rng.choice(len(CATEGORY_SHARE), size=rows, p=CATEGORY_SHARE)
+    chan = _channels_for(rng, cat)
+    hour = _sample_hours(rng, _LEGIT_HOURS_P, rows)
+    amount = CATEGORY_MEDIAN_AMOUNT[cat] * rng.lognormal(0.0, 0.75, rows)
+    lat = holders.home_lat[card] + rng.normal(0, 0.04, rows)
+    lon = holders.home_lon[card] + rng.normal(0, 0.04, rows)
+    travel = rng.random(rows) < 0.03
+    away = rng.integers(0, len(_CITIES), rows)
+    lat = np.where(travel, _CITIES[away, 0] + rng.normal(0, 0.1, rows), lat)
+    lon = np.where(travel, _CITIES[away, 1] + rng.normal(0, 0.1, rows), lon)
+    seconds = hour * 3600 + rng.integers(0, 3600, rows)
+    if drifted:
+        amount *= 1.25
+        to_online = (rng.random(rows) < 0.15) & np.isin(
+            cat, [_CAT["electronics"], _CAT["entertainment"]]
+        )
+        chan = np.where(to_online, _CH["online"], chan)
+    label = np.zeros(rows, dtype=np.int32)
+
+    # -- fraud bursts on compromised cards ----------------------------------------------------
+    sizes = _burst_sizes(rng, n_fraud)
+    if n_fraud:
+        f = slice(n_legit, rows)
+        n_bursts = len(sizes)
+        burst = np.repeat(np.arange(n_bursts), sizes)
+        burst_card = rng.integers(0, len(holders), n_bursts)
+        pattern_p = [0.40, 0.25, 0.15, 0.20] if drifted else [0.55, 0.30, 0.15, 0.0]
+        pattern = rng.choice(4, size=n_bursts, p=pattern_p)[burst]
+        card[f] = burst_card[burst]
+        start = _sample_hours(rng, _FRAUD_HOURS_P, n_bursts) * 3600 + rng.integers(
+            0, 3600, n_bursts
+        )
+        step = np.minimum(rng.exponential(180, n_fraud), 1800).astype(np.int64)
+        first = np.r_[0, np.cumsum(sizes)[:-1]]
+        offset = np.cumsum(step) - np.repeat(np.cumsum(step)[first] - step[first], sizes)
+        seconds[f] = np.minimum(start[burst] + offset, 86_399)
+        label[f] = 1
+
+        far_city = rng.integers(0, len(_CITIES), n_bursts)[burst]
+        far_lat = _CITIES[far_city, 0] + rng.normal(0, 0.1, n_fraud)
+        far_lon = _CITIES[far_city, 1] + rng.normal(0, 0.1, n_fraud)
+        is_far = rng.random(n_fraud)
+
+        fcat = cat[f].copy()
+        fchan = chan[f].copy()
+        famount = amount[f].copy()
+        flat = holders.home_lat[card[f]] + rng.normal(0, 0.04, n_fraud)
+        flon = holders.home_lon[card[f]] + rng.normal(0, 0.04, n_fraud)
+        far = np.zeros(n_fraud, dtype=bool)
+
+        cnp = pattern == 0
+        k = int(cnp.sum())
+        fcat[cnp] = rng.choice(
+            [_CAT["online_retail"], _CAT["electronics"], _CAT["travel"], _CAT["jewelry"]],
+            size=k,
+            p=[0.4, 0.3, 0.15, 0.15],
+        )
+        fchan[cnp] = _CH["online"]
+        far[cnp] = is_far[cnp] < 0.7
+
+        skim = pattern == 1
+        k = int(skim.sum())
+        fcat[skim] = rng.choice(
+            [_CAT["gas_station"], _CAT["atm_withdrawal"], _CAT["jewelry"], _CAT["electronics"]],
+            size=k,
+            p=[0.35, 0.35, 0.15, 0.15],
+        )
+        fchan[skim] = np.where(fcat[skim] == _CAT["atm_withdrawal"], _CH["atm"], _CH["swipe"])
+        far[skim] = is_far[skim] < 0.8
+
+        takeover = pattern == 3
+        k = int(takeover.sum())
+        fcat[takeover] = rng.choice(
+            [_CAT["grocery"], _CAT["health"], _CAT["restaurant"]], size=k, p=[0.5, 0.3, 0.2]
+        )
+        fchan[takeover] = _CH["contactless"]
+
+        loud = pattern != 2
+        bank = holders.bank_account_balance[card[f]]
+        big = CATEGORY_MEDIAN_AMOUNT[fcat] * rng.lognormal(1.0, 0.8, n_fraud)
+        big = np.maximum(big, np.minimum(bank * rng.uniform(0.5, 1.5, n_fraud), 20_000))
+        famount = np.where(loud, big, famount)
+        flat = np.where(far, far_lat, flat)
+        flon = np.where(far, far_lon, flon)
+
+        cat[f], chan[f], amount[f], lat[f], lon[f] = fcat, fchan, famount, flat, flon
+
+    amount = np.round(np.clip(amount, 0.01, 100_000.0), 2).astype(np.float64)
+    lat = np.clip(lat, -90, 90)
+    lon = np.clip(lon, -180, 180)
+
+    # -- assemble, ordered by time ------------------------------------------------------------
+    day_us = (day - _EPOCH).days * _US_PER_DAY
+    ts = day_us + seconds.astype(np.int64) * 1_000_000 + rng.integers(0, 1_000_000, rows)
+    order = np.argsort(ts, kind="stable")
+    ts, card, cat, chan = ts[order], card[order], cat[order], chan[order]
+    amount, lat, lon, label = amount[order], lat[order], lon[order], label[order]
+
+    merchant = pa.array(cat * 100_000 + rng.integers(0, 3_000, rows)).cast(pa.string())
+    seq = pa.array(np.arange(rows)).cast(pa.string())
+    card_idx = pa.array(card)
+    columns = {
+        "transaction_id": pc.binary_join_element_wise(
+            day.strftime("T%Y%m%d-"), pc.utf8_lpad(seq, 7, "0"), ""
+        ),
+        "event_ts": pa.array(ts, type=pa.timestamp("us", tz="UTC")),
+        "card_id": holders.card_id.take(card_idx),
+        "merchant_id": pc.binary_join_element_wise("M", pc.utf8_lpad(merchant, 7, "0"), ""),
+        "merchant_category": pa.DictionaryArray.from_arrays(
+            pa.array(cat, pa.int32()), pa.array(MERCHANT_CATEGORIES)
+        ).dictionary_decode(),
+        "channel": pa.DictionaryArray.from_arrays(
+            pa.array(chan, pa.int32()), pa.array(CHANNELS)
+        ).dictionary_decode(),
+        "card_present": pa.array(chan != _CH["online"]),
+        "transaction_amount": pa.array(amount),
+        "latitude": pa.array(np.round(lat, 5)),
+        "longitude": pa.array(np.round(lon, 5)),
+        "home_latitude": pa.array(np.round(holders.home_lat[card], 5)),
+        "home_longitude": pa.array(np.round(holders.home_lon[card], 5)),
+        "age": pa.array(holders.age[card]),
+        "credit_card_balance": pa.array(holders.credit_card_balance[card]),
+        "bank_account_balance": pa.array(holders.bank_account_balance[card]),
+        "savings_account_balance": pa.array(holders.savings_account_balance[card]),
+        "mortgage_balance": pa.array(holders.mortgage_balance[card]),
+        "total_est_nworth": pa.array(holders.total_est_nworth[card]),
+        "is_fraud": pa.array(label),
+    }
+    return pa.Table.from_arrays(list(columns.values()), schema=arrow_schema())
+
+
+def generate_days(
+    start: dt.date,
+    days: int,
+    *,
+    rows: int = 20_000,
+    seed: int = 42,
+    fraud_rate: float = 0.01,
+    drift_from: dt.date | None = None,
+) -> list[tuple[dt.date, pa.Table]]:
+    """Generate consecutive days, each as its own table."""
+    out = []
+    for i in range(days):
+        day = start + dt.timedelta(days=i)
+        out.append(
+            (
+                day,
+                generate_day(
+                    day, rows=rows, seed=seed, fraud_rate=fraud_rate, drift_from=drift_from
+                ),
+            )
+        )
+    return out

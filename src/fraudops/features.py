@@ -1,0 +1,138 @@
+"""Pure feature engineering: raw transactions -> model matrix (shared by training and serving).
+
+Two adaptors bring inputs to the same numeric columns — :func:`columns_from_table` for Arrow
+tables and pandas frames (training, batch) and :func:`columns_from_records` for validated
+records (the API hot path, no pandas) — and :func:`build_features` turns those into the matrix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fraudops.schema import CHANNELS, MERCHANT_CATEGORIES
+
+# median amount per merchant category, in the order of MERCHANT_CATEGORIES
+CATEGORY_MEDIAN_AMOUNT = np.array([45, 30, 50, 60, 250, 420, 300, 40, 70, 120], dtype=np.float64)
+_CAT_CODE = {name: i for i, name in enumerate(MERCHANT_CATEGORIES)}
+_CH_CODE = {name: i for i, name in enumerate(CHANNELS)}
+
+NUMERIC_INPUTS: tuple[str, ...] = (
+    "transaction_amount",
+    "latitude",
+    "longitude",
+    "home_latitude",
+    "home_longitude",
+    "age",
+    "credit_card_balance",
+    "bank_account_balance",
+    "savings_account_balance",
+    "mortgage_balance",
+    "total_est_nworth",
+)
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "merchant_category",
+    "channel",
+    "card_present",
+    "hour",
+    "transaction_amount",
+    "amount_to_category_median",
+    "amount_to_bank_balance",
+    "distance_from_home_km",
+    "age",
+    "credit_card_balance",
+    "bank_account_balance",
+    "savings_account_balance",
+    "mortgage_balance",
+    "total_est_nworth",
+)
+# XGBoost feature types: 'c' categorical (native splits, no one-hot), 'q' quantitative
+FEATURE_TYPES: tuple[str, ...] = ("c", "c") + ("q",) * (len(FEATURE_NAMES) - 2)
+
+Columns = Mapping[str, np.ndarray]
+
+
+def _to_numpy(values: Any, dtype: type) -> np.ndarray:
+    if isinstance(values, pa.ChunkedArray | pa.Array):
+        return np.asarray(values.to_numpy(zero_copy_only=False), dtype=dtype)
+    return np.asarray(values, dtype=dtype)
+
+
+def _codes(values: Any, categories: Sequence[str]) -> np.ndarray:
+    arr = values if isinstance(values, pa.ChunkedArray | pa.Array) else pa.array(values)
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.cast(pa.string())
+    codes = pc.index_in(arr, value_set=pa.array(categories))
+    if codes.null_count:
+        raise ValueError("unknown category value")
+    return _to_numpy(codes, np.float32)
+
+
+def columns_from_table(table: pa.Table | Any) -> dict[str, np.ndarray]:
+    """Numeric input columns from an Arrow table or a pandas DataFrame."""
+    get = table.column if isinstance(table, pa.Table) else table.__getitem__
+    cols = {name: _to_numpy(get(name), np.float64) for name in NUMERIC_INPUTS}
+    ts = get("event_ts")
+    ts_arr = ts if isinstance(ts, pa.ChunkedArray | pa.Array) else pa.array(ts)
+    cols["hour"] = _to_numpy(pc.hour(ts_arr), np.float32)
+    cols["card_present"] = _to_numpy(get("card_present"), np.float32)
+    cols["merchant_category"] = _codes(get("merchant_category"), MERCHANT_CATEGORIES)
+    cols["channel"] = _codes(get("channel"), CHANNELS)
+    return cols
+
+
+def columns_from_records(records: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+    """Numeric input columns from validated records (dicts or attribute objects with datetimes)."""
+    rows = [r if isinstance(r, Mapping) else vars(r) for r in records]
+    cols = {
+        name: np.fromiter((r[name] for r in rows), np.float64, len(rows)) for name in NUMERIC_INPUTS
+    }
+    cols["hour"] = np.fromiter((r["event_ts"].hour for r in rows), np.float32, len(rows))
+    cols["card_present"] = np.fromiter((r["card_present"] for r in rows), np.float32, len(rows))
+    cols["merchant_category"] = np.fromiter(
+        (_CAT_CODE[r["merchant_category"]] for r in rows), np.float32, len(rows)
+    )
+    cols["channel"] = np.fromiter((_CH_CODE[r["channel"]] for r in rows), np.float32, len(rows))
+    return cols
+
+
+def haversine_km(
+    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
+) -> np.ndarray:
+    """Great-circle distance in km."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dphi = p2 - p1
+    dlmb = np.radians(lon2 - lon1)
+    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
+    return 2 * 6371.0088 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def build_features(cols: Columns) -> np.ndarray:
+    """The model matrix (float32, columns in ``FEATURE_NAMES`` order) from numeric columns."""
+    amount = cols["transaction_amount"]
+    cat = cols["merchant_category"]
+    n = len(amount)
+    out = np.empty((n, len(FEATURE_NAMES)), dtype=np.float32)
+    out[:, 0] = cat
+    out[:, 1] = cols["channel"]
+    out[:, 2] = cols["card_present"]
+    out[:, 3] = cols["hour"]
+    out[:, 4] = amount
+    out[:, 5] = amount / CATEGORY_MEDIAN_AMOUNT[cat.astype(np.intp)]
+    out[:, 6] = amount / (cols["bank_account_balance"] + 1.0)
+    out[:, 7] = haversine_km(
+        cols["latitude"], cols["longitude"], cols["home_latitude"], cols["home_longitude"]
+    )
+    for j, name in enumerate(FEATURE_NAMES[8:], start=8):
+        out[:, j] = cols[name]
+    return out
+
+
+def features_from_table(table: pa.Table | Any) -> np.ndarray:
+    """Shortcut: model matrix from an Arrow table or a pandas DataFrame."""
+    return build_features(columns_from_table(table))

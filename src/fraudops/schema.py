@@ -1,0 +1,95 @@
+"""THE transaction schema: names, Arrow types, ranges and categories (the single source).
+
+The generator, the lake, the features, validation and the API all read this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pyarrow as pa
+
+MERCHANT_CATEGORIES: tuple[str, ...] = (
+    "grocery",
+    "restaurant",
+    "gas_station",
+    "online_retail",
+    "electronics",
+    "travel",
+    "jewelry",
+    "entertainment",
+    "health",
+    "atm_withdrawal",
+)
+CHANNELS: tuple[str, ...] = ("chip", "swipe", "contactless", "online", "atm")
+
+Kind = Literal["string", "timestamp", "category", "bool", "float", "int"]
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the transaction contract."""
+
+    name: str
+    kind: Kind
+    description: str
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    categories: tuple[str, ...] = ()
+    max_length: int = 64
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        """The Arrow type this column is stored and validated as."""
+        return {
+            "string": pa.string(),
+            "category": pa.string(),
+            "timestamp": TIMESTAMP,
+            "bool": pa.bool_(),
+            "float": pa.float64(),
+            "int": pa.int32(),
+        }[self.kind]
+
+
+TRANSACTION_COLUMNS: tuple[Column, ...] = (
+    Column("transaction_id", "string", "Unique id of the transaction (1-64 chars)."),
+    Column("event_ts", "timestamp", "When it happened, UTC (ISO-8601 in JSON/CSV)."),
+    Column("card_id", "string", "The card (1-64 chars)."),
+    Column("merchant_id", "string", "The merchant (1-64 chars)."),
+    Column("merchant_category", "category", "Merchant category.", categories=MERCHANT_CATEGORIES),
+    Column("channel", "category", "How the card was used.", categories=CHANNELS),
+    Column("card_present", "bool", "Whether the card was physically present."),
+    Column(
+        "transaction_amount",
+        "float",
+        "Amount in account currency.",
+        minimum=0.0,
+        maximum=100_000.0,
+        exclusive_minimum=True,
+    ),
+    Column("latitude", "float", "Where the transaction happened.", -90.0, 90.0),
+    Column("longitude", "float", "Where the transaction happened.", -180.0, 180.0),
+    Column("home_latitude", "float", "The card holder's home.", -90.0, 90.0),
+    Column("home_longitude", "float", "The card holder's home.", -180.0, 180.0),
+    Column("age", "int", "Age of the card holder.", 18, 100),
+    Column("credit_card_balance", "float", "Outstanding credit card balance.", minimum=0.0),
+    Column("bank_account_balance", "float", "Bank account balance.", minimum=0.0),
+    Column("savings_account_balance", "float", "Savings account balance.", minimum=0.0),
+    Column("mortgage_balance", "float", "Outstanding mortgage.", minimum=0.0),
+    Column("total_est_nworth", "float", "Estimated net worth (any finite number)."),
+)
+LABEL = Column(
+    "is_fraud", "int", "1 if the transaction is fraudulent (lake and training only).", 0, 1
+)
+
+COLUMNS_BY_NAME: dict[str, Column] = {c.name: c for c in (*TRANSACTION_COLUMNS, LABEL)}
+FEATURE_INPUT_NAMES: tuple[str, ...] = tuple(c.name for c in TRANSACTION_COLUMNS)
+
+
+def arrow_schema(*, with_label: bool = True) -> pa.Schema:
+    """The Arrow schema of a transaction table (non-nullable columns)."""
+    cols = (*TRANSACTION_COLUMNS, LABEL) if with_label else TRANSACTION_COLUMNS
+    return pa.schema([pa.field(c.name, c.arrow_type, nullable=False) for c in cols])

@@ -1,0 +1,70 @@
+"""Shared fixtures: embedded settings, a small trained lifecycle, and real services."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fraudops.config import Settings
+from tests import services
+
+SMALL = {
+    "start_date": dt.date(2026, 1, 1),
+    "days": 10,
+    "rows_per_day": 4_000,
+    "valid_days": 2,
+    "holdout_days": 2,
+    "promotion_floor": 0.1,
+}
+
+
+def make_settings(home: Path, **overrides: object) -> Settings:
+    """Settings on an embedded home, ignoring any .env in the working folder."""
+    return Settings(_env_file=None, home=home, **{**SMALL, **overrides})  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Embedded settings on a fresh home, small data."""
+    return make_settings(tmp_path / "home")
+
+
+@pytest.fixture(scope="session")
+def trained_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A home with a small lake and a promoted production model (read-only for tests)."""
+    from fraudops import lifecycle
+
+    s = make_settings(tmp_path_factory.mktemp("trained") / "home")
+    lifecycle.generate(s)
+    trained = lifecycle.train_and_register(s)
+    decision = lifecycle.promote(s, version=trained.version)
+    assert decision["promote"], decision
+    return s
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str | int]]:
+    """A throwaway PostgreSQL cluster on loopback."""
+    with services.postgres_cluster(tmp_path_factory.mktemp("pg")) as pg:
+        yield pg
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[dict[str, str]]:
+    """moto's S3 server (stand-in for MinIO: no MinIO binary exists for these machines)."""
+    with services.moto_s3() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def mlflow_uri(
+    postgres: dict[str, str | int], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A real ``mlflow server`` subprocess with a PostgreSQL backend."""
+    backend = services.create_database(postgres, "mlflow")
+    base = tmp_path_factory.mktemp("mlflow-server")
+    with services.mlflow_server(backend, base / "artifacts", log=base / "server.log") as uri:
+        yield uri

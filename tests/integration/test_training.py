@@ -1,0 +1,143 @@
+"""Training, registration and the promotion gate against a real ``mlflow server`` subprocess
+with a PostgreSQL backend (a throwaway cluster started by the tests)."""
+
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from fraudops import lifecycle, registry, tracking, train
+from fraudops.evaluation import evaluate
+from fraudops.model import FraudScorer, to_model_frame
+from fraudops.scoring import score_table
+from tests.conftest import make_settings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def server_settings(tmp_path_factory, mlflow_uri):
+    s = make_settings(
+        tmp_path_factory.mktemp("srv") / "home", tracking_uri=mlflow_uri, promotion_floor=0.0
+    )
+    lifecycle.generate(s)
+    return s
+
+
+@pytest.fixture(scope="module")
+def trained(server_settings):
+    return train.train_sweep(server_settings)
+
+
+def test_sweep_is_tracked_with_children_plots_and_lineage(server_settings, trained):
+    client = MlflowClient(server_settings.tracking_url)
+    parent = client.get_run(trained.parent_run_id)
+    exp_id = parent.info.experiment_id
+    assert client.get_experiment(exp_id).name == "fraud-detection"
+    children = client.search_runs(
+        [exp_id], filter_string=f"tags.mlflow.parentRunId = '{trained.parent_run_id}'"
+    )
+    assert len(children) == len(train.SWEEP)
+    for child in children:
+        m = child.data.metrics
+        for key in (
+            "average_precision",
+            "roc_auc",
+            "log_loss",
+            "precision",
+            "recall",
+            "f1",
+            "threshold",
+        ):
+            assert key in m, key
+        assert {"max_depth", "learning_rate", "tree_method"} <= set(child.data.params)
+        arts = {a.path for a in client.list_artifacts(child.info.run_id, "plots")}
+        assert arts == {
+            "plots/pr_curve.png",
+            "plots/confusion_matrix.png",
+            "plots/feature_importance.png",
+        }
+        tags = child.data.tags
+        assert tags["fraudops.lake_table"] == "fraud.transactions"
+        assert tags["fraudops.snapshot_id"] == str(trained.snapshot_id)
+        assert int(tags["fraudops.rows"]) == 40_000
+        assert 0.005 < float(tags["fraudops.fraud_rate"]) < 0.02
+        assert (
+            tags["fraudops.date_from"] == "2026-01-01" and tags["fraudops.date_to"] == "2026-01-10"
+        )
+        assert tags["fraudops.code_version"]
+    best = max(children, key=lambda r: r.data.metrics["average_precision"])
+    assert best.info.run_id == trained.best_run_id
+
+
+def test_model_reaches_the_ap_floor_and_shuffled_labels_do_not(server_settings, trained):
+    assert trained.holdout_metrics["average_precision"] >= 0.5
+    control = train.train_sweep(server_settings, configs=train.SWEEP[:1], shuffle_labels=True)
+    assert control.holdout_metrics["average_precision"] < 0.2
+    assert (
+        control.holdout_metrics["average_precision"]
+        < trained.holdout_metrics["average_precision"] / 3
+    )
+
+
+def test_pyfunc_matches_our_scoring_path(server_settings, trained):
+    holdout, _ = registry.holdout_from_lake(server_settings)
+    pyfunc = mlflow.pyfunc.load_model(trained.model_uri)
+    out = pyfunc.predict(to_model_frame(holdout))
+    local = mlflow.artifacts.download_artifacts(
+        f"runs:/{trained.best_run_id}/model/artifacts/scorer"
+    )
+    scorer = FraudScorer.load(Path(local))
+    proba, flag = score_table(scorer, holdout)
+    np.testing.assert_allclose(out["fraud_probability"].to_numpy(), proba, rtol=1e-6)
+    np.testing.assert_array_equal(out["is_fraud"].to_numpy(), flag.astype(int))
+    y = holdout["is_fraud"].to_numpy()
+    assert evaluate(y, proba, scorer.threshold)["average_precision"] == pytest.approx(
+        trained.holdout_metrics["average_precision"], rel=1e-6
+    )
+    info = mlflow.models.get_model_info(trained.model_uri)
+    assert (
+        info.signature is not None and "transaction_amount" in info.signature.inputs.input_names()
+    )
+    assert info.saved_input_example_info is not None
+
+
+def test_gate_promotes_better_and_refuses_worse(server_settings, trained):
+    client = tracking.connect(server_settings)
+    name = server_settings.model_name
+    # a first, bad production model: trained on shuffled labels (floor 0 lets it in)
+    bad = train.train_sweep(server_settings, configs=train.SWEEP[:1], shuffle_labels=True)
+    bad_v = registry.register(
+        client, server_settings, model_uri=bad.model_uri, run_id=bad.best_run_id
+    )
+    first = lifecycle.promote(server_settings, version=str(bad_v.version))
+    assert first["promote"] and first["champion_version"] is None
+
+    good_v = registry.register(
+        client, server_settings, model_uri=trained.model_uri, run_id=trained.best_run_id
+    )
+    better = lifecycle.promote(server_settings, version=str(good_v.version))
+    assert better["promote"], better
+    assert better["champion_version"] == str(bad_v.version)
+    assert better["candidate_ap"] > better["champion_ap"]
+    assert registry.alias_version(client, name, "production").version == good_v.version
+
+    worse_v = registry.register(
+        client, server_settings, model_uri=bad.model_uri, run_id=bad.best_run_id
+    )
+    worse = lifecycle.promote(server_settings, version=str(worse_v.version))
+    assert not worse["promote"]
+    assert "<" in worse["reason"]
+    assert registry.alias_version(client, name, "production").version == good_v.version
+    tags = client.get_model_version(name, str(worse_v.version)).tags
+    assert tags["fraudops.gate.decision"] == "rejected"
+    assert float(tags["fraudops.gate.champion_ap"]) == pytest.approx(worse["champion_ap"])
+    assert tags["fraudops.gate.reason"] == worse["reason"]
+    assert registry.alias_version(client, name, registry.CHALLENGER) is None
+
+    status = lifecycle.status(server_settings)
+    assert status["production"]["version"] == good_v.version
+    assert status["production"]["snapshot_id"] == str(trained.snapshot_id)
+    assert status["last_decision"]["decision"] == "rejected"

@@ -1,0 +1,191 @@
+"""Real services for the tests, started in subprocesses/threads and cleaned up afterwards.
+
+* PostgreSQL: a throwaway cluster (initdb + pg_ctl) in a temp folder; as root it runs as the
+  ``postgres`` system user, because the server refuses to run as root.
+* S3: moto's S3 server (``ThreadedMotoServer``) on loopback stands in for MinIO, which has no
+  binary for these machines.
+* MLflow: ``mlflow server`` as a subprocess, backed by the PostgreSQL cluster.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, *, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process for {url} exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status < 500:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+def pg_bin(name: str) -> str:
+    found = shutil.which(name) or next(
+        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))), None
+    )
+    if not found:
+        raise RuntimeError(f"PostgreSQL's {name} is not installed (make system-deps installs it)")
+    return found
+
+
+@contextmanager
+def postgres_cluster(base: Path) -> Iterator[dict[str, str | int]]:
+    """A running PostgreSQL cluster on loopback; yields host, port, user."""
+    base.mkdir(parents=True, exist_ok=True)
+    data = base / "data"
+    run_as: list[str] = []
+    user = pwd.getpwuid(os.getuid()).pw_name
+    if os.getuid() == 0:
+        user = "postgres"
+        try:
+            pw = pwd.getpwnam(user)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", user], check=True)
+            pw = pwd.getpwnam(user)
+        os.chown(base, pw.pw_uid, pw.pw_gid)
+        base.chmod(0o755)
+        for parent in base.parents:  # the server user must reach its folder
+            if parent == Path("/"):
+                break
+            parent.chmod(parent.stat().st_mode | 0o011)
+        run_as = ["runuser", "-u", user, "--"]
+    port = free_port()
+    subprocess.run(
+        [
+            *run_as,
+            pg_bin("initdb"),
+            "-D",
+            str(data),
+            "-U",
+            user,
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    log = base / "server.log"
+    subprocess.run(
+        [
+            *run_as,
+            pg_bin("pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(log),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c full_page_writes=off -c synchronous_commit=off -c max_connections=200",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield {"host": "127.0.0.1", "port": port, "user": user}
+    finally:
+        subprocess.run(
+            [*run_as, pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+
+
+def create_database(pg: dict[str, str | int], name: str) -> str:
+    """Create a database; return its SQLAlchemy URI (psycopg2)."""
+    import psycopg2
+
+    conn = psycopg2.connect(host=pg["host"], port=pg["port"], user=pg["user"], dbname="postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    return f"postgresql+psycopg2://{pg['user']}@{pg['host']}:{pg['port']}/{name}"
+
+
+@contextmanager
+def moto_s3() -> Iterator[dict[str, str]]:
+    """moto's S3 server on loopback (stand-in for MinIO); yields endpoint and keys."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield {
+            "endpoint": f"http://127.0.0.1:{port}",
+            "access_key": "testing",
+            "secret_key": "testing",
+            "region": "us-east-1",
+        }
+    finally:
+        server.stop()
+
+
+@contextmanager
+def mlflow_server(backend_uri: str, artifacts: Path, *, log: Path) -> Iterator[str]:
+    """``mlflow server`` in a subprocess; yields its http URI."""
+    port = free_port()
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    mlflow_bin = str(Path(sys.executable).with_name("mlflow"))
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                mlflow_bin,
+                "server",
+                "--backend-store-uri",
+                backend_uri,
+                "--artifacts-destination",
+                artifacts.as_uri(),
+                "--serve-artifacts",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+        uri = f"http://127.0.0.1:{port}"
+        try:
+            wait_http(f"{uri}/health", timeout=120, proc=proc)
+            yield uri
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
