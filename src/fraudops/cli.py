@@ -167,9 +167,78 @@ def status(
     out.print(table)
 
 
+def _run_score_inbox(settings: Settings, *, show_progress: bool = True) -> Any:
+    from fraudops import inbox
+
+    if not show_progress:
+        return inbox.score_inbox(settings)
+    with _progress() as progress:
+        tasks: dict[int, Any] = {}
+
+        def on_progress(p: inbox.InboxProgress) -> None:
+            if p.index not in tasks:
+                tasks[p.index] = progress.add_task(p.file, total=p.total_bytes or None)
+            task = tasks[p.index]
+            if p.status == "reading":
+                progress.update(task, completed=p.done_bytes, total=p.total_bytes or None)
+            else:
+                progress.update(task, description=f"{p.file}: {p.status}", completed=1, total=1)
+
+        return inbox.score_inbox(settings, progress=on_progress)
+
+
+def _print_inbox(summary: Any) -> None:
+    table = Table(title=f"inbox {summary.inbox}")
+    for name in ("file", "status", "scored", "rejected", "where / why"):
+        table.add_column(name)
+    for r in summary.reports:
+        places = (loc.removeprefix(f"{summary.inbox}/") for loc in r.outputs.values())
+        where = r.reason if r.status != "scored" else "\n".join(places)
+        table.add_row(r.file, r.status, f"{r.rows_scored:,}", f"{r.rows_rejected:,}", where)
+    if summary.reports:
+        out.print(table)
+    out.print(
+        f"{summary.files} file(s): {summary.rows_scored:,} rows scored, "
+        f"{summary.rows_rejected:,} rejected, {summary.files_quarantined} quarantined, "
+        f"{summary.duplicates} duplicate(s) in {summary.seconds:.1f} s; "
+        f"outbox {summary.outbox}, lake table fraud.scores"
+    )
+
+
+@app.command("score-inbox")
+def score_inbox(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Score each new CSV in the inbox's incoming/ once: outbox, fraud.scores, quarantine."""
+    summary = _run_score_inbox(_settings(), show_progress=not as_json)
+    if as_json:
+        out.print_json(json.dumps(summary.as_dict(), default=str))
+    else:
+        _print_inbox(summary)
+
+
+def _demo_inbox(settings: Settings) -> Any:
+    """Drop a sample CSV with a few bad rows into the inbox and score it."""
+    from fraudops import inbox
+
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    data = inbox.sample_csv(rows=2_000, seed=int(stamp.replace("-", "")) % 2**31)
+    where = inbox.drop_file(settings, f"sample-{stamp}.csv", data)
+    out.print(f"inbox: dropped {where} (2,000 transactions, 7 of them bad)")
+    summary = _run_score_inbox(settings)
+    _print_inbox(summary)
+    return summary
+
+
 @app.command()
-def demo() -> None:
-    """Generate the default history, train, promote, and print a summary."""
+def demo(
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Then serve the API and the MLflow UI.")
+    ] = True,
+    port: Annotated[int, typer.Option(help="Port of the scoring API.")] = 8000,
+    ui_port: Annotated[int, typer.Option(help="Port of the MLflow UI.")] = 5000,
+) -> None:
+    """Generate the default history, train, promote; then serve the API and the MLflow UI."""
     settings = _settings()
     t0 = time.perf_counter()
     gen = _run_generate(settings, None, None, None)
@@ -183,6 +252,7 @@ def demo() -> None:
     )
     decision = _run_promote(settings, trained.version)
     _print_decision(decision)
+    batch = _demo_inbox(settings) if decision["promote"] or decision["champion_version"] else None
     elapsed = time.perf_counter() - t0
     summary = Table(title=f"FraudOps demo finished in {elapsed:.1f} s", show_header=False)
     summary.add_row("home", str(settings.home_dir))
@@ -193,9 +263,50 @@ def demo() -> None:
         "gate",
         f"{'promoted' if decision['promote'] else 'rejected'} (AP {decision['candidate_ap']:.3f})",
     )
+    if batch is not None:
+        summary.add_row(
+            "batch scoring",
+            f"{batch.rows_scored:,} rows scored, {batch.rows_rejected:,} rejected: {batch.outbox}",
+        )
+        summary.add_row(
+            "your own CSV", f"drop it in {settings.inbox_url}/incoming, run `fraudops score-inbox`"
+        )
     summary.add_row("MLflow UI", f"mlflow ui --backend-store-uri {settings.tracking_url}")
     summary.add_row("status", "fraudops status --json")
     out.print(summary)
+    if serve_api:
+        _serve_demo(settings, port=port, ui_port=ui_port)
+
+
+def _serve_demo(settings: Settings, *, port: int, ui_port: int) -> None:
+    from fraudops.api import server
+
+    curl = server.curl_example(settings, port=port, key=server.demo_key(settings))
+    with server.mlflow_ui(settings, port=ui_port) as ui_url:
+        out.print(f"MLflow UI: {ui_url}   API docs: http://127.0.0.1:{port}/docs")
+        out.print("score a transaction:")
+        out.print(curl, soft_wrap=True, highlight=False, markup=False)
+        console.print("Ctrl-C stops the API and the MLflow UI.")
+        server.serve(settings, host="127.0.0.1", port=port, workers=1)
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface (default FRAUDOPS_API_HOST: 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port (default FRAUDOPS_API_PORT: 8000).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="uvicorn workers (default FRAUDOPS_API_WORKERS: 1).")
+    ] = None,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+) -> None:
+    """Serve the scoring API on the production model (docs at /docs); Ctrl-C stops it."""
+    from fraudops.api import server
+
+    server.serve(_settings(), host=host, port=port, workers=workers, access_log=access_log)
 
 
 @app.command("airflow")

@@ -11,9 +11,10 @@ import datetime as dt
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from fraudops.errors import FraudOpsError
 
@@ -65,6 +66,38 @@ class Settings(BaseSettings):
 
     # inbox
     inbox: str | None = Field(None, description="Inbox root: a folder or s3://bucket/prefix.")
+    inbox_chunk_rows: int = Field(
+        200_000, ge=1, description="Rows validated and scored at a time (bounds memory)."
+    )
+    inbox_lock_seconds: int = Field(
+        900, ge=10, description="Lease of the S3 inbox lock; a run renews it while it works."
+    )
+
+    # serving API
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="Keys accepted in X-API-Key (comma-separated)."
+    )
+    admin_api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="Keys for the admin routes, e.g. POST /model/reload."
+    )
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=1, le=65535)
+    api_workers: int = Field(1, ge=1, description="uvicorn worker processes.")
+    model_poll_seconds: float = Field(10.0, gt=0, description="How often the API reads the alias.")
+    max_batch: int = Field(1000, ge=1, description="Most transactions in one POST /predict.")
+    max_body_bytes: int = Field(2 * 1024**2, ge=1024, description="Largest JSON body (413 above).")
+    max_csv_bytes: int = Field(64 * 1024**2, ge=1024, description="Largest CSV body (413 above).")
+    serving_cache: Path | None = Field(
+        None, description="Local copies of served models (default: home/serving-cache)."
+    )
+
+    @field_validator("api_keys", "admin_api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        """Comma-separated keys from the environment; blanks are dropped."""
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
 
     # orchestration
     dags_folder: Path | None = Field(
@@ -97,6 +130,11 @@ class Settings(BaseSettings):
         if self.tracking_uri:
             return None
         return (self.home_dir / "mlflow" / "artifacts").as_uri()
+
+    @property
+    def serving_cache_dir(self) -> Path:
+        """Where the API keeps the last good models, defaulting to a folder under home."""
+        return (self.serving_cache or self.home_dir / "serving-cache").expanduser().resolve()
 
     @property
     def inbox_url(self) -> str:

@@ -3,11 +3,16 @@
 ``fraud.transactions`` is an Apache Iceberg table partitioned by day of ``event_ts``. Writing
 days that already exist replaces those partitions (overwrite by filter), so reruns never
 duplicate rows; every write is a snapshot and reads can be pinned to a snapshot id.
+
+``fraud.scores`` holds batch-scoring results (one snapshot per scored inbox file, partitioned by
+day of ``scored_at``); each snapshot's summary carries the file's content hash, so a rerun can
+tell that a file was already committed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,6 +34,7 @@ from pyiceberg.expressions import (
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
+from pyiceberg.table.snapshots import ancestors_of
 from pyiceberg.transforms import DayTransform
 from pyiceberg.types import (
     BooleanType,
@@ -46,6 +52,8 @@ from fraudops.schema import LABEL, TRANSACTION_COLUMNS, Column, arrow_schema
 
 NAMESPACE = "fraud"
 TRANSACTIONS = f"{NAMESPACE}.transactions"
+SCORES = f"{NAMESPACE}.scores"
+CONTENT_HASH_PROPERTY = "fraudops.content_hash"
 
 _ICEBERG_TYPES: dict[str, IcebergType] = {
     "string": StringType(),
@@ -100,6 +108,75 @@ def transactions_table(catalog: Catalog) -> Table:
         partition_spec=spec,
         properties={"format-version": "2"},
     )
+
+
+SCORES_SCHEMA = Schema(
+    NestedField(1, "transaction_id", StringType(), required=True),
+    NestedField(2, "fraud_probability", DoubleType(), required=True),
+    NestedField(3, "is_fraud", BooleanType(), required=True, doc="Decision at the threshold."),
+    NestedField(4, "model_name", StringType(), required=True),
+    NestedField(5, "model_version", StringType(), required=True),
+    NestedField(6, "source_file", StringType(), required=True, doc="Inbox file name."),
+    NestedField(7, "content_hash", StringType(), required=True, doc="SHA-256 of the file."),
+    NestedField(8, "scored_at", TimestamptzType(), required=True),
+)
+
+
+def scores_table(catalog: Catalog) -> Table:
+    """The ``fraud.scores`` table, created (partitioned by day of ``scored_at``) if missing."""
+    catalog.create_namespace_if_not_exists(NAMESPACE)
+    ts_id = SCORES_SCHEMA.find_field("scored_at").field_id
+    spec = PartitionSpec(
+        PartitionField(source_id=ts_id, field_id=1000, transform=DayTransform(), name="scored_day")
+    )
+    return catalog.create_table_if_not_exists(
+        SCORES, schema=SCORES_SCHEMA, partition_spec=spec, properties={"format-version": "2"}
+    )
+
+
+def committed_snapshot(table: Table, content_hash: str) -> int | None:
+    """The snapshot (in the current history) whose summary carries ``content_hash``, if any."""
+    table.refresh()
+    current = table.current_snapshot()
+    if current is None:
+        return None
+    for snap in ancestors_of(current, table.metadata):
+        if snap.summary is not None and snap.summary[CONTENT_HASH_PROPERTY] == content_hash:
+            return snap.snapshot_id
+    return None
+
+
+def append_scores(
+    table: Table, batches: Iterable[pa.Table], *, content_hash: str, properties: dict[str, str]
+) -> int:
+    """Append score batches as ONE snapshot tagged with ``content_hash``; returns its id.
+
+    Batches are written to data files one at a time (memory stays bounded by a batch) and
+    committed together, so a file's rows appear all at once or not at all.
+    """
+    # Table.append streams only into unpartitioned tables in pyiceberg 0.12
+    # (iceberg-python#2152); this is its body with one data-file write per batch.
+    from pyiceberg.io.pyarrow import _dataframe_to_data_files
+
+    schema = table.schema().as_arrow()
+    summary = {**properties, CONTENT_HASH_PROPERTY: content_hash}
+    counter = itertools.count(0)  # unique data file names across batches
+    with table.transaction() as tx:
+        with tx.update_snapshot(snapshot_properties=summary).fast_append() as append:
+            for batch in batches:
+                if batch.num_rows == 0:
+                    continue
+                for data_file in _dataframe_to_data_files(
+                    table_metadata=tx.table_metadata,
+                    write_uuid=append.commit_uuid,
+                    df=batch.select(schema.names).cast(schema),
+                    io=table.io,
+                    counter=counter,
+                ):
+                    append.append_data_file(data_file)
+    snap = table.current_snapshot()
+    assert snap is not None
+    return snap.snapshot_id
 
 
 def _ts_literal(day: dt.date) -> str:

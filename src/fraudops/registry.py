@@ -7,7 +7,9 @@ This is the only module that writes to the registry. Aliases, not the deprecated
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +23,7 @@ from fraudops import lake
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError
 from fraudops.evaluation import evaluate
-from fraudops.model import to_model_frame
+from fraudops.model import FraudScorer, to_model_frame
 from fraudops.schema import LABEL
 
 CHALLENGER = "challenger"
@@ -195,3 +197,35 @@ def last_decision(client: MlflowClient, settings: Settings) -> dict[str, str] | 
 
 def _decision_tags(tags: dict[str, str]) -> dict[str, str]:
     return {k.removeprefix(GATE): v for k, v in tags.items() if k.startswith(GATE)}
+
+
+def load_scorer(settings: Settings, version: str) -> FraudScorer:
+    """The scorer (booster + threshold) of a registered version, from its pyfunc artifacts."""
+    import mlflow.artifacts
+    from mlflow.models import Model
+
+    from fraudops.tracking import connect
+
+    client = connect(settings)
+    uri = client.get_model_version_download_uri(settings.model_name, version)
+    with tempfile.TemporaryDirectory(prefix="fraudops-model-") as tmp:
+        local = Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=uri, dst_path=tmp, tracking_uri=settings.tracking_url
+            )
+        )
+        flavor = Model.load(str(local)).flavors["python_function"]
+        return FraudScorer.load(local / flavor["artifacts"]["scorer"]["path"])
+
+
+def load_production_scorer(settings: Settings) -> tuple[FraudScorer, str]:
+    """The scorer that ``@production`` points at now, and its version."""
+    from fraudops.tracking import connect
+
+    mv = alias_version(connect(settings), settings.model_name, settings.model_alias)
+    if mv is None:
+        raise FraudOpsError(
+            f"no {settings.model_name}@{settings.model_alias} model yet: run `fraudops demo` "
+            "or train and promote one."
+        )
+    return load_scorer(settings, str(mv.version)), str(mv.version)

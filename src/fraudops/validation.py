@@ -95,14 +95,18 @@ def _fast(column: Column, text: pa.Array) -> pa.Array | None:
     Clean files are the common case: one cast kernel and a range check per column. Any
     failure falls back to :func:`_check`, which finds the reason for each row.
     """
-    if column.kind not in ("float", "int", "timestamp") or text.null_count:
+    if column.kind not in ("float", "int", "timestamp", "bool") or text.null_count:
         return None
     try:
+        # for booleans the cast accepts true/false/1/0 in any case: a subset of _check's
         values = pc.cast(text, column.arrow_type)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if column.kind == "timestamp":
+    if column.kind == "bool":
         return values
+    if column.kind == "timestamp":
+        # the cast also takes forms _check refuses (+0100, no seconds): same verdict either way
+        return values if pc.all(pc.match_substring_regex(text, _TS_RE)).as_py() else None
     ok = pc.is_finite(values) if column.kind == "float" else pa.scalar(True)
     if column.minimum is not None:
         cmp = pc.greater if column.exclusive_minimum else pc.greater_equal
@@ -112,64 +116,86 @@ def _fast(column: Column, text: pa.Array) -> pa.Array | None:
     return values if pc.all(ok).as_py() is not False else None
 
 
-def _check(column: Column, text: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
-    """(typed values, ok mask, reason per row) for one text column."""
+def _check(
+    column: Column, text: pa.Array, *, explain: bool = True
+) -> tuple[pa.Array, pa.Array, pa.Array | None]:
+    """(typed values, ok mask, reason per row) for one text column.
+
+    With ``explain=False`` the reasons are not built (None): most columns of most batches
+    have no failure, and the reasons cost as much as the checks.
+    """
     present = pc.fill_null(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(text)), 0), False)
     empty_reason = pa.scalar("missing value")
+    reason: pa.Array | None = None
     kind = column.kind
     if kind == "string":
         length = pc.utf8_length(text)
         ok = pc.and_(present, pc.fill_null(pc.less_equal(length, column.max_length), False))
-        reason = pc.if_else(present, f"longer than {column.max_length} characters", empty_reason)
+        if explain:
+            reason = pc.if_else(
+                present, f"longer than {column.max_length} characters", empty_reason
+            )
         return text, ok, reason
     if kind == "category":
         ok = pc.is_in(text, value_set=pa.array(column.categories))
-        reason = pc.if_else(
-            present, f"unknown category (allowed: {', '.join(column.categories)})", empty_reason
-        )
+        if explain:
+            reason = pc.if_else(
+                present, f"unknown category (allowed: {', '.join(column.categories)})", empty_reason
+            )
         return text, ok, reason
     if kind == "bool":
         low = pc.utf8_lower(pc.utf8_trim_whitespace(text))
         is_true = pc.is_in(low, value_set=pa.array(_TRUE))
         ok = pc.or_(is_true, pc.is_in(low, value_set=pa.array(_FALSE)))
-        reason = pc.if_else(present, "not a boolean (true/false)", empty_reason)
+        if explain:
+            reason = pc.if_else(present, "not a boolean (true/false)", empty_reason)
         return is_true, ok, reason
     if kind == "timestamp":
         values, ok = _parse_timestamp(text)
-        reason = pc.if_else(present, "not an ISO-8601 timestamp", empty_reason)
+        if explain:
+            reason = pc.if_else(present, "not an ISO-8601 timestamp", empty_reason)
         return values, ok, reason
     # numbers: the regex refuses nan/inf spellings, range checks follow
     pattern = _FLOAT_RE if kind == "float" else _INT_RE
     numeric = pc.fill_null(pc.match_substring_regex(text, pattern), False)
     values = pc.cast(pc.if_else(numeric, pc.utf8_trim_whitespace(text), "0"), pa.float64())
     ok = pc.and_(numeric, pc.is_finite(values))
-    not_finite = pc.fill_null(pc.match_substring_regex(text, _NONFINITE_RE), False)
-    reason = pc.if_else(
-        present,
-        pc.if_else(
-            not_finite,
-            "not a finite number (NaN/inf)",
-            "not an integer" if kind == "int" else "not a number",
-        ),
-        empty_reason,
-    )
+    if explain:
+        not_finite = pc.fill_null(pc.match_substring_regex(text, _NONFINITE_RE), False)
+        reason = pc.if_else(
+            present,
+            pc.if_else(
+                not_finite,
+                "not a finite number (NaN/inf)",
+                "not an integer" if kind == "int" else "not a number",
+            ),
+            empty_reason,
+        )
     lo, hi = column.minimum, column.maximum
     if lo is not None:
         below = pc.less_equal(values, lo) if column.exclusive_minimum else pc.less(values, lo)
         sym = ">" if column.exclusive_minimum else ">="
-        reason = pc.if_else(pc.and_(ok, below), f"must be {sym} {lo:g}", reason)
+        if reason is not None:
+            reason = pc.if_else(pc.and_(ok, below), f"must be {sym} {lo:g}", reason)
         ok = pc.and_(ok, pc.invert(below))
     if hi is not None:
         above = pc.greater(values, hi)
-        reason = pc.if_else(pc.and_(ok, above), f"must be <= {hi:g}", reason)
+        if reason is not None:
+            reason = pc.if_else(pc.and_(ok, above), f"must be <= {hi:g}", reason)
         ok = pc.and_(ok, pc.invert(above))
     if kind == "int":
         values = pc.cast(pc.if_else(ok, values, 0.0), pa.int32())
     return values, ok, reason
 
 
-def validate_batch(batch: pa.Table | pa.RecordBatch, *, first_row: int = 1) -> ValidationResult:
-    """Validate text columns of a batch; ``first_row`` numbers the batch's first data row."""
+def validate_batch(
+    batch: pa.Table | pa.RecordBatch, *, first_row: int = 1, unique_ids: bool = True
+) -> ValidationResult:
+    """Validate text columns of a batch; ``first_row`` numbers the batch's first data row.
+
+    ``unique_ids=False`` leaves the uniqueness of ``transaction_id`` to the caller (the inbox
+    checks it across the chunks of a whole file).
+    """
     table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
     check_columns(table.column_names)
     n = table.num_rows
@@ -183,15 +209,20 @@ def validate_batch(batch: pa.Table | pa.RecordBatch, *, first_row: int = 1) -> V
         if fast is not None:
             typed.append(fast)
             continue
-        values, ok, reason = _check(column, text)
+        values, ok, _ = _check(column, text, explain=False)
         ok_np = np.asarray(pc.fill_null(ok, False).to_numpy(zero_copy_only=False), dtype=bool)
-        if column.name == "transaction_id":
-            ok_np &= _first_occurrence(text)
-            dup = np.asarray(pc.fill_null(ok, False).to_numpy(zero_copy_only=False)) & ~ok_np
-            reason = pc.if_else(pa.array(dup), "duplicate transaction_id in this batch", reason)
+        dup = None
+        if column.name == "transaction_id" and unique_ids:
+            first = _first_occurrence(text)
+            dup = ok_np & ~first
+            ok_np &= first
         typed.append(values)
         bad = ~ok_np
         if bad.any():
+            _, _, reason = _check(column, text)
+            assert reason is not None
+            if dup is not None:
+                reason = pc.if_else(pa.array(dup), "duplicate transaction_id in this batch", reason)
             idx = pa.array(np.flatnonzero(bad))
             rejects.append(
                 pa.table(
@@ -209,13 +240,14 @@ def validate_batch(batch: pa.Table | pa.RecordBatch, *, first_row: int = 1) -> V
     valid = pa.Table.from_arrays(
         [a.cast(f.type) for a, f in zip(typed, schema, strict=True)], names=schema.names
     )
-    keep = pa.array(all_ok)
+    if not all_ok.all():
+        valid = valid.filter(pa.array(all_ok))
     rejected = (
         pa.concat_tables(rejects).sort_by([("row", "ascending")])
         if rejects
         else REJECTED_SCHEMA.empty_table()
     )
-    return ValidationResult(valid.filter(keep), rows[all_ok], rejected, n)
+    return ValidationResult(valid, rows[all_ok], rejected, n)
 
 
 def _first_occurrence(ids: pa.Array) -> np.ndarray:

@@ -1,0 +1,79 @@
+"""The app factory: settings, model holder and its poller in the lifespan, routes, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+import fraudops
+from fraudops.api.auth import KeyRing, configured_keys
+from fraudops.api.holder import ModelHolder
+from fraudops.api.limits import BodyLimitMiddleware
+from fraudops.api.metrics import Metrics, MetricsMiddleware
+from fraudops.api.routes import health, model, predict
+from fraudops.api.schemas import error_items
+from fraudops.config import Settings, get_settings
+
+DESCRIPTION = """Scores card transactions with the production fraud model
+(`models:/fraud-detector@production` in MLflow), hot-swapped when the alias moves.
+
+Send `X-API-Key` on `/predict*` and `/model*` (health and metrics are open). Bad input
+gets a 422 that names each field at fault; oversize bodies a 413."""
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    return JSONResponse({"detail": error_items(errors)}, status_code=422)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API; nothing is loaded until the lifespan starts.
+
+    Raises:
+        FraudOpsError: no API key is configured.
+    """
+    settings = settings or get_settings()
+    keys, admin_keys = configured_keys(settings)
+    metrics = Metrics()
+    holder = ModelHolder(settings, metrics=metrics)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await holder.start()
+        poller = asyncio.create_task(holder.poll_forever(), name="fraudops-model-poller")
+        try:
+            yield
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+            metrics.worker_stopped()
+
+    app = FastAPI(
+        title="FraudOps scoring API",
+        version=fraudops.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.holder = holder
+    app.state.metrics = metrics
+    app.state.api_keys = KeyRing(keys)
+    app.state.admin_keys = KeyRing(admin_keys)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    # the last added middleware is the outermost: metrics see the 413s too
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default=settings.max_body_bytes,
+        per_path={"/predict/csv": settings.max_csv_bytes},
+    )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.include_router(predict.router)
+    app.include_router(model.router)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,327 @@
+"""The model holder: loads the production model, keeps a local copy, swaps new versions in.
+
+A request takes ``holder.current`` once and scores with that object until it has answered, so
+a swap (one reference assignment) never changes the model under an in-flight request. Loads
+run in a worker thread, off the request path; a failed load keeps the model being served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import gc
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import numpy as np
+
+from fraudops.api.metrics import Metrics
+from fraudops.config import Settings
+from fraudops.errors import FraudOpsError
+from fraudops.features import FEATURE_NAMES
+from fraudops.model import FraudScorer
+
+log = logging.getLogger(__name__)
+
+SCORER_FOLDER = "scorer"
+META_FILE = "serving.json"
+POINTER_FILE = "current.json"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model version ready to score, with what ``GET /model`` reports about it."""
+
+    name: str
+    version: str
+    alias: str
+    run_id: str | None
+    snapshot_id: str | None
+    metrics: dict[str, float | None]
+    lineage: dict[str, str]
+    decision: dict[str, str]
+    loaded_at: dt.datetime
+    source: str  # "mlflow", or "cache" when MLflow was unreachable
+    scorer: FraudScorer = field(repr=False)
+
+    @property
+    def threshold(self) -> float:
+        """The decision threshold of this version."""
+        return self.scorer.threshold
+
+    def info(self) -> dict[str, Any]:
+        """Everything but the scorer, for ``GET /model``."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "alias": self.alias,
+            "run_id": self.run_id,
+            "snapshot_id": self.snapshot_id,
+            "threshold": self.threshold,
+            "metrics": self.metrics,
+            "lineage": self.lineage,
+            "decision": self.decision,
+            "loaded_at": self.loaded_at,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """The outcome of one poll of the alias."""
+
+    changed: bool
+    version: str | None
+    previous_version: str | None = None
+    error: str | None = None
+
+
+class ModelCache:
+    """Local copies of served versions: ``<root>/v<version>/{scorer/, serving.json}``.
+
+    ``current.json`` names the last version that loaded well. Copies are written to a
+    temporary folder and renamed into place, so a folder that exists is complete (several
+    workers may fill the cache at the same time).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def folder(self, version: str) -> Path:
+        """Where a version's copy lives."""
+        return self.root / f"v{version}"
+
+    def lookup(self, version: str, run_id: str | None) -> Path | None:
+        """The copy of a version, if present and made from the same run."""
+        folder = self.folder(version)
+        try:
+            meta = json.loads((folder / META_FILE).read_text())
+        except (OSError, ValueError):
+            return None
+        return folder if meta.get("run_id") == run_id else None
+
+    def store(self, version: str, *, meta: dict[str, Any], fill: Callable[[Path], object]) -> Path:
+        """Write a version's copy: ``fill(path)`` creates the scorer folder at ``path``."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        final = self.folder(version)
+        tmp = Path(tempfile.mkdtemp(prefix=f".v{version}-", dir=self.root))
+        try:
+            fill(tmp / SCORER_FOLDER)
+            (tmp / META_FILE).write_text(json.dumps(meta, default=str))
+            if final.exists():  # a stale copy, e.g. from another registry
+                shutil.rmtree(final, ignore_errors=True)
+            try:
+                os.rename(tmp, final)
+            except OSError:
+                if self.lookup(version, meta.get("run_id")) is None:
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return final
+
+    def mark_current(self, version: str) -> None:
+        """Point ``current.json`` at a version (atomic replace)."""
+        pointer = self.root / POINTER_FILE
+        tmp = pointer.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"version": version}))
+        os.replace(tmp, pointer)
+
+    def current(self) -> Path | None:
+        """The folder of the last good version, if any."""
+        try:
+            version = json.loads((self.root / POINTER_FILE).read_text())["version"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        folder = self.folder(str(version))
+        return folder if (folder / META_FILE).is_file() else None
+
+    def prune(self, *, keep: int = 3) -> None:
+        """Remove all but the ``keep`` newest versions' copies (never the current one)."""
+        current = self.current()
+        copies = sorted(
+            (p for p in self.root.glob("v*") if p.is_dir() and p.name[1:].isdigit()),
+            key=lambda p: int(p.name[1:]),
+            reverse=True,
+        )
+        for old in copies[keep:]:
+            if old != current:
+                shutil.rmtree(old, ignore_errors=True)
+
+
+def _finite(metrics: dict[str, Any]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for key, value in metrics.items():
+        number = float(value)
+        out[key] = number if math.isfinite(number) else None
+    return out
+
+
+def serving_scorer(folder: Path) -> FraudScorer:
+    """A scorer for the request path: one XGBoost thread, warmed up by one prediction."""
+    scorer = FraudScorer.load(folder, nthread=1)
+    scorer.predict_proba(np.zeros((1, len(FEATURE_NAMES)), dtype=np.float32))
+    return scorer
+
+
+class ModelHolder:
+    """Holds the model being served and replaces it when the registry alias moves."""
+
+    def __init__(self, settings: Settings, *, metrics: Metrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.cache = ModelCache(settings.serving_cache_dir / settings.model_name)
+        self.current: LoadedModel | None = None
+        self.last_error: str | None = None
+        self._lock = asyncio.Lock()
+
+    # -- async API (the app's event loop) ---------------------------------------------------
+
+    async def start(self) -> None:
+        """First load: the alias from MLflow, else the local copy; never raises."""
+        await anyio.to_thread.run_sync(self._start)
+
+    async def refresh(self) -> Refresh:
+        """Poll the alias once; load and swap in a new version (in a worker thread)."""
+        async with self._lock:
+            return await anyio.to_thread.run_sync(self._refresh)
+
+    async def poll_forever(self) -> None:
+        """Refresh every ``model_poll_seconds`` until cancelled."""
+        while True:
+            await asyncio.sleep(self.settings.model_poll_seconds)
+            await self.refresh()
+
+    # -- blocking work (worker threads) -----------------------------------------------------
+
+    def _start(self) -> None:
+        self._refresh(freeze=False)
+        if self.current is None:
+            self._load_cached()
+        # the model and the imports it pulled in stay for the life of the process: keep them
+        # out of the collector's full passes, which otherwise pause requests for 100+ ms
+        gc.collect()
+        gc.freeze()
+
+    def _refresh(self, *, freeze: bool = True) -> Refresh:
+        from fraudops import registry, tracking
+
+        name, alias = self.settings.model_name, self.settings.model_alias
+        current = self.current
+        have = current.version if current else None
+        try:
+            client = tracking.connect(self.settings)
+            version = registry.alias_version(client, name, alias)
+        except Exception as exc:  # unreachable, auth, store errors: keep serving what we have
+            self.metrics.poll_errors.inc()
+            return self._failed(f"cannot read {name}@{alias} from MLflow: {exc}", have)
+        if version is None:
+            return self._failed(f"no version of {name} carries the alias @{alias} yet", have)
+        if current and current.version == str(version.version) and current.run_id == version.run_id:
+            if current.source != "mlflow":
+                self.current = replace(current, source="mlflow")
+            self._recovered()
+            return Refresh(changed=False, version=have)
+        try:
+            loaded = self._load_from_registry(client)
+        except Exception as exc:  # any failure to load keeps the old model
+            self.metrics.load_failed()
+            return self._failed(f"loading {name} version {version.version} failed: {exc}", have)
+        self._swap(loaded)
+        if freeze:  # a swap while serving: no full collection here, it would pause requests
+            gc.freeze()
+        self._recovered()
+        return Refresh(changed=True, version=loaded.version, previous_version=have)
+
+    def _load_from_registry(self, client: Any) -> LoadedModel:
+        from fraudops import registry
+
+        summary = registry.production_summary(client, self.settings)
+        if summary is None:
+            raise FraudOpsError("the alias was removed while loading")
+        version = str(summary["version"])
+        meta = {
+            "name": self.settings.model_name,
+            "version": version,
+            "alias": self.settings.model_alias,
+            "run_id": summary["run_id"],
+            "snapshot_id": summary["snapshot_id"],
+            "metrics": _finite(summary["metrics"]),
+            "lineage": summary["lineage"],
+            "decision": summary["decision"],
+        }
+        folder = self.cache.lookup(version, summary["run_id"]) or self.cache.store(
+            version,
+            meta=meta,
+            fill=lambda dest: registry.load_scorer(self.settings, version).save(dest),
+        )
+        return self._build(folder, meta, source="mlflow")
+
+    def _load_cached(self) -> None:
+        folder = self.cache.current()
+        if folder is None:
+            log.warning(
+                "no local copy of a model in %s: not ready until one loads", self.cache.root
+            )
+            return
+        try:
+            meta = json.loads((folder / META_FILE).read_text())
+            loaded = self._build(folder, meta, source="cache")
+        except Exception as exc:  # a damaged copy: stay unready, the poller keeps trying
+            self.metrics.load_failed()
+            log.warning("the local copy in %s did not load: %s", folder, exc)
+            return
+        self._swap(loaded)
+        log.warning("serving the local copy of version %s until MLflow answers", loaded.version)
+
+    def _build(self, folder: Path, meta: dict[str, Any], *, source: str) -> LoadedModel:
+        return LoadedModel(
+            name=meta["name"],
+            version=str(meta["version"]),
+            alias=meta["alias"],
+            run_id=meta.get("run_id"),
+            snapshot_id=meta.get("snapshot_id"),
+            metrics=meta.get("metrics") or {},
+            lineage=meta.get("lineage") or {},
+            decision=meta.get("decision") or {},
+            loaded_at=dt.datetime.now(dt.UTC),
+            source=source,
+            scorer=serving_scorer(folder / SCORER_FOLDER),
+        )
+
+    def _swap(self, loaded: LoadedModel) -> None:
+        previous = self.current
+        self.current = loaded  # the swap: requests already running keep their reference
+        self.metrics.model_loaded(loaded.version, loaded.loaded_at.timestamp())
+        try:
+            self.cache.mark_current(loaded.version)
+            self.cache.prune()
+        except OSError as exc:
+            log.warning("could not update the local model copies: %s", exc)
+        log.info(
+            "serving %s version %s from %s (was %s)",
+            loaded.name,
+            loaded.version,
+            loaded.source,
+            previous.version if previous else "none",
+        )
+
+    def _failed(self, message: str, have: str | None) -> Refresh:
+        if message != self.last_error:  # once per distinct problem, not every poll
+            suffix = f"; still serving version {have}" if have else "; no model loaded"
+            log.warning("%s%s", message, suffix)
+        self.last_error = message
+        return Refresh(changed=False, version=have, error=message)
+
+    def _recovered(self) -> None:
+        if self.last_error is not None:
+            log.info("model registry reachable again")
+        self.last_error = None

@@ -1,0 +1,1 @@
+"""Routers, one per concern: predictions, the model, health and metrics."""

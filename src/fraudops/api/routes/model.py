@@ -1,0 +1,38 @@
+"""``GET /model`` (what is served) and ``POST /model/reload`` (admin: poll the alias now)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Security, status
+
+from fraudops.api.auth import require_admin_key, require_api_key
+from fraudops.api.deps import HolderDep, ModelDep
+from fraudops.api.schemas import Message, ModelInfo, ReloadResult
+
+router = APIRouter(prefix="/model", tags=["model"])
+
+
+@router.get(
+    "",
+    response_model=ModelInfo,
+    dependencies=[Security(require_api_key)],
+    responses={401: {"model": Message}, 503: {"model": Message}},
+)
+async def model_info(model: ModelDep) -> dict[str, object]:
+    """The model being served: version, run, lake snapshot, metrics, when it was loaded."""
+    return model.info()
+
+
+@router.post(
+    "/reload",
+    response_model=ReloadResult,
+    dependencies=[Security(require_admin_key)],
+    responses={401: {"model": Message}, 403: {"model": Message}, 503: {"model": Message}},
+)
+async def reload_model(holder: HolderDep) -> ReloadResult:
+    """Poll the registry alias now; load and swap in a new version if it moved (admin key)."""
+    result = await holder.refresh()
+    if result.error:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, result.error)
+    return ReloadResult(
+        changed=result.changed, version=result.version, previous_version=result.previous_version
+    )

@@ -1,0 +1,149 @@
+"""POST /predict and /predict/csv give the pyfunc's answers; GET /model says which version."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+
+from fraudops.api.schemas import EXAMPLE_TRANSACTION, SUSPICIOUS_TRANSACTION
+from fraudops.model import to_model_frame
+from tests.api.conftest import AUTH, as_json, transactions
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def rows() -> pa.Table:
+    return transactions(200)
+
+
+@pytest.fixture(scope="module")
+def pyfunc_answers(served_settings, rows):
+    """What MLflow's own loader gives for the same rows: the reference."""
+    import mlflow.pyfunc
+
+    from fraudops import tracking
+
+    tracking.connect(served_settings)
+    uri = f"models:/{served_settings.model_name}@{served_settings.model_alias}"
+    out = mlflow.pyfunc.load_model(uri).predict(to_model_frame(rows))
+    return np.asarray(out["fraud_probability"]), np.asarray(out["is_fraud"]).astype(bool)
+
+
+def test_batch_equals_pyfunc(client, rows, pyfunc_answers):
+    resp = client.post("/predict", json=as_json(rows), headers=AUTH)
+
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["model_name"] == "fraud-detector"
+    assert body["model_version"] == "1"
+    assert resp.headers["X-Model-Version"] == "1"
+    preds = body["predictions"]
+    assert [p["transaction_id"] for p in preds] == rows["transaction_id"].to_pylist()
+    proba, flags = pyfunc_answers
+    np.testing.assert_array_equal([p["fraud_probability"] for p in preds], proba)
+    np.testing.assert_array_equal([p["is_fraud"] for p in preds], flags)
+    assert 0 < flags.sum() < len(flags)  # both decisions are exercised
+    assert flags.tolist() == [p >= body["threshold"] for p in proba]
+
+
+def test_single_transaction_equals_pyfunc(client, rows, pyfunc_answers):
+    one = as_json(rows.slice(3, 1))[0]
+
+    resp = client.post("/predict", json=one, headers=AUTH)
+
+    assert resp.status_code == 200, resp.text
+    (pred,) = resp.json()["predictions"]
+    assert pred["transaction_id"] == one["transaction_id"]
+    assert pred["fraud_probability"] == pyfunc_answers[0][3]
+    assert pred["is_fraud"] == pyfunc_answers[1][3]
+
+
+def test_timestamp_offsets_are_converted_to_utc(client):
+    utc = {**SUSPICIOUS_TRANSACTION, "event_ts": "2026-01-10T03:12:44Z"}
+    shifted = {**utc, "transaction_id": "tx-b", "event_ts": "2026-01-09T22:12:44-05:00"}
+    naive = {**utc, "transaction_id": "tx-c", "event_ts": "2026-01-10T03:12:44"}
+
+    preds = client.post("/predict", json=[utc, shifted, naive], headers=AUTH).json()["predictions"]
+
+    assert len({p["fraud_probability"] for p in preds}) == 1
+
+
+def test_csv_equals_pyfunc_and_streams_csv(client, rows, pyfunc_answers):
+    sink = io.BytesIO()
+    pacsv.write_csv(rows, sink)
+
+    resp = client.post(
+        "/predict/csv", content=sink.getvalue(), headers={**AUTH, "Content-Type": "text/csv"}
+    )
+
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"].startswith("text/csv")
+    text_columns = {"transaction_id": pa.string(), "model_version": pa.string()}
+    scored = pacsv.read_csv(
+        io.BytesIO(resp.content), convert_options=pacsv.ConvertOptions(column_types=text_columns)
+    )
+    assert scored.column_names == [
+        "transaction_id",
+        "fraud_probability",
+        "is_fraud",
+        "model_version",
+    ]
+    assert scored["transaction_id"].to_pylist() == rows["transaction_id"].to_pylist()
+    np.testing.assert_array_equal(scored["fraud_probability"].to_numpy(), pyfunc_answers[0])
+    np.testing.assert_array_equal(scored["is_fraud"].to_numpy(), pyfunc_answers[1])
+    assert set(scored["model_version"].to_pylist()) == {"1"}
+
+
+def test_docs_example_scores(client):
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
+
+    for example in body["examples"].values():
+        resp = client.post("/predict", json=example["value"], headers=AUTH)
+        assert resp.status_code == 200, resp.text
+    assert client.get("/docs").status_code == 200
+    preds = client.post(
+        "/predict", json=[EXAMPLE_TRANSACTION, SUSPICIOUS_TRANSACTION], headers=AUTH
+    ).json()["predictions"]
+    assert [p["is_fraud"] for p in preds] == [False, True]
+
+
+def test_model_info_names_the_production_version(client, served_settings):
+    from fraudops import registry, tracking
+
+    summary = registry.production_summary(tracking.connect(served_settings), served_settings)
+
+    info = client.get("/model", headers=AUTH).json()
+
+    assert info["version"] == str(summary["version"]) == "1"
+    assert info["alias"] == "production"
+    assert info["run_id"] == summary["run_id"]
+    assert info["snapshot_id"] == summary["snapshot_id"]
+    assert info["metrics"]["average_precision"] == pytest.approx(
+        summary["metrics"]["average_precision"]
+    )
+    assert info["decision"]["decision"] == "promoted"
+    assert info["source"] == "mlflow"
+    assert info["loaded_at"]
+
+
+def test_health_and_metrics(client):
+    assert client.get("/health/live").json()["status"] == "ok"
+    ready = client.get("/health/ready")
+    assert ready.status_code == 200
+    assert ready.json()["model_version"] == "1"
+    client.post("/predict", json=EXAMPLE_TRANSACTION, headers=AUTH)
+
+    text = client.get("/metrics").text
+
+    assert 'fraudops_http_requests_total{method="POST",route="/predict",status="200"}' in text
+    assert 'fraudops_scored_transactions_total{decision="legit"}' in text
+    assert 'fraudops_model_loads_total{outcome="success"} 1.0' in text
+    assert "fraudops_model_version 1.0" in text
+    assert json.loads(client.get("/openapi.json").text)["info"]["title"]

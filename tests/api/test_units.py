@@ -1,0 +1,131 @@
+"""The API's pure parts, no model needed: request model, keys, errors, local model copies."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from fastapi.exceptions import RequestValidationError
+
+from fraudops.api.auth import KeyRing, configured_keys, key_file
+from fraudops.api.holder import ModelCache
+from fraudops.api.schemas import EXAMPLE_TRANSACTION, Transaction, error_items, parse_transactions
+from fraudops.config import Settings
+from fraudops.errors import FraudOpsError
+from fraudops.schema import TRANSACTION_COLUMNS
+from tests.conftest import make_settings
+
+
+def test_request_model_follows_the_contract():
+    props = Transaction.model_json_schema()["properties"]
+
+    assert list(props) == [c.name for c in TRANSACTION_COLUMNS]
+    for column in TRANSACTION_COLUMNS:
+        prop = props[column.name]
+        if column.categories:
+            assert prop["enum"] == list(column.categories)
+        if column.kind == "string":
+            assert prop["maxLength"] == column.max_length
+        if column.minimum is not None:
+            key = "exclusiveMinimum" if column.exclusive_minimum else "minimum"
+            assert prop[key] == column.minimum
+        if column.maximum is not None:
+            assert prop["maximum"] == column.maximum
+
+
+@pytest.mark.parametrize(
+    ("text", "hour"),
+    [("2026-01-10T03:12:44Z", 3), ("2026-01-10T03:12:44", 3), ("2026-01-10T05:12:44+02:00", 3)],
+)
+def test_timestamps_are_utc(text, hour):
+    (record,) = parse_transactions(
+        json.dumps({**EXAMPLE_TRANSACTION, "event_ts": text}).encode(), max_batch=10
+    )
+
+    assert record.event_ts.tzinfo == dt.UTC
+    assert record.event_ts.hour == hour
+
+
+def test_a_timestamp_out_of_range_in_utc_is_a_422_not_a_crash():
+    body = json.dumps({**EXAMPLE_TRANSACTION, "event_ts": "9999-12-31T23:59:59-05:00"}).encode()
+
+    with pytest.raises(RequestValidationError) as err:
+        parse_transactions(body, max_batch=10)
+
+    assert error_items(err.value.errors())[0]["field"] == "event_ts"
+
+
+def test_error_items_keep_json_valid():
+    items = error_items(
+        [
+            {"loc": ("body", 0, "latitude"), "msg": "m", "type": "t", "input": float("nan")},
+            {"loc": ("body",), "msg": "m", "type": "t", "input": ["x"] * 5000},
+        ]
+    )
+
+    assert items[0] == {
+        "loc": ["body", 0, "latitude"],
+        "field": "latitude",
+        "msg": "m",
+        "type": "t",
+        "input": "nan",
+    }
+    assert "input" not in items[1]
+    json.dumps(items, allow_nan=False)
+
+
+def test_key_ring_membership():
+    ring = KeyRing(["alpha", "beta", ""])
+
+    assert "beta" in ring
+    assert "gamma" not in ring
+    assert "" not in ring
+    assert None not in ring
+    assert len(ring) == 2
+
+
+def test_keys_from_comma_separated_environment(monkeypatch):
+    monkeypatch.setenv("FRAUDOPS_API_KEYS", " k1, k2,,")
+    monkeypatch.setenv("FRAUDOPS_ADMIN_API_KEYS", "")
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+
+    assert [k.get_secret_value() for k in settings.api_keys] == ["k1", "k2"]
+    assert settings.admin_api_keys == []
+    assert "k1" not in repr(settings)
+
+
+def test_keys_fall_back_to_the_generated_key_file(tmp_path):
+    settings = make_settings(tmp_path / "home")
+    with pytest.raises(FraudOpsError, match="FRAUDOPS_API_KEYS"):
+        configured_keys(settings)
+
+    key_file(settings).parent.mkdir(parents=True)
+    key_file(settings).write_text("generated\n")
+
+    assert configured_keys(settings) == (["generated"], [])
+
+
+def _fill(path):
+    path.mkdir()
+    (path / "booster.ubj").write_bytes(b"x")
+
+
+def test_model_cache_keeps_complete_copies_and_the_current_one(tmp_path):
+    cache = ModelCache(tmp_path / "cache")
+    assert cache.current() is None
+
+    for version in ("1", "2", "3", "4"):
+        folder = cache.store(
+            version, meta={"version": version, "run_id": f"r{version}"}, fill=_fill
+        )
+        assert (folder / "scorer" / "booster.ubj").is_file()
+    cache.mark_current("1")
+    cache.prune(keep=2)
+
+    assert cache.current() == cache.folder("1")
+    assert cache.lookup("4", "r4") == cache.folder("4")
+    assert cache.lookup("4", "another-run") is None
+    assert cache.lookup("2", "r2") is None  # pruned
+    assert sorted(p.name for p in cache.root.iterdir()) == ["current.json", "v1", "v3", "v4"]

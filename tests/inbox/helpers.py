@@ -1,0 +1,99 @@
+"""Reading and writing an inbox the way a person (or a misbehaving client) would."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from fraudops import lake
+from fraudops.config import Settings
+from fraudops.storage import LocalStorage, open_storage
+from fraudops.validation import REJECTED_SCHEMA, REQUIRED
+
+HEADER = ",".join(REQUIRED)
+
+
+def put(settings: Settings, key: str, data: bytes) -> None:
+    """Write any object (any name, no checks), e.g. ``incoming/../x.csv`` on S3."""
+    store = open_storage(settings)
+    try:
+        if isinstance(store, LocalStorage):
+            path = store.root / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        else:
+            store.client.put_object(Bucket=store.bucket, Key=store._key(key), Body=data)
+    finally:
+        store.close()
+
+
+def get(settings: Settings, key: str) -> bytes | None:
+    store = open_storage(settings)
+    try:
+        return store.read_bytes(key)
+    finally:
+        store.close()
+
+
+def names(settings: Settings, folder: str) -> list[str]:
+    store = open_storage(settings)
+    try:
+        return sorted(e.name for e in store.list(folder))
+    finally:
+        store.close()
+
+
+def csv_table(data: bytes, types: dict[str, pa.DataType] | None = None) -> pa.Table:
+    return pacsv.read_csv(
+        io.BytesIO(data),
+        convert_options=pacsv.ConvertOptions(column_types=types or {}, strings_can_be_null=False),
+    )
+
+
+def scored(settings: Settings, stem: str) -> pa.Table:
+    data = get(settings, f"outbox/{stem}.scored.csv")
+    assert data is not None, f"outbox/{stem}.scored.csv is missing"
+    return csv_table(data, {"transaction_id": pa.string(), "model_version": pa.string()})
+
+
+def rejected(settings: Settings, stem: str) -> pa.Table:
+    data = get(settings, f"outbox/{stem}.rejected.csv")
+    assert data is not None, f"outbox/{stem}.rejected.csv is missing"
+    return csv_table(data, dict(zip(REJECTED_SCHEMA.names, REJECTED_SCHEMA.types, strict=True)))
+
+
+def scores(settings: Settings) -> pa.Table:
+    """Everything in ``fraud.scores``."""
+    return lake.scores_table(lake.open_catalog(settings)).scan().to_arrow()
+
+
+def hash_snapshots(settings: Settings, content_hash: str) -> int:
+    """How many snapshots of ``fraud.scores`` carry a file's content hash."""
+    table = lake.scores_table(lake.open_catalog(settings))
+    return sum(
+        1
+        for snap in table.snapshots()
+        if snap.summary is not None and snap.summary[lake.CONTENT_HASH_PROPERTY] == content_hash
+    )
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def reorder(data: bytes, extra: str = "note") -> bytes:
+    """The same CSV with its columns reversed and one extra column."""
+    table = csv_table(data, {name: pa.string() for name in REQUIRED})
+    cols = list(reversed(table.column_names))
+    table = table.select(cols).append_column(extra, pa.array(["x"] * table.num_rows))
+    sink = io.BytesIO()
+    pacsv.write_csv(table, sink)
+    return sink.getvalue()
+
+
+def local_root(settings: Settings) -> Path:
+    return Path(settings.inbox_url)

@@ -1,0 +1,98 @@
+"""One run at a time, the CLI command, and the helpers people use to drop files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fraudops import inbox
+from fraudops.config import Settings, get_settings
+from fraudops.errors import FraudOpsError
+from fraudops.storage import S3Storage, open_storage
+from tests.inbox.helpers import names, put
+
+
+def test_a_second_concurrent_run_is_refused(fresh_inbox: Settings) -> None:
+    store = open_storage(fresh_inbox)
+    store.ensure()
+    try:
+        if isinstance(store, S3Storage):
+            lease = {
+                "owner": "x",
+                "host": os.uname().nodename,
+                "pid": os.getpid(),  # alive: this test
+                "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat(),
+            }
+            store.client.put_object(
+                Bucket=store.bucket, Key=store._key(".lock"), Body=json.dumps(lease).encode()
+            )
+            with pytest.raises(FraudOpsError, match="another score-inbox run"):
+                inbox.score_inbox(fresh_inbox)
+            lease["expires_at"] = "2000-01-01T00:00:00+00:00"  # a lease nobody renewed
+            store.client.put_object(
+                Bucket=store.bucket, Key=store._key(".lock"), Body=json.dumps(lease).encode()
+            )
+            assert inbox.score_inbox(fresh_inbox).files == 0  # taken over
+            assert store.read_bytes(".lock") is None  # and released
+        else:
+            root = Path(fresh_inbox.inbox_url)
+            fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # what a run holds
+                with pytest.raises(FraudOpsError, match="another score-inbox run"):
+                    inbox.score_inbox(fresh_inbox)
+            finally:
+                os.close(fd)
+            assert inbox.score_inbox(fresh_inbox).files == 0
+    finally:
+        store.close()
+
+
+def test_drop_file_takes_plain_csv_names_only(fresh_inbox: Settings) -> None:
+    where = inbox.drop_file(fresh_inbox, "mine.csv", b"a\n")
+    assert where.endswith("incoming/mine.csv")
+    for bad in ("../x.csv", "a/b.csv", "x.txt", "new\nline.csv"):
+        with pytest.raises(ValueError, match="plain"):
+            inbox.drop_file(fresh_inbox, bad, b"a\n")
+    assert names(fresh_inbox, "incoming") == ["mine.csv"]
+
+
+def test_cli_score_inbox_json(
+    trained_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fraudops.cli import app
+
+    for key in list(os.environ):
+        if key.startswith("FRAUDOPS_"):
+            monkeypatch.delenv(key)
+    env = {
+        "FRAUDOPS_HOME": str(trained_settings.home_dir),
+        "FRAUDOPS_INBOX": str(tmp_path / "inbox"),
+        "FRAUDOPS_CATALOG_URI": f"sqlite:///{tmp_path / 'catalog.db'}",
+        "FRAUDOPS_WAREHOUSE": (tmp_path / "warehouse").as_uri(),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)  # no .env from the working folder
+    get_settings.cache_clear()
+    try:
+        settings = get_settings()
+        inbox.drop_file(settings, "cli.csv", inbox.sample_csv(rows=100))
+        put(settings, "incoming/empty.csv", b"")
+        result = CliRunner().invoke(app, ["score-inbox", "--json"])
+        assert result.exit_code == 0, result.output
+        body = json.loads(result.stdout)
+        assert (body["files"], body["rows_scored"], body["rows_rejected"]) == (2, 93, 7)
+        assert body["files_quarantined"] == 1
+        assert body["outbox"] == str(tmp_path / "inbox" / "outbox")
+        again = CliRunner().invoke(app, ["score-inbox"])
+        assert again.exit_code == 0, again.output
+        assert "0 file(s)" in again.stdout
+    finally:
+        get_settings.cache_clear()
