@@ -216,7 +216,10 @@ def train_sweep(
     if snap is None:
         raise FraudOpsError("the lake is empty: run `fraudops generate` first.")
     say(f"reading {lake.TRANSACTIONS} at snapshot {snap.snapshot_id}")
-    data = lake.read_transactions(table, snapshot_id=snap.snapshot_id)
+    # a scan's row order depends on file layout: sort so one snapshot always gives one model
+    data = lake.read_transactions(table, snapshot_id=snap.snapshot_id).sort_by(
+        [("event_ts", "ascending"), ("transaction_id", "ascending")]
+    )
     split = time_split(data, valid_days=settings.valid_days, holdout_days=settings.holdout_days)
     x_tr, x_va, x_ho = (features_from_table(t) for t in (split.train, split.valid, split.holdout))
     y_tr, y_va, y_ho = (labels(t) for t in (split.train, split.valid, split.holdout))

@@ -1,0 +1,55 @@
+"""The CLI end to end, as a user runs it: demo twice, then status --json."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _cli(*args, env):
+    return subprocess.run(
+        [sys.executable, "-m", "fraudops.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+
+
+def test_demo_twice_then_status(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUDOPS_")}
+    env.update(
+        FRAUDOPS_HOME=str(tmp_path / "home"),
+        FRAUDOPS_DAYS="10",
+        FRAUDOPS_ROWS_PER_DAY="4000",
+        FRAUDOPS_VALID_DAYS="2",
+        FRAUDOPS_HOLDOUT_DAYS="2",
+        FRAUDOPS_PROMOTION_FLOOR="0.1",
+    )
+    first = _cli("demo", "--no-serve", env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "PROMOTED version 1" in first.stdout
+
+    status = json.loads(_cli("status", "--json", env=env).stdout)
+    assert status["lake"]["rows"] == 40_000
+    prod = status["production"]
+    assert prod["version"] == 1
+    assert prod["metrics"]["holdout_average_precision"] >= 0.5
+    assert prod["snapshot_id"] == str(status["lake"]["snapshot_id"])
+    assert prod["decision"]["decision"] == "promoted"
+
+    second = _cli("demo", "--no-serve", env=env)
+    assert second.returncode == 0, second.stderr[-3000:]
+    again = json.loads(_cli("status", "--json", env=env).stdout)
+    assert again["lake"]["rows"] == 40_000  # same days overwritten, not duplicated
+    assert again["lake"]["snapshot_id"] != status["lake"]["snapshot_id"]
+    decision = again["last_decision"]
+    assert decision["candidate_version"] == "2"  # a new version, through the gate
+    assert decision["champion_version"] == "1"
+    # the same data and seed give the same model: at least as good, so promoted
+    assert decision["decision"] == "promoted"
+    assert again["production"]["version"] == 2
