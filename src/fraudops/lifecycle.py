@@ -114,6 +114,37 @@ def promote(settings: Settings, *, version: str | None = None) -> dict[str, Any]
     return asdict(decision)
 
 
+GATE_SUMMARY_KEYS = (
+    "promote",
+    "reason",
+    "candidate_version",
+    "candidate_ap",
+    "champion_version",
+    "champion_ap",
+)
+
+
+def train_step(settings: Settings, *, snapshot_id: int, progress: Progress | None = None) -> str:
+    """Train on a pinned snapshot and register (the DAGs' ``train`` task); returns the version."""
+    say = progress or (lambda _msg: None)
+    result = train_and_register(settings, snapshot_id=snapshot_id, progress=say)
+    say(
+        f"registered version {result.version} from run {result.best_run_id} "
+        f"(holdout AP {result.holdout_metrics['average_precision']:.4f})"
+    )
+    return result.version
+
+
+def promote_step(
+    settings: Settings, *, version: str, progress: Progress | None = None
+) -> dict[str, Any]:
+    """Apply the gate and report it in one line (the DAGs' ``promote`` task)."""
+    decision = promote(settings, version=version)
+    verdict = "PROMOTED" if decision["promote"] else "REJECTED"
+    (progress or (lambda _msg: None))(f"gate: {verdict} version {version}: {decision['reason']}")
+    return {k: decision[k] for k in GATE_SUMMARY_KEYS}
+
+
 def status(settings: Settings) -> dict[str, Any]:
     """Lake table state and the production model (version, metrics, lineage, last decision)."""
     from fraudops import registry, tracking

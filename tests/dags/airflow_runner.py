@@ -1,0 +1,126 @@
+"""Airflow in a child process, so its configuration never leaks into the pytest process.
+
+The caller sets ``AIRFLOW_HOME``, the metadata database and ``FRAUDOPS_*`` in the environment,
+then runs ``python airflow_runner.py describe`` (what the DagBag holds) or
+``python airflow_runner.py run '<json list of runs>'`` (each run with ``dag.test()``). The
+result is the last stdout line, prefixed with ``RESULT``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+RESULT = "RESULT "
+HEAVY = ("pandas", "mlflow", "xgboost", "pyiceberg", "sklearn", "pyspark", "fraudops")
+
+
+def _dagbag() -> Any:
+    from airflow.configuration import conf
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=conf.get("core", "dags_folder"), safe_mode=False)
+
+
+def _assets(value: Any) -> list[str]:
+    """URIs of the assets in an asset expression (Asset, AssetAll/AssetAny, list)."""
+    if hasattr(value, "uri"):
+        return [value.uri]
+    if hasattr(value, "objects"):
+        return [uri for obj in value.objects for uri in _assets(obj)]
+    if isinstance(value, list | tuple):
+        return [uri for obj in value for uri in _assets(obj)]
+    return []
+
+
+def describe() -> dict[str, Any]:
+    """The DAGs as the integrity tests see them, and the heavy modules parsing imported."""
+    bag = _dagbag()
+    dags = {}
+    for dag_id, dag in bag.dags.items():
+        timetable = dag.timetable
+        dags[dag_id] = {
+            "file": Path(dag.fileloc).name,
+            "tasks": sorted(dag.task_ids),
+            "tags": sorted(dag.tags),
+            "retries": {t.task_id: t.retries for t in dag.tasks},
+            "outlets": {t.task_id: _assets(list(t.outlets)) for t in dag.tasks},
+            "max_active_runs": dag.max_active_runs,
+            "catchup": dag.catchup,
+            "doc_md": dag.doc_md or "",
+            "is_paused_upon_creation": dag.is_paused_upon_creation,
+            "timetable": type(timetable).__name__,
+            "inner_timetable": type(getattr(timetable, "timetable", None)).__name__,
+            "schedule_assets": _assets(getattr(timetable, "asset_condition", None)),
+        }
+    return {
+        "import_errors": bag.import_errors,
+        "dags": dags,
+        "heavy_modules_loaded": sorted(m for m in HEAVY if m in sys.modules),
+    }
+
+
+def run(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Run DAGs one after the other with ``dag.test()``; report states, XComs, asset events."""
+    import pendulum
+    from airflow.models.asset import AssetEvent
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    bag = _dagbag()
+    assert not bag.import_errors, bag.import_errors
+    results = []
+    for spec in specs:
+        dag = bag.dags[spec["dag_id"]]
+        logical_date = spec.get("logical_date")
+        dr = dag.test(
+            logical_date=pendulum.parse(logical_date) if logical_date else None,
+            run_conf=spec.get("conf") or None,
+        )
+        with create_session() as session:
+            tis = {ti.task_id: str(ti.state) for ti in dr.get_task_instances(session=session)}
+            # the stored JSON as is: deserialize_value would turn a numeric string into an int
+            xcoms = {
+                x.task_id: x.value
+                for x in session.scalars(
+                    XComModel.get_many(run_id=dr.run_id, dag_ids=dag.dag_id, key="return_value")
+                )
+            }
+            events = [
+                {"asset": e.asset.uri, "extra": e.extra}
+                for e in session.scalars(
+                    select(AssetEvent).where(
+                        AssetEvent.source_dag_id == dag.dag_id,
+                        AssetEvent.source_run_id == dr.run_id,
+                    )
+                )
+            ]
+        results.append(
+            {
+                "dag_id": dag.dag_id,
+                "run_id": dr.run_id,
+                "state": str(dr.state),
+                "tasks": tis,
+                "xcom": xcoms,
+                "asset_events": events,
+            }
+        )
+    return results
+
+
+def main() -> None:
+    command = sys.argv[1]
+    if command == "describe":
+        result: Any = describe()
+    elif command == "run":
+        result = run(json.loads(sys.argv[2]))
+    else:
+        raise SystemExit(f"unknown command {command!r}")
+    print(RESULT + json.dumps(result, default=str), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Each DAG run end to end with ``dag.test()`` on small data, checked by its effects.
+
+A new installation's life runs in one Airflow process (each process pays Airflow's start-up):
+``fraud_bootstrap``, then ``fraud_train_and_promote``, then ``fraud_batch_score`` on a CSV
+dropped in the inbox. Each test checks one DAG's run and what it left behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fraudops import inbox, lake, registry, tracking
+from fraudops.config import Settings
+from tests.dags.conftest import ROWS_PER_DAY, RunDags, dag_settings
+
+pytestmark = pytest.mark.slow
+
+SUCCESS = "success"
+TRANSACTIONS_URI = "iceberg://fraudops/fraud/transactions"
+
+
+def lake_days(settings: Settings) -> dict[dt.date, int]:
+    """Rows per day in ``fraud.transactions``."""
+    table = lake.transactions_table(lake.open_catalog(settings))
+    counts: dict[dt.date, int] = {}
+    for ts in lake.read_transactions(table, columns=("event_ts",))["event_ts"].to_pylist():
+        counts[ts.date()] = counts.get(ts.date(), 0) + 1
+    return counts
+
+
+def version_tags(settings: Settings, version: str) -> dict[str, str]:
+    client = tracking.connect(settings)
+    return dict(client.get_model_version(settings.model_name, version).tags)
+
+
+@pytest.fixture(scope="module")
+def lifecycle(
+    run_dags: RunDags, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Settings, dict[str, dict[str, Any]]]:
+    """A new home after bootstrap, a training run and a nightly scoring run."""
+    settings = dag_settings(tmp_path_factory.mktemp("lifecycle") / "home")
+    inbox.drop_file(settings, "cards.csv", inbox.sample_csv(rows=300))
+    runs = run_dags(
+        settings,
+        [
+            {"dag_id": "fraud_bootstrap", "logical_date": "2026-01-11"},
+            {"dag_id": "fraud_train_and_promote", "logical_date": "2026-01-12"},
+            {"dag_id": "fraud_batch_score", "logical_date": "2026-01-12"},
+        ],
+    )
+    return settings, {run["dag_id"]: run for run in runs}
+
+
+def test_bootstrap_fills_the_history_and_promotes_a_first_model(
+    lifecycle: tuple[Settings, dict[str, dict[str, Any]]],
+) -> None:
+    settings, runs = lifecycle
+    run = runs["fraud_bootstrap"]
+    assert run["state"] == SUCCESS, run["tasks"]
+    # FRAUDOPS_DAYS (10) days, ending the day before the run's date
+    expected = [dt.date(2026, 1, 1) + dt.timedelta(days=i) for i in range(settings.days)]
+    assert lake_days(settings) == dict.fromkeys(expected, ROWS_PER_DAY)
+    decision = run["xcom"]["promote"]
+    assert decision["promote"] is True, decision
+    assert decision["candidate_version"] == run["xcom"]["train"] == "1"
+    tags = version_tags(settings, "1")
+    assert tags["fraudops.gate.decision"] == "promoted"
+    assert tags["fraudops.snapshot_id"] == run["xcom"]["generate_history"]["snapshot_id"]
+
+
+def test_train_and_promote_registers_a_gated_version(
+    lifecycle: tuple[Settings, dict[str, dict[str, Any]]],
+) -> None:
+    settings, runs = lifecycle
+    run = runs["fraud_train_and_promote"]
+    assert run["state"] == SUCCESS, run["tasks"]
+    # pinned to the lake's snapshot at the time: the one bootstrap wrote
+    snapshot_id = runs["fraud_bootstrap"]["xcom"]["generate_history"]["snapshot_id"]
+    assert run["xcom"]["pin_snapshot"] == snapshot_id
+    version, decision = run["xcom"]["train"], run["xcom"]["promote"]
+    assert version == decision["candidate_version"] == "2"
+    tags = version_tags(settings, version)
+    assert tags["fraudops.snapshot_id"] == snapshot_id
+    assert tags["fraudops.gate.decision"] == ("promoted" if decision["promote"] else "rejected")
+    assert tags["fraudops.gate.reason"] == decision["reason"]
+    client = tracking.connect(settings)
+    production = registry.alias_version(client, settings.model_name, settings.model_alias)
+    assert production is not None
+    assert str(production.version) == (version if decision["promote"] else "1")
+
+
+def test_batch_score_scores_the_inbox(
+    lifecycle: tuple[Settings, dict[str, dict[str, Any]]],
+) -> None:
+    settings, runs = lifecycle
+    run = runs["fraud_batch_score"]
+    assert run["state"] == SUCCESS, run["tasks"]
+    summary = run["xcom"]["score_inbox"]
+    assert summary["files"] == 1 and summary["rows_scored"] > 0, summary
+    assert summary["rows_scored"] + summary["rows_rejected"] == 300
+
+    root = Path(settings.inbox_url)
+    assert list((root / "incoming").iterdir()) == []
+    with open(root / "outbox" / "cards.scored.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == summary["rows_scored"]
+    production = runs["fraud_train_and_promote"]["xcom"]["promote"]
+    expected_version = production["candidate_version"] if production["promote"] else "1"
+    assert {r["model_version"] for r in rows} == {expected_version}
+
+
+def test_generate_overwrites_its_day_and_training_waits_for_history(
+    run_dags: RunDags, tmp_path: Path
+) -> None:
+    settings = dag_settings(tmp_path / "home")
+    generate = {"dag_id": "fraud_generate_transactions", "logical_date": "2026-02-01"}
+    train = {"dag_id": "fraud_train_and_promote", "logical_date": "2026-02-01"}
+    first, rerun, training = run_dags(settings, [generate, generate, train])
+
+    # a manual run's data interval is the last complete day before its date
+    for run in (first, rerun):
+        assert run["state"] == SUCCESS, run["tasks"]
+        assert run["xcom"]["generate_day"]["day"] == "2026-01-31"
+    assert lake_days(settings) == {dt.date(2026, 1, 31): ROWS_PER_DAY}  # the rerun replaced it
+    table = lake.transactions_table(lake.open_catalog(settings))
+    assert str(lake.table_status(table).snapshot_id) == rerun["xcom"]["generate_day"]["snapshot_id"]
+    [event] = rerun["asset_events"]
+    assert event["asset"] == TRANSACTIONS_URI
+    assert event["extra"] == rerun["xcom"]["generate_day"]
+
+    # one day of history is too little to train on: skipped, not failed
+    assert training["state"] == SUCCESS
+    assert set(training["tasks"].values()) == {"skipped"}
