@@ -4,7 +4,8 @@
 #
 #   buckets   lake    Iceberg warehouse (s3://lake/warehouse)
 #             mlflow  MLflow artifacts, written only by the MLflow server (--serve-artifacts)
-#             inbox   batch scoring: incoming/ (users drop CSVs), outbox/, processed/, quarantine/
+#             inbox   batch scoring: incoming/ (users drop CSVs), outbox/, processed/, quarantine/;
+#                     claimed/, ledger/ and .lock hold the batch job's own state
 #   keys      mlflow   policies/mlflow.json              read-write on the mlflow bucket
 #             airflow  policies/lake.json + batch.json   read-write on lake; batch on inbox
 #

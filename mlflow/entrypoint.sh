@@ -28,6 +28,6 @@ admin_username = ${MLFLOW_AUTH_ADMIN_USERNAME:-admin}
 authorization_function = mlflow.server.auth:authenticate_request_basic_auth
 INI
 
-python /usr/local/lib/mlflow-bootstrap/bootstrap_users.py
+python "$(dirname "$0")/bootstrap_users.py"
 
 exec mlflow server "$@"
