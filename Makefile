@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 COMPOSE ?= docker compose
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv system-deps demo test test-fast bench lint env up down logs clean clean-home
+.PHONY: help venv system-deps demo test test-fast bench lint serve airflow env up down logs smoke clean clean-home
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,10 +25,13 @@ $(STAMP): pyproject.toml requirements.lock
 
 venv: $(STAMP) ## Create the virtualenv and install everything (once)
 
-system-deps: ## Install the Debian packages the tests need (the PostgreSQL server)
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then \
-		echo "installing postgresql"; \
-		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+system-deps: ## Install the Debian packages the tests need (the PostgreSQL server, curl)
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing=" postgresql"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 demo: $(STAMP) ## Run the whole lifecycle on embedded defaults (SQLite + local folders)
@@ -44,9 +47,15 @@ bench: $(STAMP) ## Run the benchmarks under bench/ and print the figures
 	$(BIN)/python -m bench $(ARGS)
 
 lint: $(STAMP) ## ruff and mypy
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench airflow/dags scripts
+	$(BIN)/ruff format --check src tests bench airflow/dags scripts
 	$(BIN)/mypy
+
+serve: $(STAMP) ## Serve the scoring API on the production model (docs at http://127.0.0.1:8000/docs)
+	$(BIN)/fraudops serve $(ARGS)
+
+airflow: $(STAMP) ## Run Airflow locally with the FraudOps DAGs (UI on http://127.0.0.1:8080)
+	$(BIN)/fraudops airflow $(ARGS)
 
 clean-home: ## Remove the embedded state (.fraudops): lake, MLflow store, inbox
 	rm -rf .fraudops
@@ -71,6 +80,17 @@ down: ## Stop the stack (keeps the volumes)
 
 logs: ## Follow the stack's logs (SERVICE=name for one)
 	$(COMPOSE) logs --follow --tail=200 $(SERVICE)
+
+# Runs inside the airflow-scheduler container: the stack keeps MinIO's S3 API on its own network,
+# and that image has the package, boto3 and curl. Logins come from .env, passed by name only.
+smoke: ## Check the running stack end to end: bootstrap DAG, /predict, a CSV through the inbox
+	@[ -f .env ] || { echo "no .env: run make up first" >&2; exit 1; }
+	@set -a; . ./.env; set +a; \
+	$(COMPOSE) exec -T \
+		-e SMOKE_AIRFLOW_URL=http://airflow-apiserver:8080 -e SMOKE_API_URL=http://api:8000 \
+		-e AIRFLOW_ADMIN_USERNAME -e AIRFLOW_ADMIN_PASSWORD -e API_KEYS \
+		-e MINIO_ROOT_USER -e MINIO_ROOT_PASSWORD \
+		airflow-scheduler python - $(ARGS) < scripts/smoke.py
 
 clean: ## Stop the stack and DELETE its volumes, after a prompt (YES=1 skips it)
 	@[ "$(YES)" = 1 ] || { read -r -p "Delete every FraudOps volume (lake, MLflow, Airflow, databases)? [y/N] " a; [ "$$a" = y ]; }

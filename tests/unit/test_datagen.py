@@ -78,10 +78,12 @@ def test_drift_switch_changes_distributions_from_the_given_day():
     after = generate_day(DAY, rows=100_000, drift_from=DAY).to_pandas()
     legit_b, legit_a = plain[plain.is_fraud == 0], after[after.is_fraud == 0]
     assert legit_a.transaction_amount.median() > 1.15 * legit_b.transaction_amount.median()
+
     # the new pattern: contactless account takeover near home in everyday categories
     def takeover(d):
         everyday = d.merchant_category.isin(["grocery", "health", "restaurant"])
         return ((d.is_fraud == 1) & (d.channel == "contactless") & everyday).sum()
+
     assert takeover(after) > 3 * max(takeover(plain), 1)
 
 
