@@ -1,9 +1,13 @@
-"""Run the benchmarks: ``python -m bench`` (all) or ``python -m bench datagen demo``."""
+"""Run the benchmarks: ``python -m bench`` (all) or ``python -m bench datagen demo``.
+
+Each benchmark runs in its own Python process, so one's memory and warm caches never colour
+another's figures (peak RSS in particular).
+"""
 
 from __future__ import annotations
 
-import importlib
 import pkgutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -14,12 +18,17 @@ def main(argv: list[str]) -> int:
     names = argv or sorted(
         m.name for m in pkgutil.iter_modules([str(here)]) if not m.name.startswith("_")
     )
+    failed = []
     for name in names:
         print(f"\n=== bench/{name}.py ===", flush=True)
         t0 = time.perf_counter()
-        importlib.import_module(f"bench.{name}").main()
-        print(f"--- {name}: {time.perf_counter() - t0:.1f} s", flush=True)
-    return 0
+        code = subprocess.call([sys.executable, "-m", f"bench.{name}"], cwd=here.parent)
+        print(f"--- {name}: {time.perf_counter() - t0:.1f} s (exit {code})", flush=True)
+        if code:
+            failed.append(name)
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -52,3 +52,7 @@ def main() -> None:
         f"({append_s:.2f} s); overwrite of the same days: {data.num_rows / overwrite_s:,.0f} rows/s"
     )
     print(f"end to end (generate + append): {data.num_rows / (gen_s + append_s):,.0f} rows/s")
+
+
+if __name__ == "__main__":
+    main()

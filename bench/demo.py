@@ -36,3 +36,7 @@ def main() -> None:
     for line in res.stdout.splitlines():
         if "PROMOTED" in line or "REJECTED" in line or "holdout AP" in line:
             print("  " + line.strip())
+
+
+if __name__ == "__main__":
+    main()
