@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -353,6 +354,8 @@ def _guarded(fn: Callable[[], T]) -> T:
 
 def main() -> None:
     """Console-script entry point: one clear line for user-fixable errors, no traceback."""
+    # MLflow's INFO lines (table migrations, "registered model exists") drown the progress bars
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     _guarded(lambda: app(standalone_mode=True))
     sys.exit(0)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,7 +170,9 @@ def _log_model(scorer: FraudScorer, example: pa.Table) -> str:
 
     frame = to_model_frame(example)
     output = FraudModel.predict_with(scorer, frame)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        # "integer columns cannot hold missing values": the contract forbids missing values
+        warnings.filterwarnings("ignore", message=".*[Ii]nteger column", category=UserWarning)
         folder = scorer.save(Path(tmp) / "scorer")
         info = mlflow.pyfunc.log_model(
             name="model",

@@ -105,6 +105,10 @@ def curl_example(settings: Settings, *, port: int, key: str) -> str:
     )
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 @contextlib.contextmanager
 def mlflow_ui(settings: Settings, *, port: int) -> Iterator[str]:
     """The MLflow UI on the embedded store (a subprocess, stopped on exit); yields its URL.
@@ -119,13 +123,18 @@ def mlflow_ui(settings: Settings, *, port: int) -> Iterator[str]:
     exe = str(Path(sys.executable).with_name("mlflow"))
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     cmd = [exe, "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--workers", "1"]  # a local UI for one person: one worker, not four
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
             cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
+    # uvicorn re-raises SIGTERM after its graceful shutdown; with the default action that would
+    # end this process before the finally below, leaving the UI running: exit cleanly instead
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
+        signal.signal(signal.SIGTERM, previous)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
         try:
