@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,6 +58,12 @@ def s3() -> Iterator[dict[str, str]]:
     """moto's S3 server (stand-in for MinIO: no MinIO binary exists for these machines)."""
     with services.moto_s3() as endpoint:
         yield endpoint
+
+
+@pytest.fixture(scope="session")
+def s3_client(s3: dict[str, str]) -> Any:
+    """A boto3 S3 client on moto's server."""
+    return services.s3_client(s3)
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -149,6 +150,19 @@ def moto_s3() -> Iterator[dict[str, str]]:
         }
     finally:
         server.stop()
+
+
+def s3_client(endpoint: dict[str, str]) -> Any:
+    """A boto3 S3 client for an endpoint from :func:`moto_s3`."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint["endpoint"],
+        aws_access_key_id=endpoint["access_key"],
+        aws_secret_access_key=endpoint["secret_key"],
+        region_name=endpoint["region"],
+    )
 
 
 @contextmanager

@@ -95,19 +95,25 @@ def open_catalog(settings: Settings) -> Catalog:
         ) from exc
 
 
-def transactions_table(catalog: Catalog) -> Table:
-    """The ``fraud.transactions`` table, created (day-partitioned) if missing."""
+def _day_partitioned(catalog: Catalog, name: str, schema: Schema, column: str) -> Table:
+    """A v2 table partitioned by day of ``column``, created if missing."""
     catalog.create_namespace_if_not_exists(NAMESPACE)
-    ts_id = TRANSACTIONS_SCHEMA.find_field("event_ts").field_id
     spec = PartitionSpec(
-        PartitionField(source_id=ts_id, field_id=1000, transform=DayTransform(), name="event_day")
+        PartitionField(
+            source_id=schema.find_field(column).field_id,
+            field_id=1000,
+            transform=DayTransform(),
+            name=f"{column.removesuffix('_ts').removesuffix('_at')}_day",
+        )
     )
     return catalog.create_table_if_not_exists(
-        TRANSACTIONS,
-        schema=TRANSACTIONS_SCHEMA,
-        partition_spec=spec,
-        properties={"format-version": "2"},
+        name, schema=schema, partition_spec=spec, properties={"format-version": "2"}
     )
+
+
+def transactions_table(catalog: Catalog) -> Table:
+    """The ``fraud.transactions`` table, created (partitioned by day of ``event_ts``) if missing."""
+    return _day_partitioned(catalog, TRANSACTIONS, TRANSACTIONS_SCHEMA, "event_ts")
 
 
 SCORES_SCHEMA = Schema(
@@ -124,14 +130,7 @@ SCORES_SCHEMA = Schema(
 
 def scores_table(catalog: Catalog) -> Table:
     """The ``fraud.scores`` table, created (partitioned by day of ``scored_at``) if missing."""
-    catalog.create_namespace_if_not_exists(NAMESPACE)
-    ts_id = SCORES_SCHEMA.find_field("scored_at").field_id
-    spec = PartitionSpec(
-        PartitionField(source_id=ts_id, field_id=1000, transform=DayTransform(), name="scored_day")
-    )
-    return catalog.create_table_if_not_exists(
-        SCORES, schema=SCORES_SCHEMA, partition_spec=spec, properties={"format-version": "2"}
-    )
+    return _day_partitioned(catalog, SCORES, SCORES_SCHEMA, "scored_at")
 
 
 def committed_snapshot(table: Table, content_hash: str) -> int | None:

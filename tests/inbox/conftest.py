@@ -31,17 +31,11 @@ def inbox_settings(
     if backend == "local":
         update["inbox"] = str(tmp / "inbox")
     else:
-        import boto3
+        from tests.services import s3_client
 
         assert s3 is not None
         bucket = f"inbox-{uuid.uuid4().hex[:12]}"
-        boto3.client(
-            "s3",
-            endpoint_url=s3["endpoint"],
-            aws_access_key_id=s3["access_key"],
-            aws_secret_access_key=s3["secret_key"],
-            region_name=s3["region"],
-        ).create_bucket(Bucket=bucket)
+        s3_client(s3).create_bucket(Bucket=bucket)
         update.update(
             inbox=f"s3://{bucket}/inbox",
             s3_endpoint=s3["endpoint"],

@@ -4,7 +4,6 @@ can be pinned to a snapshot id."""
 
 import datetime as dt
 
-import boto3
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -54,14 +53,8 @@ def test_local_warehouse(settings):
     assert table.location().startswith("file://")
 
 
-def test_s3_warehouse_on_moto(tmp_path, s3):
-    boto3.client(
-        "s3",
-        endpoint_url=s3["endpoint"],
-        aws_access_key_id=s3["access_key"],
-        aws_secret_access_key=s3["secret_key"],
-        region_name=s3["region"],
-    ).create_bucket(Bucket="lake")
+def test_s3_warehouse_on_moto(tmp_path, s3, s3_client):
+    s3_client.create_bucket(Bucket="lake")
     settings = make_settings(
         tmp_path / "home",
         warehouse="s3://lake/warehouse",
@@ -71,13 +64,7 @@ def test_s3_warehouse_on_moto(tmp_path, s3):
     )
     table = _exercise(settings)
     assert table.location().startswith("s3://lake/warehouse")
-    objects = boto3.client(
-        "s3",
-        endpoint_url=s3["endpoint"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    ).list_objects_v2(Bucket="lake", Prefix="warehouse/fraud/transactions/data/")
+    objects = s3_client.list_objects_v2(Bucket="lake", Prefix="warehouse/fraud/transactions/data/")
     assert any(o["Key"].endswith(".parquet") for o in objects.get("Contents", []))
 
 
