@@ -41,11 +41,6 @@ class ValidationResult:
     rejected: pa.Table  # REJECTED_SCHEMA
     rows: int
 
-    @property
-    def rejected_rows(self) -> int:
-        """How many distinct rows failed."""
-        return len(pc.unique(self.rejected["row"])) if self.rejected.num_rows else 0
-
 
 def check_columns(names: list[str]) -> None:
     """Raise :class:`SchemaError` naming missing required columns (order and extras are fine)."""
