@@ -43,7 +43,7 @@ def run_pandas(csv: Path, scorer_dir: Path, out: Path) -> int:
     import pandas as pd
 
     from fraudops.features import features_from_table
-    from fraudops.model import FraudScorer
+    from fraudops.scoring import FraudScorer
 
     scorer = FraudScorer.load(scorer_dir)
     df = pd.read_csv(csv, parse_dates=["event_ts"])
@@ -63,7 +63,7 @@ def run_pyarrow(csv: Path, scorer_dir: Path, out: Path) -> int:
     import pyarrow.csv as pacsv
 
     from fraudops.features import features_from_table
-    from fraudops.model import FraudScorer
+    from fraudops.scoring import FraudScorer
 
     scorer = FraudScorer.load(scorer_dir)
     table = pacsv.read_csv(csv)
@@ -85,9 +85,10 @@ def run_fraudops(csv: Path, home: Path, out: Path) -> tuple[int, float]:
     """Warm up on a small file, then time ``score_inbox`` on the big one."""
     from fraudops import inbox
     from fraudops.config import Settings
+    from fraudops.demo import sample_csv
 
     settings = Settings(_env_file=None, home=home, inbox=str(out / "inbox"))  # type: ignore[call-arg]
-    inbox.drop_file(settings, "warm-up.csv", inbox.sample_csv(rows=1_000))
+    inbox.drop_file(settings, "warm-up.csv", sample_csv(rows=1_000))
     inbox.score_inbox(settings)
     shutil.copyfile(csv, out / "inbox" / "incoming" / "transactions.csv")
     t0 = time.perf_counter()

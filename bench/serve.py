@@ -25,11 +25,9 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -38,6 +36,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from fraudops.procs import free_port, start_group, stop_groups, wait_http
 
 REPO = Path(__file__).resolve().parents[1]
 WORKERS = 2
@@ -58,8 +58,7 @@ GOAL_P99_MS = 15.0
 
 def bare_app() -> FastAPI:
     """FastAPI + the shared features + inplace_predict: the floor of what a Python server costs."""
-    from fraudops.model import FraudScorer
-    from fraudops.scoring import score_records
+    from fraudops.scoring import FraudScorer, score_records
 
     scorer = FraudScorer.load(Path(os.environ[SCORER_ENV]), nthread=1)
     gc.collect()
@@ -93,10 +92,10 @@ def build_model(home: Path) -> tuple[Any, Path]:
     import mlflow
     import xgboost as xgb
 
-    from fraudops import datagen, registry, tracking, train
+    from fraudops import datagen, registry, tracking, train, trainset
     from fraudops.config import Settings
     from fraudops.features import FEATURE_NAMES, FEATURE_TYPES, features_from_table
-    from fraudops.model import FraudScorer
+    from fraudops.scoring import FraudScorer
 
     settings = Settings(_env_file=None, home=home)  # type: ignore[call-arg]
     days = [datagen.generate_day(dt.date(2026, 1, d), rows=20_000) for d in range(1, 6)]
@@ -105,7 +104,7 @@ def build_model(home: Path) -> tuple[Any, Path]:
     data = pa.concat_tables(days)
     matrix = xgb.DMatrix(
         features_from_table(data),
-        train.labels(data),
+        trainset.labels(data),
         feature_names=list(FEATURE_NAMES),
         feature_types=list(FEATURE_TYPES),
         enable_categorical=True,
@@ -117,9 +116,9 @@ def build_model(home: Path) -> tuple[Any, Path]:
     client = tracking.connect(settings)
     experiment_id = tracking.ensure_experiment(client, settings)
     with mlflow.start_run(experiment_id=experiment_id, run_name="bench-serve") as run:
-        model_uri = train._log_model(scorer, data.slice(0, 5))
+        model_uri = train.log_model(scorer, data.slice(0, 5))
     version = registry.register(client, settings, model_uri=model_uri, run_id=run.info.run_id)
-    client.set_registered_model_alias(settings.model_name, settings.model_alias, version.version)
+    client.set_registered_model_alias(settings.model_name, settings.model_alias, version)
     return settings, scorer.save(home / "bench-scorer")
 
 
@@ -137,62 +136,18 @@ def payloads(n: int) -> list[dict[str, Any]]:
 # -- servers and wrk -------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes], *, timeout: float = 180.0) -> None:
-    import urllib.error
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server for {url} exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} not ready after {timeout:.0f} s")
-
-
 @contextmanager
 def server(cmd: list[str], *, env: dict[str, str], ready_url: str, log: Path) -> Iterator[None]:
     """Run a server in its own process group; stop the whole group afterwards."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            wait_ready(ready_url, proc)
-            yield
-        except Exception:
-            print(log.read_text()[-3000:])
-            raise
-        finally:
-            with _suppress_lookup():
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                with _suppress_lookup():
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-
-@contextmanager
-def _suppress_lookup() -> Iterator[None]:
+    proc = start_group(cmd, env=env, log=log, cwd=REPO)
     try:
+        wait_http(ready_url, proc=proc, timeout=180, ready=lambda status: status == 200)
         yield
-    except ProcessLookupError:
-        pass
+    except Exception:
+        print(log.read_text()[-3000:])
+        raise
+    finally:
+        stop_groups([proc], grace=30)
 
 
 def ensure_wrk() -> str:

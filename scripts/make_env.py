@@ -60,6 +60,27 @@ def generator_for(name: str) -> Callable[[], str]:
     return lambda: secrets.token_urlsafe(32)
 
 
+def parse_dotenv(text: str) -> dict[str, str]:
+    """The values of a ``.env`` text as Compose reads them.
+
+    Blank lines and ``#`` comments are skipped; surrounding single or double quotes are
+    removed from a value (``make env`` writes none: its secrets need no quoting).
+    """
+    values: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = ASSIGNMENT.match(line.removeprefix("export ").strip())
+        if not match:
+            raise ValueError(f"not NAME=value: {line!r}")
+        value = match["value"].strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[match["name"]] = value
+    return values
+
+
 def render(example: str) -> tuple[str, list[str]]:
     """Return the ``.env`` text for an example file's text, and the names that got a secret."""
     lines: list[str] = []

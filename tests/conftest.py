@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fraudops import generate, registry, train
 from fraudops.config import Settings
-from tests import services
-
-SMALL = {
-    "start_date": dt.date(2026, 1, 1),
-    "days": 10,
-    "rows_per_day": 4_000,
-    "valid_days": 2,
-    "holdout_days": 2,
-    "promotion_floor": 0.1,
-}
-
-
-def make_settings(home: Path, **overrides: object) -> Settings:
-    """Settings on an embedded home, ignoring any .env in the working folder."""
-    return Settings(_env_file=None, home=home, **{**SMALL, **overrides})  # type: ignore[call-arg]
+from tests.support import services
+from tests.support.settings import make_settings
 
 
 @pytest.fixture
@@ -36,13 +23,11 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture(scope="session")
 def trained_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A home with a small lake and a promoted production model (read-only for tests)."""
-    from fraudops import lifecycle
-
     s = make_settings(tmp_path_factory.mktemp("trained") / "home")
-    lifecycle.generate(s)
-    trained = lifecycle.train_and_register(s)
-    decision = lifecycle.promote(s, version=trained.version)
-    assert decision["promote"], decision
+    generate.generate(s)
+    trained = train.train_and_register(s)
+    decision = registry.promote(s, version=trained.version)
+    assert decision.promote, decision
     return s
 
 

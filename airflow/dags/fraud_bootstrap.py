@@ -57,8 +57,8 @@ def fraud_bootstrap() -> None:
     def generate_history(
         *, params: Any = None, logical_date: Any = None, dag_run: Any = None
     ) -> dict[str, Any]:
-        from fraudops import lifecycle
         from fraudops.config import get_settings
+        from fraudops.generate import generate
 
         settings = get_settings()
         days = params["days"] or settings.days
@@ -66,7 +66,7 @@ def fraud_bootstrap() -> None:
         run_day = (logical_date or dag_run.run_after).date()
         start = date.fromisoformat(params["start"]) if params["start"] else None
         start = start or run_day - timedelta(days=days)
-        result = lifecycle.generate(settings, start=start, days=days)
+        result = generate(settings, start=start, days=days)
         summary = {
             "days": f"{result.days[0]}..{result.days[-1]}",
             "rows": result.rows,
@@ -78,18 +78,21 @@ def fraud_bootstrap() -> None:
 
     @task(execution_timeout=timedelta(hours=2))
     def train(history: dict[str, Any]) -> str:
-        from fraudops import lifecycle
         from fraudops.config import get_settings
+        from fraudops.train import train_and_register
 
         snapshot_id = int(history["snapshot_id"])
-        return lifecycle.train_step(get_settings(), snapshot_id=snapshot_id, progress=log.info)
+        result = train_and_register(get_settings(), snapshot_id=snapshot_id, progress=log.info)
+        return str(result.version)
 
     @task
     def promote(version: str) -> dict[str, Any]:
-        from fraudops import lifecycle
+        from fraudops import registry
         from fraudops.config import get_settings
 
-        return lifecycle.promote_step(get_settings(), version=version, progress=log.info)
+        decision = registry.promote(get_settings(), version=version)
+        log.info("gate: %s version %s: %s", decision.verdict, version, decision.reason)
+        return decision.summary()
 
     promote(train(generate_history()))
 

@@ -40,12 +40,12 @@ def fraud_generate_transactions() -> None:
     def generate_day(
         *, data_interval_start: Any = None, dag_run: Any = None, outlet_events: Any = None
     ) -> dict[str, Any]:
-        from fraudops import lifecycle
         from fraudops.config import get_settings
+        from fraudops.generate import generate
 
         # a manual run without a logical date has no data interval: use its run_after
         day = (data_interval_start or dag_run.run_after).date()
-        result = lifecycle.generate(get_settings(), start=day, days=1)
+        result = generate(get_settings(), start=day, days=1)
         summary = {
             "day": day.isoformat(),
             "rows": result.rows,

@@ -64,17 +64,20 @@ def fraud_train_and_promote() -> None:
 
     @task(execution_timeout=timedelta(hours=2))
     def train(snapshot_id: str) -> str:
-        from fraudops import lifecycle
         from fraudops.config import get_settings
+        from fraudops.train import train_and_register
 
-        return lifecycle.train_step(get_settings(), snapshot_id=int(snapshot_id), progress=log.info)
+        result = train_and_register(get_settings(), snapshot_id=int(snapshot_id), progress=log.info)
+        return str(result.version)
 
     @task
     def promote(version: str) -> dict[str, Any]:
-        from fraudops import lifecycle
+        from fraudops import registry
         from fraudops.config import get_settings
 
-        return lifecycle.promote_step(get_settings(), version=version, progress=log.info)
+        decision = registry.promote(get_settings(), version=version)
+        log.info("gate: %s version %s: %s", decision.verdict, version, decision.reason)
+        return decision.summary()
 
     promote(train(pin_snapshot()))
 

@@ -17,7 +17,6 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import reduce
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -34,7 +33,7 @@ from pyiceberg.expressions import (
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
-from pyiceberg.table.snapshots import ancestors_of
+from pyiceberg.table.snapshots import Snapshot, ancestors_of
 from pyiceberg.transforms import DayTransform
 from pyiceberg.types import (
     BooleanType,
@@ -245,10 +244,6 @@ class TableStatus:
     snapshots: int
     location: str
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return self.__dict__.copy()
-
 
 def table_status(table: Table) -> TableStatus:
     """Current snapshot id, row count and snapshot count of a table."""
@@ -263,11 +258,30 @@ def table_status(table: Table) -> TableStatus:
     )
 
 
-def snapshot_days(table: Table, snapshot_id: int | None = None) -> list[dt.date]:
-    """The distinct days present in the table at a snapshot, from partition metadata."""
-    snap = table.snapshot_by_id(snapshot_id) if snapshot_id else table.current_snapshot()
+def resolve_snapshot(table: Table, snapshot_id: int | None = None) -> Snapshot:
+    """A snapshot by id, or the current one when ``snapshot_id`` is None.
+
+    Raises:
+        FraudOpsError: the table has no snapshot yet, or none with that id.
+    """
+    if snapshot_id is None:
+        snap = table.current_snapshot()
+        if snap is None:
+            raise FraudOpsError(
+                f"{'.'.join(table.name())} is empty: run `fraudops generate` first."
+            )
+        return snap
+    snap = table.snapshot_by_id(snapshot_id)
     if snap is None:
+        raise FraudOpsError(f"{'.'.join(table.name())} has no snapshot {snapshot_id}")
+    return snap
+
+
+def snapshot_days(table: Table, snapshot_id: int | None = None) -> list[dt.date]:
+    """The distinct days present in the table at a snapshot (none for an empty table)."""
+    if snapshot_id is None and table.current_snapshot() is None:
         return []
+    snap = resolve_snapshot(table, snapshot_id)
     # read just the timestamp column: cheap and exact
     ts = read_transactions(table, snapshot_id=snap.snapshot_id, columns=("event_ts",))["event_ts"]
     days = pc.unique(pc.cast(ts, pa.date32()))

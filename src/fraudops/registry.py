@@ -1,30 +1,38 @@
-"""The model registry: register, compare on a fresh holdout, promote by alias.
+"""The model registry: register, compare on a fresh holdout, promote by alias, load.
 
 This is the only module that writes to the registry. Aliases, not the deprecated stages:
 ``@production`` is what the API serves; a candidate under evaluation carries ``@challenger``.
+:func:`promote` is the one promotion entry point (CLI, DAGs, demo); :func:`should_promote`
+is its rule, a pure function.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import mlflow
+import mlflow.artifacts
+import mlflow.pyfunc
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.models import Model
 from mlflow.tracking import MlflowClient
 
-from fraudops import lake
+from fraudops import lake, tracking
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError
 from fraudops.evaluation import evaluate
-from fraudops.model import FraudScorer, to_model_frame
+from fraudops.model import to_model_frame
 from fraudops.schema import LABEL
+from fraudops.scoring import FraudScorer
 
 CHALLENGER = "challenger"
 TAG = "fraudops."
@@ -46,12 +54,61 @@ class Decision:
     holdout_days: str
     decided_at: str
 
+    @property
+    def verdict(self) -> str:
+        """``promoted`` or ``rejected``."""
+        return "promoted" if self.promote else "rejected"
+
     def as_tags(self) -> dict[str, str]:
         """The decision as registry tags on the candidate version."""
+        values = dataclasses.asdict(self)
         return {
-            f"{GATE}decision": "promoted" if self.promote else "rejected",
-            **{f"{GATE}{k}": "" if v is None else str(v) for k, v in asdict(self).items()},
+            f"{GATE}decision": self.verdict,
+            **{f"{GATE}{k}": "" if v is None else str(v) for k, v in values.items()},
         }
+
+    @classmethod
+    def from_tags(cls, tags: dict[str, str]) -> Decision | None:
+        """The decision recorded on a version (None if the gate never ran on it)."""
+        got = {k.removeprefix(GATE): v for k, v in tags.items() if k.startswith(GATE)}
+        if "decided_at" not in got:
+            return None
+
+        def number(key: str) -> float | None:
+            return float(got[key]) if got.get(key) else None
+
+        snapshot = got.get("holdout_snapshot_id")
+        return cls(
+            promote=got.get("promote") == "True",
+            reason=got.get("reason", ""),
+            candidate_version=got.get("candidate_version", ""),
+            candidate_ap=number("candidate_ap") or 0.0,
+            champion_version=got.get("champion_version") or None,
+            champion_ap=number("champion_ap"),
+            holdout_rows=int(got.get("holdout_rows") or 0),
+            holdout_snapshot_id=int(snapshot) if snapshot else None,
+            holdout_days=got.get("holdout_days", ""),
+            decided_at=got["decided_at"],
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """The few fields a DAG task returns (a small XCom value)."""
+        keep = ("promote", "reason", "candidate_version", "candidate_ap")
+        return {k: getattr(self, k) for k in (*keep, "champion_version", "champion_ap")}
+
+
+@dataclass(frozen=True)
+class ProductionModel:
+    """The version ``@production`` points at, with its run's metrics and lineage."""
+
+    name: str
+    alias: str
+    version: str
+    run_id: str | None
+    metrics: dict[str, float]
+    lineage: dict[str, str]
+    snapshot_id: str | None
+    decision: Decision | None
 
 
 def should_promote(
@@ -69,12 +126,8 @@ def should_promote(
     return False, f"candidate AP {candidate:.4f} < champion AP {champion:.4f} - margin {margin:.4f}"
 
 
-def register(
-    client: MlflowClient, settings: Settings, *, model_uri: str, run_id: str
-) -> ModelVersion:
-    """Register a logged model as a new version, carrying the run's lineage tags."""
-    import mlflow
-
+def register(client: MlflowClient, settings: Settings, *, model_uri: str, run_id: str) -> str:
+    """Register a logged model as a new version carrying the run's lineage tags; its number."""
     try:
         client.get_registered_model(settings.model_name)
     except MlflowException:
@@ -87,7 +140,7 @@ def register(
         if key.startswith(TAG):
             client.set_model_version_tag(settings.model_name, version.version, key, value)
     client.set_model_version_tag(settings.model_name, version.version, f"{TAG}run_id", run_id)
-    return version
+    return str(version.version)
 
 
 def alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
@@ -98,10 +151,20 @@ def alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion |
         return None
 
 
+def newest_version(client: MlflowClient, settings: Settings) -> str:
+    """The highest version number of the model.
+
+    Raises:
+        FraudOpsError: nothing is registered yet.
+    """
+    versions = client.search_model_versions(f"name='{settings.model_name}'")
+    if not versions:
+        raise FraudOpsError(f"no version of {settings.model_name} yet: run `fraudops train`.")
+    return str(max(int(v.version) for v in versions))
+
+
 def score_version(settings: Settings, version: str, holdout: pa.Table) -> float:
     """Average precision of a registered version on a holdout, through its pyfunc."""
-    import mlflow.pyfunc
-
     model = mlflow.pyfunc.load_model(f"models:/{settings.model_name}/{version}")
     y = np.asarray(holdout[LABEL.name].to_numpy(), dtype=np.int32)
     out = model.predict(to_model_frame(holdout))
@@ -112,14 +175,12 @@ def score_version(settings: Settings, version: str, holdout: pa.Table) -> float:
 def holdout_from_lake(settings: Settings, snapshot_id: int | None = None) -> tuple[pa.Table, int]:
     """The fresh holdout: the most recent ``holdout_days`` of the lake at a snapshot."""
     table = lake.transactions_table(lake.open_catalog(settings))
-    snap = table.snapshot_by_id(snapshot_id) if snapshot_id else table.current_snapshot()
-    if snap is None:
-        raise FraudOpsError("the lake is empty: run `fraudops generate` first.")
+    snap = lake.resolve_snapshot(table, snapshot_id)
     days = lake.snapshot_days(table, snap.snapshot_id)[-settings.holdout_days :]
     return lake.read_transactions(table, snapshot_id=snap.snapshot_id, days=days), snap.snapshot_id
 
 
-def promote_if_better(
+def gate(
     client: MlflowClient,
     settings: Settings,
     *,
@@ -144,7 +205,7 @@ def promote_if_better(
         reason=reason,
         candidate_version=str(version),
         candidate_ap=round(candidate_ap, 6),
-        champion_version=champion_version,
+        champion_version=None if champion_version is None else str(champion_version),
         champion_ap=None if champion_ap is None else round(champion_ap, 6),
         holdout_rows=holdout.num_rows,
         holdout_snapshot_id=holdout_snapshot_id,
@@ -159,30 +220,38 @@ def promote_if_better(
     return decision
 
 
-def production_summary(client: MlflowClient, settings: Settings) -> dict[str, Any] | None:
-    """Production version, its metrics, lineage snapshot and promotion decision (or None)."""
+def promote(settings: Settings, *, version: str | None = None) -> Decision:
+    """Gate a version (default: the newest) on the lake's fresh holdout: THE promotion step."""
+    client = tracking.connect(settings)
+    version = version or newest_version(client, settings)
+    holdout, snapshot_id = holdout_from_lake(settings)
+    return gate(client, settings, version=version, holdout=holdout, holdout_snapshot_id=snapshot_id)
+
+
+def production_model(client: MlflowClient, settings: Settings) -> ProductionModel | None:
+    """The production version, its metrics, lineage and promotion decision (or None)."""
     mv = alias_version(client, settings.model_name, settings.model_alias)
     if mv is None:
         return None
     run = client.get_run(mv.run_id) if mv.run_id else None
     tags = dict(mv.tags or {})
-    return {
-        "name": settings.model_name,
-        "alias": settings.model_alias,
-        "version": mv.version,
-        "run_id": mv.run_id,
-        "metrics": dict(run.data.metrics) if run else {},
-        "lineage": {
+    return ProductionModel(
+        name=settings.model_name,
+        alias=settings.model_alias,
+        version=str(mv.version),
+        run_id=mv.run_id,
+        metrics=dict(run.data.metrics) if run else {},
+        lineage={
             k.removeprefix(TAG): v
             for k, v in tags.items()
             if k.startswith(TAG) and not k.startswith(GATE)
         },
-        "snapshot_id": tags.get(f"{TAG}snapshot_id"),
-        "decision": _decision_tags(tags),
-    }
+        snapshot_id=tags.get(f"{TAG}snapshot_id"),
+        decision=Decision.from_tags(tags),
+    )
 
 
-def last_decision(client: MlflowClient, settings: Settings) -> dict[str, str] | None:
+def last_decision(client: MlflowClient, settings: Settings) -> Decision | None:
     """The most recent gate decision on any version of the model."""
     try:
         versions = client.search_model_versions(f"name='{settings.model_name}'")
@@ -192,21 +261,15 @@ def last_decision(client: MlflowClient, settings: Settings) -> dict[str, str] | 
     if not decided:
         return None
     latest = max(decided, key=lambda v: v.tags[f"{GATE}decided_at"] + str(v.version).zfill(8))
-    return _decision_tags(latest.tags)
-
-
-def _decision_tags(tags: dict[str, str]) -> dict[str, str]:
-    return {k.removeprefix(GATE): v for k, v in tags.items() if k.startswith(GATE)}
+    return Decision.from_tags(latest.tags)
 
 
 def load_scorer(settings: Settings, version: str) -> FraudScorer:
-    """The scorer (booster + threshold) of a registered version, from its pyfunc artifacts."""
-    import mlflow.artifacts
-    from mlflow.models import Model
+    """The scorer (booster + threshold) of a registered version, from its artifacts.
 
-    from fraudops.tracking import connect
-
-    client = connect(settings)
+    Only the native booster file and a JSON document are read: nothing is unpickled.
+    """
+    client = tracking.connect(settings)
     uri = client.get_model_version_download_uri(settings.model_name, version)
     with tempfile.TemporaryDirectory(prefix="fraudops-model-") as tmp:
         local = Path(
@@ -220,9 +283,7 @@ def load_scorer(settings: Settings, version: str) -> FraudScorer:
 
 def load_production_scorer(settings: Settings) -> tuple[FraudScorer, str]:
     """The scorer that ``@production`` points at now, and its version."""
-    from fraudops.tracking import connect
-
-    mv = alias_version(connect(settings), settings.model_name, settings.model_alias)
+    mv = alias_version(tracking.connect(settings), settings.model_name, settings.model_alias)
     if mv is None:
         raise FraudOpsError(
             f"no {settings.model_name}@{settings.model_alias} model yet: run `fraudops demo` "

@@ -5,8 +5,9 @@ The generator, the lake, the features, validation and the API all read this modu
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 
@@ -26,6 +27,10 @@ CHANNELS: tuple[str, ...] = ("chip", "swipe", "contactless", "online", "atm")
 
 Kind = Literal["string", "timestamp", "category", "bool", "float", "int"]
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+# the window a transaction's time must fall in (UTC): wide enough for any real card data,
+# narrow enough that converting an offset never overflows a timestamp type
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)  # exclusive
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,8 @@ class Column:
     exclusive_minimum: bool = False
     categories: tuple[str, ...] = ()
     max_length: int = 64
+    earliest: dt.datetime | None = None  # timestamps: inclusive lower bound
+    latest: dt.datetime | None = None  # timestamps: exclusive upper bound
 
     @property
     def arrow_type(self) -> pa.DataType:
@@ -55,8 +62,14 @@ class Column:
 
 
 TRANSACTION_COLUMNS: tuple[Column, ...] = (
-    Column("transaction_id", "string", "Unique id of the transaction (1-64 chars)."),
-    Column("event_ts", "timestamp", "When it happened, UTC (ISO-8601 in JSON/CSV)."),
+    Column("transaction_id", "string", "Unique id of the transaction (1-64 chars, not blank)."),
+    Column(
+        "event_ts",
+        "timestamp",
+        "When it happened, UTC (ISO-8601 in JSON/CSV, from 2000 to 2099).",
+        earliest=EARLIEST,
+        latest=LATEST,
+    ),
     Column("card_id", "string", "The card (1-64 chars)."),
     Column("merchant_id", "string", "The merchant (1-64 chars)."),
     Column("merchant_category", "category", "Merchant category.", categories=MERCHANT_CATEGORIES),
@@ -84,6 +97,39 @@ TRANSACTION_COLUMNS: tuple[Column, ...] = (
 LABEL = Column(
     "is_fraud", "int", "1 if the transaction is fraudulent (lake and training only).", 0, 1
 )
+
+EXAMPLE_TRANSACTION: dict[str, Any] = {
+    "transaction_id": "tx-0001",
+    "event_ts": "2026-01-10T14:32:05Z",
+    "card_id": "card-4821",
+    "merchant_id": "m-0193",
+    "merchant_category": "grocery",
+    "channel": "chip",
+    "card_present": True,
+    "transaction_amount": 54.20,
+    "latitude": 40.7128,
+    "longitude": -74.0060,
+    "home_latitude": 40.7306,
+    "home_longitude": -73.9352,
+    "age": 42,
+    "credit_card_balance": 1250.0,
+    "bank_account_balance": 8300.0,
+    "savings_account_balance": 15000.0,
+    "mortgage_balance": 210000.0,
+    "total_est_nworth": 95000.0,
+}
+SUSPICIOUS_TRANSACTION: dict[str, Any] = {
+    **EXAMPLE_TRANSACTION,
+    "transaction_id": "tx-0002",
+    "event_ts": "2026-01-10T03:12:44Z",
+    "merchant_category": "jewelry",
+    "channel": "online",
+    "card_present": False,
+    "transaction_amount": 4890.0,
+    "latitude": 51.5074,
+    "longitude": -0.1278,
+    "bank_account_balance": 900.0,
+}
 
 COLUMNS_BY_NAME: dict[str, Column] = {c.name: c for c in (*TRANSACTION_COLUMNS, LABEL)}
 FEATURE_INPUT_NAMES: tuple[str, ...] = tuple(c.name for c in TRANSACTION_COLUMNS)

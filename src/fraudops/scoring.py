@@ -1,17 +1,31 @@
-"""The one scoring path: API, CLI, batch inbox, DAGs and the pyfunc all score through here."""
+"""The scorer and the one scoring path: API, CLI, batch inbox, DAGs and the pyfunc score here.
+
+A :class:`FraudScorer` is a trained booster and its decision threshold, saved as the native
+XGBoost file plus a small JSON document: loading one never unpickles anything.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import xgboost as xgb
 
-from fraudops.features import build_features, columns_from_records, columns_from_table
+from fraudops.features import (
+    FEATURE_NAMES,
+    FEATURE_TYPES,
+    build_features,
+    columns_from_records,
+    columns_from_table,
+)
 
-if TYPE_CHECKING:
-    from fraudops.model import FraudScorer
+BOOSTER_FILE = "booster.ubj"
+META_FILE = "meta.json"
 
 SCORED_SCHEMA = pa.schema(
     [
@@ -22,6 +36,41 @@ SCORED_SCHEMA = pa.schema(
 )
 
 
+@dataclass
+class FraudScorer:
+    """A trained booster and its decision threshold; scores model matrices."""
+
+    booster: xgb.Booster
+    threshold: float
+
+    def predict_proba(self, matrix: np.ndarray) -> np.ndarray:
+        """Fraud probability per row of a model matrix (``features.build_features``)."""
+        if len(matrix) == 0:
+            return np.zeros(0, dtype=np.float32)
+        return np.asarray(self.booster.inplace_predict(matrix, validate_features=False))
+
+    def save(self, folder: Path) -> Path:
+        """Write the booster and metadata into ``folder``."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(folder / BOOSTER_FILE)
+        meta = {"threshold": self.threshold, "features": list(FEATURE_NAMES)}
+        (folder / META_FILE).write_text(json.dumps(meta, indent=2))
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path, *, nthread: int = 0) -> FraudScorer:
+        """Read a scorer written by :meth:`save` (``nthread=1`` for request-path scoring)."""
+        meta = json.loads((folder / META_FILE).read_text())
+        if tuple(meta["features"]) != FEATURE_NAMES:
+            raise ValueError(f"model features {meta['features']} differ from this code's")
+        booster = xgb.Booster()
+        booster.load_model(folder / BOOSTER_FILE)
+        booster.feature_types = list(FEATURE_TYPES)
+        if nthread:
+            booster.set_param({"nthread": nthread})
+        return cls(booster=booster, threshold=float(meta["threshold"]))
+
+
 def score_columns(
     scorer: FraudScorer, cols: Mapping[str, np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -30,14 +79,12 @@ def score_columns(
     return proba, proba >= scorer.threshold
 
 
-def score_table(scorer: FraudScorer, table: pa.Table | Any) -> tuple[np.ndarray, np.ndarray]:
-    """Score an Arrow table or pandas frame of transactions (validated)."""
+def score_table(scorer: FraudScorer, table: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Score an Arrow table or pandas frame of (validated) transactions."""
     return score_columns(scorer, columns_from_table(table))
 
 
-def score_records(
-    scorer: FraudScorer, records: Sequence[Mapping[str, Any]]
-) -> tuple[np.ndarray, np.ndarray]:
+def score_records(scorer: FraudScorer, records: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
     """Score validated records without pandas (the API's hot path)."""
     return score_columns(scorer, columns_from_records(records))
 

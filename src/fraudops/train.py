@@ -6,22 +6,23 @@ precision) gets the deployable pyfunc model. Lineage tags tie every run to the l
 
 from __future__ import annotations
 
-import datetime as dt
+import dataclasses
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import xgboost as xgb
+from mlflow.models import infer_signature
 
-from fraudops import lake
+from fraudops import lake, registry, tracking
 from fraudops.config import Settings
-from fraudops.errors import FraudOpsError
 from fraudops.evaluation import (
     choose_threshold,
     confusion_matrix_figure,
@@ -30,8 +31,9 @@ from fraudops.evaluation import (
     pr_curve_figure,
 )
 from fraudops.features import FEATURE_NAMES, FEATURE_TYPES, features_from_table
-from fraudops.model import FraudModel, FraudScorer, to_model_frame
-from fraudops.schema import LABEL
+from fraudops.model import FraudModel, predict_frame, to_model_frame
+from fraudops.scoring import FraudScorer
+from fraudops.trainset import labels, lineage_tags, time_split
 
 BASE_PARAMS: dict[str, Any] = {
     "objective": "binary:logistic",
@@ -50,43 +52,6 @@ NUM_BOOST_ROUND = 200
 EARLY_STOPPING_ROUNDS = 25
 
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Split:
-    """A time-based split: train on older days, validate, hold out the most recent ones."""
-
-    train: pa.Table
-    valid: pa.Table
-    holdout: pa.Table
-    train_days: list[dt.date]
-    valid_days: list[dt.date]
-    holdout_days: list[dt.date]
-
-
-def time_split(table: pa.Table, *, valid_days: int, holdout_days: int) -> Split:
-    """Split by day of ``event_ts``; never a random split across time."""
-    day = pc.cast(table["event_ts"], pa.date32())
-    days = sorted(pc.unique(day).to_pylist())
-    if len(days) < valid_days + holdout_days + 1:
-        raise FraudOpsError(
-            f"training needs at least {valid_days + holdout_days + 1} days of data "
-            f"({valid_days} validation + {holdout_days} holdout + 1 train); "
-            f"the lake has {len(days)}."
-        )
-    hold = days[-holdout_days:]
-    val = days[-(holdout_days + valid_days) : -holdout_days]
-    train = days[: -(holdout_days + valid_days)]
-
-    def pick(ds: list[dt.date]) -> pa.Table:
-        return table.filter(pc.is_in(day, value_set=pa.array(ds, pa.date32())))
-
-    return Split(pick(train), pick(val), pick(hold), train, val, hold)
-
-
-def labels(table: pa.Table) -> np.ndarray:
-    """The ``is_fraud`` label as a numpy int array."""
-    return np.asarray(table[LABEL.name].to_numpy(), dtype=np.int32)
 
 
 def fit(
@@ -120,9 +85,9 @@ def trimmed(booster: xgb.Booster) -> xgb.Booster:
     return booster[: best + 1]
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainResult:
-    """What a sweep produced."""
+    """What a sweep produced, and the registry version its best run became (once registered)."""
 
     parent_run_id: str
     best_run_id: str
@@ -132,30 +97,10 @@ class TrainResult:
     holdout_metrics: dict[str, float]
     params: dict[str, Any]
     lineage: dict[str, str] = field(default_factory=dict)
-
-
-def lineage_tags(
-    *, table: str, snapshot_id: int, data: pa.Table, split: Split, code_version: str
-) -> dict[str, str]:
-    """The tags that tie a run to the exact lake data it saw."""
-    all_days = split.train_days + split.valid_days + split.holdout_days
-    return {
-        "fraudops.lake_table": table,
-        "fraudops.snapshot_id": str(snapshot_id),
-        "fraudops.rows": str(data.num_rows),
-        "fraudops.fraud_rate": f"{float(pc.mean(data[LABEL.name]).as_py()):.5f}",
-        "fraudops.date_from": min(all_days).isoformat(),
-        "fraudops.date_to": max(all_days).isoformat(),
-        "fraudops.train_days": f"{split.train_days[0]}..{split.train_days[-1]}",
-        "fraudops.valid_days": f"{split.valid_days[0]}..{split.valid_days[-1]}",
-        "fraudops.holdout_days": f"{split.holdout_days[0]}..{split.holdout_days[-1]}",
-        "fraudops.code_version": code_version,
-    }
+    version: str | None = None
 
 
 def _log_plots(y: np.ndarray, proba: np.ndarray, threshold: float, booster: xgb.Booster) -> None:
-    import mlflow
-
     mlflow.log_figure(pr_curve_figure(y, proba, threshold), "plots/pr_curve.png")
     mlflow.log_figure(confusion_matrix_figure(y, proba, threshold), "plots/confusion_matrix.png")
     scores = booster.get_score(importance_type="total_gain")
@@ -164,12 +109,10 @@ def _log_plots(y: np.ndarray, proba: np.ndarray, threshold: float, booster: xgb.
     mlflow.log_dict(gain, "feature_importance.json")
 
 
-def _log_model(scorer: FraudScorer, example: pa.Table) -> str:
-    import mlflow
-    from mlflow.models import infer_signature
-
+def log_model(scorer: FraudScorer, example: pa.Table) -> str:
+    """Log the scorer as the deployable pyfunc (signature, input example); its model URI."""
     frame = to_model_frame(example)
-    output = FraudModel.predict_with(scorer, frame)
+    output = predict_frame(scorer, frame)
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         # "integer columns cannot hold missing values": the contract forbids missing values
         warnings.filterwarnings("ignore", message=".*[Ii]nteger column", category=UserWarning)
@@ -186,12 +129,10 @@ def _log_model(scorer: FraudScorer, example: pa.Table) -> str:
 
 
 def _requirements() -> list[str]:
-    from importlib.metadata import version
-
     pins = []
     for dist in ("mlflow", "xgboost-cpu", "pandas", "pyarrow", "numpy", "fraudops"):
         try:
-            pins.append(f"{dist}=={version(dist)}")
+            pins.append(f"{dist}=={metadata.version(dist)}")
         except Exception:  # noqa: BLE001  (a missing distribution is simply not pinned)
             continue
     return pins
@@ -206,18 +147,12 @@ def train_sweep(
     progress: Progress | None = None,
 ) -> TrainResult:
     """Train every config on a pinned lake snapshot; log all runs; log the best as the model."""
-    import mlflow
-
-    from fraudops.tracking import code_version, connect, ensure_experiment
-
     say = progress or (lambda _msg: None)
-    client = connect(settings)
-    experiment_id = ensure_experiment(client, settings)
+    client = tracking.connect(settings)
+    experiment_id = tracking.ensure_experiment(client, settings)
 
     table = lake.transactions_table(lake.open_catalog(settings))
-    snap = table.snapshot_by_id(snapshot_id) if snapshot_id else table.current_snapshot()
-    if snap is None:
-        raise FraudOpsError("the lake is empty: run `fraudops generate` first.")
+    snap = lake.resolve_snapshot(table, snapshot_id)
     say(f"reading {lake.TRANSACTIONS} at snapshot {snap.snapshot_id}")
     # a scan's row order depends on file layout: sort so one snapshot always gives one model
     data = lake.read_transactions(table, snapshot_id=snap.snapshot_id).sort_by(
@@ -234,7 +169,7 @@ def train_sweep(
         snapshot_id=snap.snapshot_id,
         data=data,
         split=split,
-        code_version=code_version(),
+        code_version=tracking.code_version(),
     )
     if shuffle_labels:
         tags["fraudops.control"] = "shuffled-labels"
@@ -271,7 +206,7 @@ def train_sweep(
         )
         holdout = evaluate(y_ho, scorer.predict_proba(x_ho), scorer.threshold)
         with mlflow.start_run(run_id=best_run_id, nested=True):
-            model_uri = _log_model(scorer, split.holdout.slice(0, 5))
+            model_uri = log_model(scorer, split.holdout.slice(0, 5))
             mlflow.log_metrics({f"holdout_{k}": v for k, v in holdout.items()})
             mlflow.set_tag("fraudops.best", "true")
         mlflow.log_params({f"best_{k}": v for k, v in config.items()})
@@ -288,3 +223,20 @@ def train_sweep(
         params=config,
         lineage=tags,
     )
+
+
+def train_and_register(
+    settings: Settings, *, snapshot_id: int | None = None, progress: Progress | None = None
+) -> TrainResult:
+    """Run the sweep on a pinned snapshot and register the best run: THE training step."""
+    result = train_sweep(settings, snapshot_id=snapshot_id, progress=progress)
+    client = tracking.connect(settings)
+    version = registry.register(
+        client, settings, model_uri=result.model_uri, run_id=result.best_run_id
+    )
+    if progress:
+        progress(
+            f"registered version {version} from run {result.best_run_id} "
+            f"(holdout AP {result.holdout_metrics['average_precision']:.4f})"
+        )
+    return dataclasses.replace(result, version=version)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fraudops.api.schemas import EXAMPLE_TRANSACTION as TX
-from tests.api.conftest import ADMIN, AUTH
+from fraudops.schema import EXAMPLE_TRANSACTION as TX
+from tests.support.api import ADMIN, AUTH
 
 pytestmark = pytest.mark.slow
 

@@ -9,9 +9,9 @@ from typing import Any
 import pyarrow.csv as pacsv
 import pytest
 
-from fraudops.api.schemas import EXAMPLE_TRANSACTION as TX
+from fraudops.schema import EXAMPLE_TRANSACTION as TX
 from fraudops.schema import FEATURE_INPUT_NAMES
-from tests.api.conftest import AUTH, transactions
+from tests.support.api import AUTH, transactions
 
 pytestmark = pytest.mark.slow
 
@@ -34,33 +34,33 @@ def _many(n: int) -> list[dict[str, Any]]:
 
 CASES = [
     # (id, body: JSON-able or raw bytes, field named, words in the message)
-    ("unknown field", {**TX, "colour": "red"}, "colour", "extra inputs"),
-    ("label not accepted", {**TX, "is_fraud": 0}, "is_fraud", "extra inputs"),
-    ("missing field", _without("age"), "age", "required"),
-    ("number as text", {**TX, "transaction_amount": "12.5"}, "transaction_amount", "number"),
-    ("bool as text", {**TX, "card_present": "yes"}, "card_present", "boolean"),
-    ("float age", {**TX, "age": 41.5}, "age", "integer"),
-    ("null value", {**TX, "latitude": None}, "latitude", "number"),
+    ("unknown field", {**TX, "colour": "red"}, "colour", "unknown field"),
+    ("label not accepted", {**TX, "is_fraud": 0}, "is_fraud", "unknown field"),
+    ("missing field", _without("age"), "age", "missing value"),
+    ("number as text", {**TX, "transaction_amount": "12.5"}, "transaction_amount", "not a number"),
+    ("bool as text", {**TX, "card_present": "yes"}, "card_present", "not a boolean"),
+    ("float age", {**TX, "age": 41.5}, "age", "not an integer"),
+    ("null value", {**TX, "latitude": None}, "latitude", "missing value"),
     ("NaN", _raw("transaction_amount", "NaN"), "transaction_amount", "finite"),
     ("infinity", _raw("total_est_nworth", "-Infinity"), "total_est_nworth", "finite"),
     ("overflow to inf", _raw("mortgage_balance", "1e999"), "mortgage_balance", "finite"),
-    ("amount zero", {**TX, "transaction_amount": 0}, "transaction_amount", "greater than 0"),
-    ("amount too big", {**TX, "transaction_amount": 100_001}, "transaction_amount", "100000"),
-    ("latitude range", {**TX, "latitude": 91}, "latitude", "less than or equal to 90"),
+    ("amount zero", {**TX, "transaction_amount": 0}, "transaction_amount", "must be > 0"),
+    ("amount too big", {**TX, "transaction_amount": 100_001}, "transaction_amount", "<= 100000"),
+    ("latitude range", {**TX, "latitude": 91}, "latitude", "must be <= 90"),
     ("longitude range", {**TX, "home_longitude": -181}, "home_longitude", "-180"),
-    ("age range", {**TX, "age": 17}, "age", "greater than or equal to 18"),
+    ("age range", {**TX, "age": 17}, "age", "must be >= 18"),
     ("negative balance", {**TX, "savings_account_balance": -1}, "savings_account_balance", "0"),
     ("unknown category", {**TX, "merchant_category": "casino"}, "merchant_category", "grocery"),
     ("unknown channel", {**TX, "channel": "fax"}, "channel", "contactless"),
-    ("bad timestamp", {**TX, "event_ts": "yesterday"}, "event_ts", "datetime"),
-    ("impossible date", {**TX, "event_ts": "2026-02-30T10:00:00Z"}, "event_ts", "datetime"),
-    ("empty id", {**TX, "transaction_id": ""}, "transaction_id", "at least 1"),
-    ("long id", {**TX, "card_id": "c" * 65}, "card_id", "at most 64"),
+    ("bad timestamp", {**TX, "event_ts": "yesterday"}, "event_ts", "iso-8601"),
+    ("impossible date", {**TX, "event_ts": "2026-02-30T10:00:00Z"}, "event_ts", "iso-8601"),
+    ("empty id", {**TX, "transaction_id": ""}, "transaction_id", "missing value"),
+    ("long id", {**TX, "card_id": "c" * 65}, "card_id", "longer than 64"),
     (
         "bad item in list",
         [TX, {**_without("channel"), "transaction_id": "b"}],
         "channel",
-        "required",
+        "missing value",
     ),
     ("duplicate ids", [TX, TX], "transaction_id", "duplicate"),
     ("empty list", [], "body", "at least 1"),
@@ -152,21 +152,23 @@ def test_csv_with_bad_rows_is_422_naming_row_and_column(client):
 
 
 @pytest.mark.parametrize(
-    ("content", "words"),
+    ("content", "loc", "words"),
     [
-        (b"transaction_id,event_ts\nx,2026-01-01T00:00:00Z\n", "missing required column"),
-        (b"", "csv"),
-        (",".join(FEATURE_INPUT_NAMES).encode() + b'\n"tx-1,2026', "csv"),
-        (",".join(FEATURE_INPUT_NAMES).encode() + b"\n1,2,3\n", "csv"),
+        (b"transaction_id,event_ts\nx,2026-01-01T00:00:00Z\n", ["body"], "missing required"),
+        (b"", ["body"], "empty file"),
+        (b"caf\xe9,b\n", ["body"], "not utf-8"),
+        # rows with the wrong number of fields are rejected as in the inbox: row and "*"
+        (",".join(FEATURE_INPUT_NAMES).encode() + b'\n"tx-1,2026', ["body", 1, "*"], "fields"),
+        (",".join(FEATURE_INPUT_NAMES).encode() + b"\n1,2,3\n", ["body", 1, "*"], "found 3"),
     ],
-    ids=["missing columns", "empty", "unterminated quote", "short row"],
+    ids=["missing columns", "empty", "not utf-8", "unterminated quote", "short row"],
 )
-def test_unreadable_csv_is_422(client, content, words):
+def test_unreadable_csv_is_422(client, content, loc, words):
     resp = client.post("/predict/csv", content=content, headers=CSV)
 
     assert resp.status_code == 422, resp.text
     (error,) = resp.json()["detail"]
-    assert error["field"] == "body"
+    assert error["loc"] == loc
     assert words in error["msg"].lower()
 
 

@@ -13,9 +13,9 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from fraudops.api import create_app
-from fraudops.api.schemas import EXAMPLE_TRANSACTION as TX
-from tests.api.conftest import ADMIN, AUTH, as_json, transactions
-from tests.services import free_port
+from fraudops.schema import EXAMPLE_TRANSACTION as TX
+from tests.support.api import ADMIN, AUTH, as_json, transactions
+from tests.support.services import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -10,9 +10,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-from fraudops.api.schemas import EXAMPLE_TRANSACTION, SUSPICIOUS_TRANSACTION
+from fraudops import registry, tracking
 from fraudops.model import to_model_frame
-from tests.api.conftest import AUTH, as_json, transactions
+from fraudops.schema import EXAMPLE_TRANSACTION, SUSPICIOUS_TRANSACTION
+from tests.support.api import AUTH, as_json, transactions
 
 pytestmark = pytest.mark.slow
 
@@ -26,8 +27,6 @@ def rows() -> pa.Table:
 def pyfunc_answers(served_settings, rows):
     """What MLflow's own loader gives for the same rows: the reference."""
     import mlflow.pyfunc
-
-    from fraudops import tracking
 
     tracking.connect(served_settings)
     uri = f"models:/{served_settings.model_name}@{served_settings.model_alias}"
@@ -115,20 +114,19 @@ def test_docs_example_scores(client):
 
 
 def test_model_info_names_the_production_version(client, served_settings):
-    from fraudops import registry, tracking
-
-    summary = registry.production_summary(tracking.connect(served_settings), served_settings)
+    production = registry.production_model(tracking.connect(served_settings), served_settings)
+    assert production is not None
 
     info = client.get("/model", headers=AUTH).json()
 
-    assert info["version"] == str(summary["version"]) == "1"
+    assert info["version"] == production.version == "1"
     assert info["alias"] == "production"
-    assert info["run_id"] == summary["run_id"]
-    assert info["snapshot_id"] == summary["snapshot_id"]
+    assert info["run_id"] == production.run_id
+    assert info["snapshot_id"] == production.snapshot_id
     assert info["metrics"]["average_precision"] == pytest.approx(
-        summary["metrics"]["average_precision"]
+        production.metrics["average_precision"]
     )
-    assert info["decision"]["decision"] == "promoted"
+    assert info["decision"]["promote"] is True
     assert info["source"] == "mlflow"
     assert info["loaded_at"]
 

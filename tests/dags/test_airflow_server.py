@@ -1,6 +1,6 @@
 """A real local Airflow, driven through its REST API the way the UI drives it.
 
-``orchestration.run_airflow`` (what ``fraudops airflow`` runs) starts the api-server, scheduler
+``airflow_local.run_airflow`` (what ``fraudops airflow`` runs) starts the api-server, scheduler
 and dag-processor on loopback with a fresh SQLite metadata database; the test logs in with the
 simple auth manager's generated password, unpauses and triggers ``fraud_bootstrap`` with a
 ``days`` parameter as the trigger form would, waits for the run and checks what it left.
@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from fraudops import lake, orchestration, registry, tracking
-from tests import services
-from tests.dags.conftest import ROWS_PER_DAY, clean_environ, dag_settings
+from fraudops import airflow_local, lake, registry, tracking
+from tests.support import services
+from tests.support.airflow_env import ROWS_PER_DAY, clean_environ, dag_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -46,9 +46,9 @@ def diagnostics(http: httpx.Client, run_id: str, logs: Path) -> str:
 
 def test_bootstrap_triggered_through_the_rest_api(tmp_path: Path) -> None:
     settings = dag_settings(tmp_path / "home")
-    env = orchestration.airflow_env(settings, port=services.free_port(), base=clean_environ())
+    env = airflow_local.airflow_env(settings, port=services.free_port(), base=clean_environ())
     with (
-        orchestration.run_airflow(settings, env=env, ready_timeout=180) as airflow,
+        airflow_local.run_airflow(settings, env=env, ready_timeout=180) as airflow,
         httpx.Client(base_url=airflow.url, timeout=30) as http,
     ):
         login = {"username": airflow.username, "password": airflow.password}

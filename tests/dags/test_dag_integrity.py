@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from fraudops import orchestration
-from tests.dags.conftest import call_runner, dag_settings, env_for
+from fraudops import airflow_local
+from tests.support.airflow_env import call_runner, dag_settings, env_for
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "airflow" / "dags"
 DAG_FILES = sorted(DAGS_FOLDER.glob("*.py"))
@@ -124,4 +124,4 @@ def test_the_ast_check_sees_imports_outside_tasks() -> None:
 
 
 def test_dags_folder_default_is_this_checkout(tmp_path: Path) -> None:
-    assert orchestration.dags_folder(dag_settings(tmp_path / "home")) == DAGS_FOLDER
+    assert airflow_local.dags_folder(dag_settings(tmp_path / "home")) == DAGS_FOLDER

@@ -14,9 +14,12 @@ from typing import Any
 
 import pytest
 
-from fraudops import inbox, lake, registry, tracking
+from fraudops import inbox, lake, registry, tracking, trainset
 from fraudops.config import Settings
-from tests.dags.conftest import ROWS_PER_DAY, RunDags, dag_settings
+from fraudops.demo import sample_csv
+from fraudops.evaluation import evaluate
+from fraudops.scoring import score_table
+from tests.support.airflow_env import ROWS_PER_DAY, RunDags, dag_settings
 
 pytestmark = pytest.mark.slow
 
@@ -33,6 +36,24 @@ def lake_days(settings: Settings) -> dict[dt.date, int]:
     return counts
 
 
+def gate_should_promote(settings: Settings, candidate: str, champion: str) -> bool:
+    """The gate's decision worked out here, from both versions' scores on the fresh holdout."""
+    holdout, _ = registry.holdout_from_lake(settings)
+    y = trainset.labels(holdout)
+
+    def ap(version: str) -> float:
+        proba, _ = score_table(registry.load_scorer(settings, version), holdout)
+        return evaluate(y, proba, 0.5)["average_precision"]
+
+    promote, _ = registry.should_promote(
+        ap(candidate),
+        ap(champion),
+        margin=settings.promotion_margin,
+        floor=settings.promotion_floor,
+    )
+    return promote
+
+
 def version_tags(settings: Settings, version: str) -> dict[str, str]:
     client = tracking.connect(settings)
     return dict(client.get_model_version(settings.model_name, version).tags)
@@ -44,7 +65,7 @@ def lifecycle(
 ) -> tuple[Settings, dict[str, dict[str, Any]]]:
     """A new home after bootstrap, a training run and a nightly scoring run."""
     settings = dag_settings(tmp_path_factory.mktemp("lifecycle") / "home")
-    inbox.drop_file(settings, "cards.csv", inbox.sample_csv(rows=300))
+    inbox.drop_file(settings, "cards.csv", sample_csv(rows=300))
     runs = run_dags(
         settings,
         [
@@ -84,14 +105,16 @@ def test_train_and_promote_registers_a_gated_version(
     assert run["xcom"]["pin_snapshot"] == snapshot_id
     version, decision = run["xcom"]["train"], run["xcom"]["promote"]
     assert version == decision["candidate_version"] == "2"
+    expected = gate_should_promote(settings, candidate="2", champion="1")
+    assert decision["promote"] is expected
     tags = version_tags(settings, version)
     assert tags["fraudops.snapshot_id"] == snapshot_id
-    assert tags["fraudops.gate.decision"] == ("promoted" if decision["promote"] else "rejected")
+    assert tags["fraudops.gate.decision"] == ("promoted" if expected else "rejected")
     assert tags["fraudops.gate.reason"] == decision["reason"]
     client = tracking.connect(settings)
     production = registry.alias_version(client, settings.model_name, settings.model_alias)
     assert production is not None
-    assert str(production.version) == (version if decision["promote"] else "1")
+    assert str(production.version) == ("2" if expected else "1")
 
 
 def test_batch_score_scores_the_inbox(
@@ -109,8 +132,8 @@ def test_batch_score_scores_the_inbox(
     with open(root / "outbox" / "cards.scored.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == summary["rows_scored"]
-    production = runs["fraud_train_and_promote"]["xcom"]["promote"]
-    expected_version = production["candidate_version"] if production["promote"] else "1"
+    # the nightly run scored with the version the gate's own rule put in production
+    expected_version = "2" if gate_should_promote(settings, candidate="2", champion="1") else "1"
     assert {r["model_version"] for r in rows} == {expected_version}
 
 

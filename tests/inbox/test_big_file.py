@@ -11,7 +11,7 @@ import pytest
 
 from fraudops import datagen, inbox
 from fraudops.config import Settings
-from tests.inbox.helpers import hash_snapshots, put, scored, scores, sha256
+from tests.support.inbox import hash_snapshots, put, scored, scores, sha256
 
 ROWS = 200_000
 

@@ -21,12 +21,13 @@ import pytest
 
 from fraudops import inbox, registry
 from fraudops.config import Settings
-from tests.inbox import crashing
-from tests.inbox.conftest import inbox_settings
-from tests.inbox.helpers import (
+from fraudops.demo import sample_csv
+from tests.support import crashing
+from tests.support.inbox import (
     HEADER,
     get,
     hash_snapshots,
+    inbox_settings,
     names,
     put,
     rejected,
@@ -35,7 +36,7 @@ from tests.inbox.helpers import (
     sha256,
 )
 
-GOOD = inbox.sample_csv(rows=200, seed=21)  # 193 valid rows, 7 rejected
+GOOD = sample_csv(rows=200, seed=21)  # 193 valid rows, 7 rejected
 BROKEN = HEADER.replace("channel", "chanel").encode() + b"\n1,2\n"
 FILES = {"a-good.csv": GOOD, "b-twin.csv": GOOD, "c-broken.csv": BROKEN}
 # S3 requests go through moto (a few ms each): there the unparseable file is left out, its
@@ -48,7 +49,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def forkserver() -> multiprocessing.context.BaseContext:
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["tests.inbox.crashing"])
+    ctx.set_forkserver_preload(["tests.support.crashing"])
     return ctx
 
 

@@ -13,9 +13,11 @@ from typer.testing import CliRunner
 
 from fraudops import inbox
 from fraudops.config import Settings, get_settings
+from fraudops.demo import sample_csv
 from fraudops.errors import FraudOpsError
-from fraudops.storage import S3Storage, open_storage
-from tests.inbox.helpers import names, put
+from fraudops.inbox.storage import open_storage
+from fraudops.inbox.storage.s3 import S3Storage
+from tests.support.inbox import names, put
 
 
 def test_a_second_concurrent_run_is_refused(fresh_inbox: Settings) -> None:
@@ -83,7 +85,7 @@ def test_cli_score_inbox_json(
     get_settings.cache_clear()
     try:
         settings = get_settings()
-        inbox.drop_file(settings, "cli.csv", inbox.sample_csv(rows=100))
+        inbox.drop_file(settings, "cli.csv", sample_csv(rows=100))
         put(settings, "incoming/empty.csv", b"")
         result = CliRunner().invoke(app, ["score-inbox", "--json"])
         assert result.exit_code == 0, result.output

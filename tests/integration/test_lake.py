@@ -8,10 +8,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from fraudops import lake, lifecycle
+from fraudops import generate, lake
 from fraudops.datagen import generate_day
-from tests.conftest import make_settings
-from tests.services import create_database
+from tests.support.services import create_database
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.integration
 D0 = dt.date(2026, 1, 1)
@@ -19,11 +19,11 @@ D0 = dt.date(2026, 1, 1)
 
 def _exercise(settings):
     table = lake.transactions_table(lake.open_catalog(settings))
-    first = lifecycle.generate(settings, start=D0, days=3, rows_per_day=1_000)
+    first = generate.generate(settings, start=D0, days=3, rows_per_day=1_000)
     assert lake.table_status(table.refresh()).rows == 3_000
 
     # rerun the same days: replaced, not duplicated
-    again = lifecycle.generate(settings, start=D0, days=3, rows_per_day=1_000)
+    again = generate.generate(settings, start=D0, days=3, rows_per_day=1_000)
     table.refresh()
     assert lake.table_status(table).rows == 3_000
     assert again.snapshot_id != first.snapshot_id

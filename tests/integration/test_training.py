@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from fraudops import lifecycle, registry, tracking, train
+from fraudops import generate, registry, status, tracking, train
 from fraudops.evaluation import evaluate
-from fraudops.model import FraudScorer, to_model_frame
-from fraudops.scoring import score_table
-from tests.conftest import make_settings
+from fraudops.model import to_model_frame
+from fraudops.scoring import FraudScorer, score_table
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +22,7 @@ def server_settings(tmp_path_factory, mlflow_uri):
     s = make_settings(
         tmp_path_factory.mktemp("srv") / "home", tracking_uri=mlflow_uri, promotion_floor=0.0
     )
-    lifecycle.generate(s)
+    generate.generate(s)
     return s
 
 
@@ -112,32 +112,33 @@ def test_gate_promotes_better_and_refuses_worse(server_settings, trained):
     bad_v = registry.register(
         client, server_settings, model_uri=bad.model_uri, run_id=bad.best_run_id
     )
-    first = lifecycle.promote(server_settings, version=str(bad_v.version))
-    assert first["promote"] and first["champion_version"] is None
+    first = registry.promote(server_settings, version=bad_v)
+    assert first.promote and first.champion_version is None
 
     good_v = registry.register(
         client, server_settings, model_uri=trained.model_uri, run_id=trained.best_run_id
     )
-    better = lifecycle.promote(server_settings, version=str(good_v.version))
-    assert better["promote"], better
-    assert better["champion_version"] == str(bad_v.version)
-    assert better["candidate_ap"] > better["champion_ap"]
-    assert registry.alias_version(client, name, "production").version == good_v.version
+    better = registry.promote(server_settings, version=good_v)
+    assert better.promote, better
+    assert better.champion_version == bad_v
+    assert better.champion_ap is not None and better.candidate_ap > better.champion_ap
+    assert str(registry.alias_version(client, name, "production").version) == good_v
 
     worse_v = registry.register(
         client, server_settings, model_uri=bad.model_uri, run_id=bad.best_run_id
     )
-    worse = lifecycle.promote(server_settings, version=str(worse_v.version))
-    assert not worse["promote"]
-    assert "<" in worse["reason"]
-    assert registry.alias_version(client, name, "production").version == good_v.version
-    tags = client.get_model_version(name, str(worse_v.version)).tags
+    worse = registry.promote(server_settings, version=worse_v)
+    assert not worse.promote
+    assert "<" in worse.reason
+    assert str(registry.alias_version(client, name, "production").version) == good_v
+    tags = client.get_model_version(name, worse_v).tags
     assert tags["fraudops.gate.decision"] == "rejected"
-    assert float(tags["fraudops.gate.champion_ap"]) == pytest.approx(worse["champion_ap"])
-    assert tags["fraudops.gate.reason"] == worse["reason"]
+    assert float(tags["fraudops.gate.champion_ap"]) == pytest.approx(worse.champion_ap)
+    assert tags["fraudops.gate.reason"] == worse.reason
     assert registry.alias_version(client, name, registry.CHALLENGER) is None
 
-    status = lifecycle.status(server_settings)
-    assert status["production"]["version"] == good_v.version
-    assert status["production"]["snapshot_id"] == str(trained.snapshot_id)
-    assert status["last_decision"]["decision"] == "rejected"
+    now = status.status(server_settings)
+    assert now.production is not None
+    assert now.production.version == good_v
+    assert now.production.snapshot_id == str(trained.snapshot_id)
+    assert now.last_decision is not None and now.last_decision.verdict == "rejected"

@@ -34,8 +34,8 @@ from typing import Any
 
 import pytest
 
-from tests import services as test_services
-from tests.stack.rehearsal import ROOT, Rehearsal, Stack, have_command, run_healthcheck
+from tests.support import services as test_services
+from tests.support.rehearsal import ROOT, Rehearsal, Stack, have_command, run_healthcheck
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -60,7 +60,7 @@ def test_cli_unwritable_home_is_one_clear_line(tmp_path):
 
 
 def test_cli_unreachable_tracking_uri_is_one_clear_line(tmp_path):
-    from tests.services import free_port
+    from tests.support.services import free_port
 
     env = {
         "FRAUDOPS_HOME": str(tmp_path / "h"),

@@ -16,7 +16,7 @@ from fraudops.api.holder import ModelHolder
 from fraudops.api.limits import BodyLimitMiddleware
 from fraudops.api.metrics import Metrics, MetricsMiddleware
 from fraudops.api.routes import health, model, predict
-from fraudops.api.schemas import error_items
+from fraudops.api.schemas import error_items, rejections_from_fastapi
 from fraudops.config import Settings, get_settings
 
 DESCRIPTION = """Scores card transactions with the production fraud model
@@ -28,7 +28,7 @@ gets a 422 that names each field at fault; oversize bodies a 413."""
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    return JSONResponse({"detail": error_items(errors)}, status_code=422)
+    return JSONResponse({"detail": error_items(rejections_from_fastapi(errors))}, status_code=422)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

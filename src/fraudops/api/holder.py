@@ -8,33 +8,29 @@ run in a worker thread, off the request path; a failed load keeps the model bein
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import gc
 import json
 import logging
 import math
-import os
-import shutil
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 import numpy as np
+from mlflow.tracking import MlflowClient
 
+from fraudops import registry, tracking
+from fraudops.api.cache import META_FILE, SCORER_FOLDER, ModelCache
 from fraudops.api.metrics import Metrics
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError
 from fraudops.features import FEATURE_NAMES
-from fraudops.model import FraudScorer
+from fraudops.scoring import FraudScorer
 
 log = logging.getLogger(__name__)
-
-SCORER_FOLDER = "scorer"
-META_FILE = "serving.json"
-POINTER_FILE = "current.json"
 
 
 @dataclass(frozen=True)
@@ -48,7 +44,7 @@ class LoadedModel:
     snapshot_id: str | None
     metrics: dict[str, float | None]
     lineage: dict[str, str]
-    decision: dict[str, str]
+    decision: dict[str, Any] | None
     loaded_at: dt.datetime
     source: str  # "mlflow", or "cache" when MLflow was unreachable
     scorer: FraudScorer = field(repr=False)
@@ -83,78 +79,6 @@ class Refresh:
     version: str | None
     previous_version: str | None = None
     error: str | None = None
-
-
-class ModelCache:
-    """Local copies of served versions: ``<root>/v<version>/{scorer/, serving.json}``.
-
-    ``current.json`` names the last version that loaded well. Copies are written to a
-    temporary folder and renamed into place, so a folder that exists is complete (several
-    workers may fill the cache at the same time).
-    """
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def folder(self, version: str) -> Path:
-        """Where a version's copy lives."""
-        return self.root / f"v{version}"
-
-    def lookup(self, version: str, run_id: str | None) -> Path | None:
-        """The copy of a version, if present and made from the same run."""
-        folder = self.folder(version)
-        try:
-            meta = json.loads((folder / META_FILE).read_text())
-        except (OSError, ValueError):
-            return None
-        return folder if meta.get("run_id") == run_id else None
-
-    def store(self, version: str, *, meta: dict[str, Any], fill: Callable[[Path], object]) -> Path:
-        """Write a version's copy: ``fill(path)`` creates the scorer folder at ``path``."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        final = self.folder(version)
-        tmp = Path(tempfile.mkdtemp(prefix=f".v{version}-", dir=self.root))
-        try:
-            fill(tmp / SCORER_FOLDER)
-            (tmp / META_FILE).write_text(json.dumps(meta, default=str))
-            if final.exists():  # a stale copy, e.g. from another registry
-                shutil.rmtree(final, ignore_errors=True)
-            try:
-                os.rename(tmp, final)
-            except OSError:
-                if self.lookup(version, meta.get("run_id")) is None:
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return final
-
-    def mark_current(self, version: str) -> None:
-        """Point ``current.json`` at a version (atomic replace)."""
-        pointer = self.root / POINTER_FILE
-        tmp = pointer.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"version": version}))
-        os.replace(tmp, pointer)
-
-    def current(self) -> Path | None:
-        """The folder of the last good version, if any."""
-        try:
-            version = json.loads((self.root / POINTER_FILE).read_text())["version"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-        folder = self.folder(str(version))
-        return folder if (folder / META_FILE).is_file() else None
-
-    def prune(self, *, keep: int = 3) -> None:
-        """Remove all but the ``keep`` newest versions' copies (never the current one)."""
-        current = self.current()
-        copies = sorted(
-            (p for p in self.root.glob("v*") if p.is_dir() and p.name[1:].isdigit()),
-            key=lambda p: int(p.name[1:]),
-            reverse=True,
-        )
-        for old in copies[keep:]:
-            if old != current:
-                shutil.rmtree(old, ignore_errors=True)
 
 
 def _finite(metrics: dict[str, Any]) -> dict[str, float | None]:
@@ -212,8 +136,6 @@ class ModelHolder:
         gc.freeze()
 
     def _refresh(self, *, freeze: bool = True) -> Refresh:
-        from fraudops import registry, tracking
-
         name, alias = self.settings.model_name, self.settings.model_alias
         current = self.current
         have = current.version if current else None
@@ -241,24 +163,23 @@ class ModelHolder:
         self._recovered()
         return Refresh(changed=True, version=loaded.version, previous_version=have)
 
-    def _load_from_registry(self, client: Any) -> LoadedModel:
-        from fraudops import registry
-
-        summary = registry.production_summary(client, self.settings)
-        if summary is None:
+    def _load_from_registry(self, client: MlflowClient) -> LoadedModel:
+        production = registry.production_model(client, self.settings)
+        if production is None:
             raise FraudOpsError("the alias was removed while loading")
-        version = str(summary["version"])
+        version = production.version
+        decision = production.decision
         meta = {
-            "name": self.settings.model_name,
+            "name": production.name,
             "version": version,
-            "alias": self.settings.model_alias,
-            "run_id": summary["run_id"],
-            "snapshot_id": summary["snapshot_id"],
-            "metrics": _finite(summary["metrics"]),
-            "lineage": summary["lineage"],
-            "decision": summary["decision"],
+            "alias": production.alias,
+            "run_id": production.run_id,
+            "snapshot_id": production.snapshot_id,
+            "metrics": _finite(production.metrics),
+            "lineage": production.lineage,
+            "decision": dataclasses.asdict(decision) if decision else None,
         }
-        folder = self.cache.lookup(version, summary["run_id"]) or self.cache.store(
+        folder = self.cache.lookup(version, production.run_id) or self.cache.store(
             version,
             meta=meta,
             fill=lambda dest: registry.load_scorer(self.settings, version).save(dest),
@@ -291,7 +212,7 @@ class ModelHolder:
             snapshot_id=meta.get("snapshot_id"),
             metrics=meta.get("metrics") or {},
             lineage=meta.get("lineage") or {},
-            decision=meta.get("decision") or {},
+            decision=meta.get("decision") or None,
             loaded_at=dt.datetime.now(dt.UTC),
             source=source,
             scorer=serving_scorer(folder / SCORER_FOLDER),

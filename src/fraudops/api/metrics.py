@@ -101,7 +101,7 @@ class Metrics:
         """The exposition text and its content type (all workers in multiprocess mode)."""
         if os.environ.get(MULTIPROC_ENV):
             registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
@@ -109,7 +109,7 @@ class Metrics:
     def worker_stopped() -> None:
         """Drop this worker's live gauges (multiprocess mode)."""
         if os.environ.get(MULTIPROC_ENV):
-            multiprocess.mark_process_dead(os.getpid())
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
 class MetricsMiddleware:

@@ -8,14 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fraudops.api.schemas import (
-    EXAMPLE_TRANSACTION,
-    SUSPICIOUS_TRANSACTION,
-    Message,
-    Transaction,
-    ValidationErrorResponse,
-)
-from fraudops.schema import FEATURE_INPUT_NAMES
+from fraudops.api.schemas import Message, ValidationErrorResponse
+from fraudops.schema import EXAMPLE_TRANSACTION, FEATURE_INPUT_NAMES, SUSPICIOUS_TRANSACTION
+from fraudops.validation import Transaction
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Message, "description": "Missing or unknown X-API-Key."},

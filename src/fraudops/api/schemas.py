@@ -1,171 +1,66 @@
-"""Request and response models of the API; the transaction model is built from ``schema``.
+"""Response models of the API, and the one shape of an input error.
 
-Requests are validated strictly (no "12.5" for a number, no 1 for a boolean) and parsed by
-pydantic-core straight from the body bytes: a JSON body is either one transaction or a list.
+Requests are validated by :mod:`fraudops.validation` (JSON records and CSV rows by the same
+rules); every problem it finds becomes one :class:`ErrorItem` here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-import re
-from functools import lru_cache
-from typing import Annotated, Any, Literal
+from collections.abc import Iterable
+from typing import Any, Literal
 
-from fastapi.exceptions import RequestValidationError
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    ValidationError,
-    create_model,
-)
+from pydantic import BaseModel, ConfigDict, Field
 
-from fraudops.schema import TRANSACTION_COLUMNS, Column
+from fraudops.validation import Rejection
 
-EXAMPLE_TRANSACTION: dict[str, Any] = {
-    "transaction_id": "tx-0001",
-    "event_ts": "2026-01-10T14:32:05Z",
-    "card_id": "card-4821",
-    "merchant_id": "m-0193",
-    "merchant_category": "grocery",
-    "channel": "chip",
-    "card_present": True,
-    "transaction_amount": 54.20,
-    "latitude": 40.7128,
-    "longitude": -74.0060,
-    "home_latitude": 40.7306,
-    "home_longitude": -73.9352,
-    "age": 42,
-    "credit_card_balance": 1250.0,
-    "bank_account_balance": 8300.0,
-    "savings_account_balance": 15000.0,
-    "mortgage_balance": 210000.0,
-    "total_est_nworth": 95000.0,
-}
-SUSPICIOUS_TRANSACTION: dict[str, Any] = {
-    **EXAMPLE_TRANSACTION,
-    "transaction_id": "tx-0002",
-    "event_ts": "2026-01-10T03:12:44Z",
-    "merchant_category": "jewelry",
-    "channel": "online",
-    "card_present": False,
-    "transaction_amount": 4890.0,
-    "latitude": 51.5074,
-    "longitude": -0.1278,
-    "bank_account_balance": 900.0,
-}
+MAX_ECHOED = 200  # characters of a bad input echoed back in an error
 
 
-def _as_utc(value: dt.datetime) -> dt.datetime:
-    """Naive timestamps are UTC (as in CSV files); aware ones are converted to UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    try:
-        return value.astimezone(dt.UTC)
-    except OverflowError as exc:
-        raise ValueError("timestamp is out of range once converted to UTC") from exc
+def error_item(rejection: Rejection) -> dict[str, Any]:
+    """One problem as the API reports it: where (loc), the field, why (msg), type, input.
 
-
-def _annotation(column: Column) -> Any:
-    """The pydantic type of one contract column (ranges and categories from ``schema``)."""
-    if column.kind == "string":
-        return Annotated[str, Field(min_length=1, max_length=column.max_length)]
-    if column.kind == "category":
-        return Literal[column.categories]
-    if column.kind == "timestamp":
-        return Annotated[dt.datetime, AfterValidator(_as_utc)]
-    if column.kind == "bool":
-        return bool
-    bounds: dict[str, Any] = {}
-    if column.minimum is not None:
-        bounds["gt" if column.exclusive_minimum else "ge"] = column.minimum
-    if column.maximum is not None:
-        bounds["le"] = column.maximum
-    if column.kind == "int":
-        return Annotated[int, Field(**bounds)]
-    return Annotated[float, Field(allow_inf_nan=False, **bounds)]
-
-
-_FIELDS: dict[str, Any] = {
-    c.name: (_annotation(c), Field(description=c.description)) for c in TRANSACTION_COLUMNS
-}
-Transaction: type[BaseModel] = create_model(
-    "Transaction",
-    __config__=ConfigDict(
-        extra="forbid", strict=True, json_schema_extra={"examples": [EXAMPLE_TRANSACTION]}
-    ),
-    __doc__="One card transaction, as in the data contract (fraudops.schema).",
-    **_FIELDS,
-)
-_ONE: TypeAdapter[Any] = TypeAdapter(Transaction)
-_STARTS_LIST = re.compile(rb"\s*\[")
-
-
-@lru_cache
-def _many(max_batch: int) -> TypeAdapter[Any]:
-    return TypeAdapter(Annotated[list[Transaction], Field(min_length=1, max_length=max_batch)])
-
-
-def parse_transactions(body: bytes, *, max_batch: int) -> list[Any]:
-    """Validated transactions from a JSON body (one object or a list of them).
-
-    Raises:
-        RequestValidationError: with one error per bad field, located under ``body``.
+    ``loc`` is ``["body", item or row, field]``: a list item's index for JSON, a data row's
+    number for CSV (1 = first row after the header), no index for a single transaction, just
+    ``["body"]`` for the body as a whole. Inputs are echoed only when they are short scalars;
+    NaN/inf become text so that the error body is valid JSON.
     """
-    many = _STARTS_LIST.match(body) is not None
-    try:
-        records = _many(max_batch).validate_json(body) if many else [_ONE.validate_json(body)]
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_context=False)
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
-    if many:
-        _check_unique_ids(records)
-    return records
+    loc: list[str | int] = ["body"]
+    if rejection.row is not None:
+        loc.append(rejection.row)
+    if rejection.column != "body":
+        loc.append(rejection.column)
+    item: dict[str, Any] = {
+        "loc": loc,
+        "field": rejection.column,
+        "msg": rejection.reason,
+        "type": rejection.problem,
+    }
+    value = rejection.value
+    if isinstance(value, float) and not math.isfinite(value):
+        item["input"] = str(value)
+    elif isinstance(value, bool | int | float | str) and len(str(value)) <= MAX_ECHOED:
+        item["input"] = value
+    return item
 
 
-def _check_unique_ids(records: list[Any]) -> None:
-    first: dict[str, int] = {}
-    errors = []
-    for i, record in enumerate(records):
-        j = first.setdefault(record.transaction_id, i)
-        if j != i:
-            errors.append(
-                {
-                    "type": "duplicate_id",
-                    "loc": ("body", i, "transaction_id"),
-                    "msg": f"duplicate transaction_id (same as item {j})",
-                    "input": record.transaction_id,
-                }
-            )
-    if errors:
-        raise RequestValidationError(errors)
+def error_items(rejections: Iterable[Rejection]) -> list[dict[str, Any]]:
+    """Every problem as the API reports it."""
+    return [error_item(r) for r in rejections]
 
 
-def error_items(errors: Any) -> list[dict[str, Any]]:
-    """Validation errors as the API reports them: loc, the field named, message, type, input.
-
-    Inputs are echoed only when they are short scalars; NaN/inf become text so that the
-    error body is valid JSON.
-    """
-    items = []
+def rejections_from_fastapi(errors: Iterable[Any]) -> list[Rejection]:
+    """FastAPI's own validation errors (parameters) in the same shape."""
+    out = []
     for err in errors:
-        loc = list(err.get("loc", ()))
-        item: dict[str, Any] = {
-            "loc": loc,
-            "field": next((p for p in reversed(loc) if isinstance(p, str)), "body"),
-            "msg": err.get("msg", "invalid"),
-            "type": err.get("type", "value_error"),
-        }
-        value = err.get("input")
-        if isinstance(value, float) and not math.isfinite(value):
-            item["input"] = str(value)
-        elif isinstance(value, bool | int | float | str) and len(str(value)) <= 200:
-            item["input"] = value
-        items.append(item)
-    return items
+        loc = [p for p in err.get("loc", ()) if p != "body"]
+        column = next((str(p) for p in reversed(loc) if isinstance(p, str)), "body")
+        row = next((p for p in loc if isinstance(p, int)), None)
+        out.append(
+            Rejection(row, column, err.get("input"), err.get("type", "invalid"), err.get("msg", ""))
+        )
+    return out
 
 
 _PROTECTED = ConfigDict(protected_namespaces=())
@@ -201,7 +96,9 @@ class ModelInfo(BaseModel):
     threshold: float
     metrics: dict[str, float | None] = Field(description="Metrics of the training run.")
     lineage: dict[str, str] = Field(description="Lineage tags of the model version.")
-    decision: dict[str, str] = Field(description="The promotion gate's decision.")
+    decision: dict[str, Any] | None = Field(
+        description="The promotion gate's decision: both scores, the holdout, the reason."
+    )
     loaded_at: dt.datetime
     source: Literal["mlflow", "cache"] = Field(
         description="'cache' when MLflow was unreachable at start-up and the local copy serves."
@@ -235,11 +132,15 @@ class Message(BaseModel):
 class ErrorItem(BaseModel):
     """One problem with the input."""
 
-    loc: list[str | int] = Field(description='Where: ["body", item index, field].')
-    field: str = Field(description="The field at fault ('body' for the body as a whole).")
-    msg: str = Field(description="Why it was refused.")
-    type: str
-    input: Any = None
+    loc: list[str | int] = Field(
+        description='Where: ["body", list index (JSON) or data row (CSV), field].'
+    )
+    field: str = Field(
+        description="The field at fault ('body' for the body as a whole, '*' for a CSV row)."
+    )
+    msg: str = Field(description="Why it was refused (the same words for JSON and CSV).")
+    type: str = Field(description="The kind of problem, e.g. missing, not_number, duplicate_id.")
+    input: Any = Field(None, description="The value refused, when it is short.")
 
 
 class ValidationErrorResponse(BaseModel):

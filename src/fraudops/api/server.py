@@ -10,7 +10,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -20,6 +19,8 @@ from typing import Any
 from fraudops.api.auth import configured_keys, key_file
 from fraudops.api.metrics import MULTIPROC_ENV
 from fraudops.config import Settings
+from fraudops.procs import start_group, stop_groups
+from fraudops.schema import EXAMPLE_TRANSACTION
 
 APP_FACTORY = "fraudops.api:create_app"
 
@@ -95,8 +96,6 @@ def demo_key(settings: Settings) -> str:
 
 def curl_example(settings: Settings, *, port: int, key: str) -> str:
     """A ready-to-run ``curl`` scoring the example transaction (written under home)."""
-    from fraudops.api.schemas import EXAMPLE_TRANSACTION
-
     body = settings.home_dir / "example-transaction.json"
     body.write_text(json.dumps(EXAMPLE_TRANSACTION, indent=2) + "\n")
     return (
@@ -124,10 +123,7 @@ def mlflow_ui(settings: Settings, *, port: int) -> Iterator[str]:
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     cmd = [exe, "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--workers", "1"]  # a local UI for one person: one worker, not four
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
+    proc = start_group(cmd, env=env, log=log_path)
     # uvicorn re-raises SIGTERM after its graceful shutdown; with the default action that would
     # end this process before the finally below, leaving the UI running: exit cleanly instead
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -135,11 +131,4 @@ def mlflow_ui(settings: Settings, *, port: int) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         signal.signal(signal.SIGTERM, previous)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_groups([proc], grace=15.0)

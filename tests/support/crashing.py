@@ -20,8 +20,9 @@ import pyiceberg.io.pyarrow  # noqa: F401  (imported lazily by the first lake wr
 import fraudops.scoring  # noqa: F401  (imported lazily by the first scored file)
 from fraudops import inbox, lake, registry
 from fraudops.config import Settings
-from fraudops.model import FraudScorer
-from fraudops.storage import LocalStorage, S3Storage
+from fraudops.inbox.storage import LocalStorage
+from fraudops.inbox.storage.s3 import S3Storage
+from fraudops.scoring import FraudScorer
 
 # This module is the forkserver's preload: building one S3 client here parses botocore's
 # service model once, so every forked child starts with it (no network is touched).

@@ -13,35 +13,16 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from fraudops.procs import free_port, start_group, stop_groups, wait_http
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_http(url: str, *, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process for {url} exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status < 500:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"{url} did not answer within {timeout}s")
+__all__ = ["create_database", "free_port", "mlflow_server", "moto_s3", "postgres_cluster"]
 
 
 def pg_bin(name: str) -> str:
@@ -171,35 +152,14 @@ def mlflow_server(backend_uri: str, artifacts: Path, *, log: Path) -> Iterator[s
     port = free_port()
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     mlflow_bin = str(Path(sys.executable).with_name("mlflow"))
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                mlflow_bin,
-                "server",
-                "--backend-store-uri",
-                backend_uri,
-                "--artifacts-destination",
-                artifacts.as_uri(),
-                "--serve-artifacts",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-        uri = f"http://127.0.0.1:{port}"
-        try:
-            wait_http(f"{uri}/health", timeout=120, proc=proc)
-            yield uri
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    argv = [mlflow_bin, "server", "--backend-store-uri", backend_uri]
+    argv += ["--artifacts-destination", artifacts.as_uri(), "--serve-artifacts"]
+    argv += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    log.unlink(missing_ok=True)
+    proc = start_group(argv, env=env, log=log)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{uri}/health", timeout=120, proc=proc)
+        yield uri
+    finally:
+        stop_groups([proc], grace=20)

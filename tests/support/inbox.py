@@ -1,9 +1,11 @@
-"""Reading and writing an inbox the way a person (or a misbehaving client) would."""
+"""An inbox under test: its settings, and reading and writing it as a person (or a misbehaving
+client) would."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import uuid
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,8 +13,9 @@ import pyarrow.csv as pacsv
 
 from fraudops import lake
 from fraudops.config import Settings
-from fraudops.storage import LocalStorage, open_storage
+from fraudops.inbox.storage import LocalStorage, open_storage
 from fraudops.validation import REJECTED_SCHEMA, REQUIRED
+from tests.support.services import s3_client
 
 HEADER = ",".join(REQUIRED)
 
@@ -97,3 +100,40 @@ def reorder(data: bytes, extra: str = "note") -> bytes:
 
 def local_root(settings: Settings) -> Path:
     return Path(settings.inbox_url)
+
+
+def inbox_settings(
+    trained: Settings,
+    tmp: Path,
+    backend: str,
+    s3: dict[str, str] | None = None,
+    *,
+    warehouse_on_s3: bool = True,
+) -> Settings:
+    """The trained home's registry, with its own inbox and its own lake (``fraud.scores``).
+
+    On S3 the inbox (and the lake's warehouse, unless told otherwise) live in a new bucket
+    of moto's server.
+    """
+    update: dict[str, object] = {
+        "catalog_uri": f"sqlite:///{tmp / 'catalog.db'}",
+        "warehouse": (tmp / "warehouse").as_uri(),
+        "inbox_chunk_rows": 1_000,
+    }
+    if backend == "local":
+        update["inbox"] = str(tmp / "inbox")
+    else:
+        assert s3 is not None
+        bucket = f"inbox-{uuid.uuid4().hex[:12]}"
+        s3_client(s3).create_bucket(Bucket=bucket)
+        update.update(
+            inbox=f"s3://{bucket}/inbox",
+            s3_endpoint=s3["endpoint"],
+            s3_access_key=s3["access_key"],
+            s3_secret_key=s3["secret_key"],
+            s3_region=s3["region"],
+        )
+        if warehouse_on_s3:
+            update["warehouse"] = f"s3://{bucket}/warehouse"
+    tmp.mkdir(parents=True, exist_ok=True)
+    return trained.model_copy(update=update)

@@ -44,7 +44,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -52,19 +51,24 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests import services as test_services
-from tests.compose.test_compose import dockerfile_instructions, environment, interpolate
+from fraudops.procs import LOOPBACK, http_status, stop_groups
+from tests.support import services as test_services
+from tests.support.compose import (
+    COMPOSE_FILE,
+    ROOT,
+    dockerfile_instructions,
+    environment,
+    interpolate,
+    make_env,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-COMPOSE_FILE = ROOT / "docker-compose.yml"
-LOOPBACK = "127.0.0.1"
 VENV_BIN = Path(sys.executable).parent
 
 # The data the DAGs generate and train on, for the rehearsal only (the pipeline's settings, read
@@ -108,31 +112,18 @@ class RehearsalError(RuntimeError):
 # --- reading the files -----------------------------------------------------------------------
 
 
-def _load_module(path: Path) -> Any:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def generate_dotenv(path: Path) -> dict[str, str]:
     """Write a ``.env`` like ``make env`` (scripts/make_env.py) does; return its values."""
-    make_env = _load_module(ROOT / "scripts" / "make_env.py")
     text, _ = make_env.render((ROOT / ".env.example").read_text(encoding="utf-8"))
-    values: dict[str, str] = {}
     lines = []
     for line in text.splitlines():
-        name, sep, value = line.partition("=")
-        if sep and not line.lstrip().startswith("#"):
-            value = DOTENV_OVERRIDES.get(name, value)
-            values[name] = value
-            line = f"{name}={value}"
+        name = line.partition("=")[0]
+        if name in DOTENV_OVERRIDES and not line.lstrip().startswith("#"):
+            line = f"{name}={DOTENV_OVERRIDES[name]}"
         lines.append(line)
-    make_env.write_private(path, "\n".join(lines) + "\n")
-    return values
+    text = "\n".join(lines) + "\n"
+    make_env.write_private(path, text)
+    return dict(make_env.parse_dotenv(text))
 
 
 def load_compose(dotenv: dict[str, str]) -> dict[str, Any]:
@@ -326,20 +317,8 @@ class Process:
 
 
 def stop_all(processes: list[Process], *, grace: float = 20.0) -> None:
-    """SIGTERM every process group (newest first), then SIGKILL what is left after ``grace``."""
-    started = [p.popen for p in reversed(processes) if p.popen is not None]
-    for popen in started:
-        with suppress(ProcessLookupError):
-            os.killpg(popen.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for popen in started:
-        with suppress(subprocess.TimeoutExpired):
-            popen.wait(timeout=max(0.1, deadline - time.monotonic()))
-    for popen in started:  # children outlive their leader: the whole group goes
-        with suppress(ProcessLookupError):
-            os.killpg(popen.pid, signal.SIGKILL)
-        with suppress(subprocess.TimeoutExpired):
-            popen.wait(timeout=5)
+    """Stop every process group (newest first), SIGKILL what is left after ``grace``."""
+    stop_groups([p.popen for p in reversed(processes) if p.popen is not None], grace=grace)
 
 
 def tail(path: Path, lines: int = 40) -> str:
@@ -352,11 +331,8 @@ def tail(path: Path, lines: int = 40) -> str:
 
 def http_ok(url: str, *, timeout: float = 3.0) -> bool:
     """Whether a GET answers 2xx."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return 200 <= resp.status < 300
-    except (OSError, ValueError):
-        return False
+    status = http_status(url, timeout=timeout)
+    return status is not None and 200 <= status < 300
 
 
 # --- the stack -------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from pydantic_settings import NoDecode
 
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError
+from fraudops.procs import LOOPBACK, start_group, stop_groups
 
 ADMIN = "admin"
 SIMPLE_AUTH_MANAGER = (
@@ -47,7 +48,6 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
     "dag-processor": ("dag-processor",),
 }
 TRIGGERER = {"triggerer": ("triggerer", "--skip-serve-logs")}
-_LOOPBACK = "127.0.0.1"
 
 
 def airflow_home(settings: Settings) -> Path:
@@ -59,7 +59,7 @@ def dags_folder(settings: Settings) -> Path:
     """The DAG files: ``FRAUDOPS_DAGS_FOLDER``, else ``airflow/dags`` of this checkout."""
     if settings.dags_folder is not None:
         folder = settings.dags_folder.expanduser().resolve()
-    else:  # src/fraudops/orchestration.py -> the repository root
+    else:  # src/fraudops/airflow_local.py -> the repository root
         folder = Path(__file__).resolve().parents[2] / "airflow" / "dags"
     if not any(folder.glob("fraud_*.py")):
         raise FraudOpsError(
@@ -118,7 +118,7 @@ def fraudops_env(settings: Settings) -> dict[str, str]:
 def airflow_env(
     settings: Settings,
     *,
-    host: str = _LOOPBACK,
+    host: str = LOOPBACK,
     port: int = 8080,
     home: Path | None = None,
     base: Mapping[str, str] | None = None,
@@ -159,7 +159,7 @@ def airflow_env(
 
 def _client_host(host: str) -> str:
     """Where a client on this machine reaches a server listening on ``host``."""
-    return _LOOPBACK if host in ("0.0.0.0", "::", "") else host
+    return LOOPBACK if host in ("0.0.0.0", "::", "") else host
 
 
 def _airflow(*args: str) -> list[str]:
@@ -228,30 +228,11 @@ def wait_ready(airflow: LocalAirflow, *, timeout: float = 180.0, triggerer: bool
     )
 
 
-def _stop(processes: Mapping[str, subprocess.Popen[bytes]], *, grace: float = 30.0) -> None:
-    """SIGTERM each component's process group, then SIGKILL what is left after ``grace``."""
-    for proc in processes.values():
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    try:
-        for proc in processes.values():
-            with suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-    except KeyboardInterrupt:  # a second Ctrl-C: stop waiting
-        pass
-    for proc in processes.values():  # group members outlive their leader: kill the whole group
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        with suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
-
-
 @contextmanager
 def run_airflow(
     settings: Settings,
     *,
-    host: str = _LOOPBACK,
+    host: str = LOOPBACK,
     port: int = 8080,
     triggerer: bool = False,
     env: Mapping[str, str] | None = None,
@@ -282,19 +263,13 @@ def run_airflow(
     try:
         commands = {**COMPONENTS, **(TRIGGERER if triggerer else {})}
         for name, command in commands.items():
-            with open(logs / f"{name}.log", "ab") as out:
-                airflow.processes[name] = subprocess.Popen(
-                    _airflow(*command),
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
+            airflow.processes[name] = start_group(
+                _airflow(*command), env=env, log=logs / f"{name}.log"
+            )
         wait_ready(airflow, timeout=ready_timeout, triggerer=triggerer)
         yield airflow
     finally:
-        _stop(airflow.processes)
+        stop_groups(airflow.processes.values(), grace=30.0)
         if trap:
             signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
 

@@ -1,0 +1,60 @@
+"""What every command shares: the Typer app, the consoles, settings, progress bars, errors.
+
+Commands import the package's heavy modules (MLflow, XGBoost, pyiceberg) when they run, not
+at the top: ``fraudops --help`` then answers without loading them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from fraudops.config import Settings, get_settings
+from fraudops.errors import FraudOpsError
+
+app = typer.Typer(
+    help="FraudOps: synthetic transactions -> Iceberg lake -> XGBoost in MLflow -> promotion.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=True)
+out = Console()
+T = TypeVar("T")
+
+
+def settings() -> Settings:
+    """The settings, or one clear error naming what is wrong with them."""
+    try:
+        return get_settings()
+    except Exception as exc:  # pydantic's ValidationError: show it as a settings problem
+        raise FraudOpsError(f"invalid settings: {exc}") from exc
+
+
+@contextmanager
+def progress_bar() -> Iterator[Progress]:
+    """A progress display on stderr (stdout stays for results)."""
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        yield progress
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    """Run ``fn``; a user-fixable error becomes one red line and exit code 2."""
+    try:
+        return fn()
+    except FraudOpsError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise SystemExit(2) from None

@@ -1,0 +1,253 @@
+"""The one CSV reader and writer: the inbox's files and ``POST /predict/csv`` bodies.
+
+A CSV of transactions is read in two steps: :func:`read_header` judges the first line (a file
+that fails it is not a CSV of transactions at all), then :func:`read_chunks` streams the
+contract's columns as text, a chunk at a time, keeping the number every row has in the file
+and reporting rows with the wrong number of fields as rejections of their own.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from fraudops.validation import (
+    REJECTED_SCHEMA,
+    REQUIRED,
+    ROW_COLUMN,
+    Problem,
+    SchemaError,
+    ValidationResult,
+    check_columns,
+    rejected_table,
+    validate_table,
+)
+
+HEADER_LIMIT = 1024 * 1024  # a header line longer than this is not a CSV we take
+BLOCK_SIZE = 4 * 1024 * 1024  # bytes parsed at a time
+MAX_REPORTED_TEXT = 1000  # characters of a malformed row kept in the rejected file
+WRITE_OPTIONS = pacsv.WriteOptions(quoting_style="needed")
+
+Source = Path | bytes  # a file, or a whole body in memory
+
+
+class Unparseable(Exception):
+    """The input cannot be read as a CSV of transactions at all (it goes to quarantine)."""
+
+
+def _head(source: Source) -> bytes:
+    if isinstance(source, bytes):
+        return source[: HEADER_LIMIT + 1]
+    with open(source, "rb") as fh:
+        return fh.read(HEADER_LIMIT + 1)
+
+
+def read_header(source: Source) -> list[str]:
+    """The column names of a CSV; raises :class:`Unparseable` for what is not one."""
+    head = _head(source).removeprefix(codecs.BOM_UTF8)
+    if not head.strip():
+        raise Unparseable("empty file")
+    ends = [i for i in (head.find(b"\n"), head.find(b"\r")) if i >= 0]
+    if not ends and len(head) > HEADER_LIMIT:
+        raise Unparseable(f"no header line within the first {HEADER_LIMIT} bytes")
+    line = head[: min(ends)] if ends else head
+    if b"\x00" in line:
+        raise Unparseable("not a text file (NUL byte in the first line)")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Unparseable(
+            f"not UTF-8 text (invalid byte at offset {exc.start} of the first line)"
+        ) from None
+    names = [name.strip() for name in next(csv.reader([text]), [])]
+    try:
+        check_columns(names)
+    except SchemaError as exc:
+        raise Unparseable(str(exc)) from None
+    return names
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Rows of one input as text, with their row numbers (1 = first row after the header)."""
+
+    table: pa.Table
+    first: int  # the number of the first row if no row before it was malformed
+    rows: np.ndarray  # the real row number of every row of ``table``
+    malformed: pa.Table  # rejections (REJECTED_SCHEMA) of malformed rows in this span
+
+
+def _original_rows(start: int, n: int, skipped: np.ndarray) -> np.ndarray:
+    """Row numbers of parsed rows ``start..start+n-1`` given the malformed rows skipped."""
+    idx = np.arange(start, start + n, dtype=np.int64)
+    if len(skipped) == 0:
+        return idx + 1
+    parsed_before = skipped - np.arange(len(skipped)) - 1  # parsed rows before each skip
+    return np.asarray(idx + 1 + np.searchsorted(parsed_before, idx, side="right"))
+
+
+def _malformed_table(malformed: list[tuple[int, str, int, int]]) -> pa.Table:
+    return rejected_table(
+        [m[0] for m in malformed],
+        column=ROW_COLUMN,
+        values=[m[1] for m in malformed],
+        problem=Problem.FIELD_COUNT.value,
+        reason=[f"expected {m[2]} fields, found {m[3]}" for m in malformed],
+    )
+
+
+def _open(source: Source) -> pa.NativeFile:
+    return pa.BufferReader(source) if isinstance(source, bytes) else pa.OSFile(str(source))
+
+
+def read_chunks(
+    source: Source,
+    names: list[str],
+    *,
+    chunk_rows: int,
+    on_progress: Callable[[int], None] | None = None,
+) -> Iterator[Chunk]:
+    """Stream the contract's columns as text, ``chunk_rows`` at a time.
+
+    Rows with the wrong number of fields are skipped by the parser and reported with the
+    chunk their row number falls in; every row keeps the number it has in the input.
+
+    Raises:
+        Unparseable: the bytes stop being a CSV (e.g. invalid UTF-8 further down).
+    """
+    malformed: list[tuple[int, str, int, int]] = []
+
+    def on_invalid(row: Any) -> str:
+        text = row.text or ""
+        if row.number is None:  # only known to a single-threaded reader
+            raise Unparseable("cannot number malformed rows")
+        if text.strip():  # blank lines are not rows
+            malformed.append(
+                (row.number - 1, text[:MAX_REPORTED_TEXT], row.expected_columns, row.actual_columns)
+            )
+        return "skip"
+
+    stream = _open(source)
+    try:
+        reader = pacsv.open_csv(
+            stream,
+            # single-threaded parsing keeps the row numbers of skipped rows known
+            read_options=pacsv.ReadOptions(
+                column_names=names, skip_rows=1, block_size=BLOCK_SIZE, use_threads=False
+            ),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in REQUIRED},
+                include_columns=list(REQUIRED),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        parsed = 0  # rows parsed so far
+        reported = 0  # malformed rows handed out so far
+        pending: list[pa.RecordBatch] = []
+        pending_rows = 0
+
+        def emit(batches: list[pa.RecordBatch], n: int, *, last: bool) -> Chunk:
+            nonlocal parsed, reported
+            skipped = np.fromiter((m[0] for m in malformed), np.int64, len(malformed))
+            rows = _original_rows(parsed, n, skipped)
+            upto = len(malformed) if last or n == 0 else int(np.searchsorted(skipped, rows[-1]))
+            mine = malformed[reported:upto]
+            reported = upto
+            table = pa.Table.from_batches(batches, schema=reader.schema)
+            bad = _malformed_table(mine) if mine else REJECTED_SCHEMA.empty_table()
+            chunk = Chunk(table, parsed + 1, rows, bad)
+            parsed += n
+            return chunk
+
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except pa.ArrowInvalid as exc:
+                raise _unreadable(exc) from None
+            if on_progress is not None:
+                on_progress(stream.tell())
+            while batch.num_rows:
+                take = min(batch.num_rows, chunk_rows - pending_rows)
+                pending.append(batch.slice(0, take))
+                pending_rows += take
+                batch = batch.slice(take)
+                if pending_rows == chunk_rows:
+                    yield emit(pending, pending_rows, last=False)
+                    pending, pending_rows = [], 0
+        yield emit(pending, pending_rows, last=True)
+    except pa.ArrowInvalid as exc:  # from opening: the first block
+        raise _unreadable(exc) from None
+    finally:
+        stream.close()
+
+
+def validate_chunk(chunk: Chunk) -> ValidationResult:
+    """Validate a chunk's rows, every row and rejection numbered as in the input.
+
+    The malformed rows are among the rejections; ``transaction_id`` uniqueness across chunks
+    is left to the caller (:func:`fraudops.validation.duplicate_rows`).
+    """
+    result = validate_table(chunk.table, first_row=chunk.first, unique_ids=False)
+    rejected, good_rows = result.rejected, result.valid_rows
+    n = len(chunk.rows)
+    if n and chunk.rows[-1] != chunk.first + n - 1:  # malformed rows came before
+        good_rows = chunk.rows[good_rows - chunk.first]
+        renumbered = chunk.rows[rejected["row"].to_numpy() - chunk.first]
+        rejected = rejected.set_column(0, "row", pa.array(renumbered, pa.int64()))
+    if chunk.malformed.num_rows:
+        rejected = pa.concat_tables([rejected, chunk.malformed]).sort_by([("row", "ascending")])
+    return ValidationResult(result.valid, good_rows, rejected, result.rows)
+
+
+def _unreadable(exc: Exception) -> Unparseable:
+    msg = str(exc).splitlines()[0]
+    if "UTF8" in msg or "UTF-8" in msg:
+        return Unparseable(f"not UTF-8 text: {msg}")
+    return Unparseable(f"not a readable CSV: {msg}")
+
+
+def header_problem(source: Source) -> str | None:
+    """Why the input is not a CSV of transactions (None: its header is fine)."""
+    try:
+        read_header(source)
+    except Unparseable as exc:
+        return str(exc)
+    return None
+
+
+def to_csv_bytes(table: pa.Table, *, header: bool = True) -> bytes:
+    """A table as CSV text."""
+    sink = io.BytesIO()
+    options = pacsv.WriteOptions(quoting_style="needed", include_header=header)
+    pacsv.write_csv(table, sink, write_options=options)
+    return sink.getvalue()
+
+
+def iter_csv(table: pa.Table, *, chunk_rows: int = 10_000) -> Iterator[bytes]:
+    """A table as CSV text in chunks, the header first (a streamed response body)."""
+    if table.num_rows == 0:
+        yield ",".join(table.column_names).encode() + b"\n"
+        return
+    for start in range(0, table.num_rows, chunk_rows):
+        yield to_csv_bytes(table.slice(start, chunk_rows), header=start == 0)
+
+
+def read_typed(path: Path, schema: pa.Schema) -> pa.Table:
+    """A CSV this package wrote, read back with its own schema (strings stay strings)."""
+    return pacsv.read_csv(
+        path,
+        convert_options=pacsv.ConvertOptions(column_types=schema, strings_can_be_null=False),
+    )

@@ -1,0 +1,76 @@
+"""What a run of the inbox tells: per file, in total, and as it goes (progress)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from fraudops.inbox.ledger import Outcome
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """What happened to one file in a run."""
+
+    file: str
+    status: Outcome
+    rows_scored: int = 0
+    rows_rejected: int = 0
+    content_hash: str | None = None
+    model_version: str | None = None
+    snapshot_id: int | None = None
+    outputs: dict[str, str] = field(default_factory=dict)
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class InboxSummary:
+    """The outcome of one ``score_inbox`` run."""
+
+    inbox: str
+    files: int  # files handled: scored, quarantined or duplicates
+    rows_scored: int
+    rows_rejected: int
+    files_quarantined: int
+    duplicates: int
+    seconds: float
+    outbox: str
+    reports: list[FileReport] = field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls, reports: list[FileReport], *, inbox: str, outbox: str, seconds: float
+    ) -> InboxSummary:
+        """The totals of a run's reports."""
+        handled = (Outcome.SCORED, Outcome.QUARANTINED, Outcome.DUPLICATE)
+        return cls(
+            inbox=inbox,
+            files=sum(1 for r in reports if r.status in handled),
+            rows_scored=sum(r.rows_scored for r in reports),
+            rows_rejected=sum(r.rows_rejected for r in reports),
+            files_quarantined=sum(1 for r in reports if r.status == Outcome.QUARANTINED),
+            duplicates=sum(1 for r in reports if r.status == Outcome.DUPLICATE),
+            seconds=round(seconds, 3),
+            outbox=outbox,
+            reports=reports,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (a DAG task's return value, ``score-inbox --json``)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class InboxProgress:
+    """Progress of the file being worked on."""
+
+    file: str
+    index: int  # 1-based position among the files of this run
+    files: int
+    done_bytes: int
+    total_bytes: int
+    status: str  # "reading" while it is scored, then the file's outcome
+
+
+ProgressFn = Callable[[InboxProgress], None]
