@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 COMPOSE ?= docker compose
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv system-deps demo test test-fast bench lint serve airflow env up down logs smoke clean clean-home
+.PHONY: help venv system-deps demo test test-fast bench lint hooks serve airflow env up down logs smoke clean clean-home
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,10 +46,15 @@ test-fast: $(STAMP) ## Unit tests only (no services)
 bench: $(STAMP) ## Run the benchmarks under bench/ and print the figures
 	$(BIN)/python -m bench $(ARGS)
 
-lint: $(STAMP) ## ruff and mypy
-	$(BIN)/ruff check src tests bench airflow/dags scripts
-	$(BIN)/ruff format --check src tests bench airflow/dags scripts
+LINTED := src tests bench airflow/dags scripts
+
+lint: $(STAMP) ## ruff (with Airflow's AIR rules), ruff format, mypy --strict
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
+
+hooks: $(STAMP) ## Install the git pre-commit hook (the same checks as make lint)
+	$(BIN)/pre-commit install
 
 serve: $(STAMP) ## Serve the scoring API on the production model (docs at http://127.0.0.1:8000/docs)
 	$(BIN)/fraudops serve $(ARGS)
