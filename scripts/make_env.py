@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import os
 import re
 import secrets
 import string
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -97,12 +99,22 @@ def render(example: str) -> tuple[str, list[str]]:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` readable by the owner only, replacing it atomically."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    """Write ``text`` to ``path`` readable by the owner only, replacing it atomically.
+
+    The temporary file has a random name and is created exclusively with mode 600
+    (``mkstemp``), so no link or file planted beside ``path`` can catch the secrets.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,9 +35,12 @@ def fraud_batch_score() -> None:
         from fraudops import inbox
         from fraudops.config import get_settings
 
-        summary = inbox.score_inbox(get_settings()).as_dict()
-        log.info("inbox scored: %s", summary)
-        return summary
+        summary = inbox.score_inbox(get_settings())
+        log.info("inbox scored: %s", summary.as_dict())
+        if summary.failed:  # scored what it could; the retry finishes the files left in flight
+            reasons = "; ".join(f"{r.file}: {r.reason}" for r in summary.reports if r.reason)
+            raise RuntimeError(f"{summary.failed} file(s) failed: {reasons}")
+        return summary.as_dict()
 
     score_inbox()
 

@@ -80,6 +80,22 @@ class Settings(BaseSettings):
     admin_api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="Keys for the admin routes, e.g. POST /model/reload."
     )
+    api_key_failures: int = Field(
+        10, ge=1, description="Wrong keys a client may send per minute before a 429."
+    )
+    api_max_header_bytes: int = Field(
+        32 * 1024, ge=1024, description="Largest request head (request line and headers); 431."
+    )
+    api_max_headers: int = Field(100, ge=10, description="Most header fields; 431 above.")
+    api_header_timeout: float = Field(
+        10.0, gt=0, description="Seconds a client has to send a request head; then 408."
+    )
+    api_body_timeout: float = Field(
+        30.0, gt=0, description="Seconds a request body may stall between reads; then 408."
+    )
+    api_max_concurrency: int = Field(
+        512, ge=1, description="Connections and requests per worker before a fast 503."
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
     api_workers: int = Field(1, ge=1, description="uvicorn worker processes.")

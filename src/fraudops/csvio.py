@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from fraudops.validation import (
@@ -33,6 +34,8 @@ from fraudops.validation import (
 )
 
 HEADER_LIMIT = 1024 * 1024  # a header line longer than this is not a CSV we take
+MAX_COLUMNS = 1_000  # the contract has 18; extra columns are ignored, but not without end
+MAX_NAME_CHARS = 200  # a column name longer than this is not one
 BLOCK_SIZE = 4 * 1024 * 1024  # bytes parsed at a time
 MAX_REPORTED_TEXT = 1000  # characters of a malformed row kept in the rejected file
 WRITE_OPTIONS = pacsv.WriteOptions(quoting_style="needed")
@@ -57,9 +60,13 @@ def read_header(source: Source) -> list[str]:
     if not head.strip():
         raise Unparseable("empty file")
     ends = [i for i in (head.find(b"\n"), head.find(b"\r")) if i >= 0]
+    line = head[: min(ends)] if ends else head
+    # counted before anything parses it (linear): 190,000 columns are refused in milliseconds
+    columns = line.count(b",") + 1
+    if columns > MAX_COLUMNS:
+        raise Unparseable(f"{columns:,} columns: a CSV of transactions has at most {MAX_COLUMNS:,}")
     if not ends and len(head) > HEADER_LIMIT:
         raise Unparseable(f"no header line within the first {HEADER_LIMIT} bytes")
-    line = head[: min(ends)] if ends else head
     if b"\x00" in line:
         raise Unparseable("not a text file (NUL byte in the first line)")
     try:
@@ -68,7 +75,12 @@ def read_header(source: Source) -> list[str]:
         raise Unparseable(
             f"not UTF-8 text (invalid byte at offset {exc.start} of the first line)"
         ) from None
-    names = [name.strip() for name in next(csv.reader([text]), [])]
+    try:
+        names = [name.strip() for name in next(csv.reader([text]), [])]
+    except csv.Error as exc:
+        raise Unparseable(f"not a readable header line: {exc}") from None
+    if any(len(name) > MAX_NAME_CHARS for name in names):
+        raise Unparseable(f"a column name is longer than {MAX_NAME_CHARS} characters")
     try:
         check_columns(names)
     except SchemaError as exc:
@@ -228,6 +240,40 @@ def header_problem(source: Source) -> str | None:
     return None
 
 
+# Cells a spreadsheet would run as a formula (OWASP "CSV injection"): they are written with a
+# leading apostrophe. Plain numbers (-12.5) are left as they are; a value that starts with an
+# apostrophe gets one more, so restore() gives back exactly what was there.
+_FORMULA_START = r"^[=+\-@\t\r']"
+_PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+
+
+def neutralise(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Text that spreadsheets show as text: risky cells get a leading apostrophe."""
+    risky = pc.and_(
+        pc.fill_null(pc.match_substring_regex(values, _FORMULA_START), False),
+        pc.invert(pc.fill_null(pc.match_substring_regex(values, _PLAIN_NUMBER), False)),
+    )
+    if not pc.any(risky).as_py():
+        return values
+    return pc.if_else(risky, pc.binary_join_element_wise("'", values, ""), values)
+
+
+def restore(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """The values :func:`neutralise` was given (reading back a CSV this package wrote)."""
+    quoted = pc.fill_null(pc.starts_with(values, "'"), False)
+    if not pc.any(quoted).as_py():
+        return values
+    return pc.if_else(quoted, pc.utf8_slice_codeunits(values, 1), values)
+
+
+def neutralise_table(table: pa.Table) -> pa.Table:
+    """Every text column of a table :func:`neutralise`d (an output CSV people open)."""
+    for i, field in enumerate(table.schema):
+        if pa.types.is_string(field.type):
+            table = table.set_column(i, field, neutralise(table.column(i)))
+    return table
+
+
 def to_csv_bytes(table: pa.Table, *, header: bool = True) -> bytes:
     """A table as CSV text."""
     sink = io.BytesIO()
@@ -237,10 +283,11 @@ def to_csv_bytes(table: pa.Table, *, header: bool = True) -> bytes:
 
 
 def iter_csv(table: pa.Table, *, chunk_rows: int = 10_000) -> Iterator[bytes]:
-    """A table as CSV text in chunks, the header first (a streamed response body)."""
+    """A table as CSV text in chunks, the header first (a response body people may open)."""
     if table.num_rows == 0:
         yield ",".join(table.column_names).encode() + b"\n"
         return
+    table = neutralise_table(table)
     for start in range(0, table.num_rows, chunk_rows):
         yield to_csv_bytes(table.slice(start, chunk_rows), header=start == 0)
 

@@ -1,5 +1,19 @@
 """Errors that the CLI, the API and the DAGs report as one clear message."""
 
+from __future__ import annotations
+
+import re
+
+# user:password@ in a URL (postgresql://u:p@h, http://u:p@h); the user name stays
+_URL_CREDENTIALS = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/\s:@]*):[^/\s@]*@"
+)
+
 
 class FraudOpsError(Exception):
     """A problem the user can fix (settings, reachability, input); shown without a traceback."""
+
+
+def redact(text: str) -> str:
+    """``text`` with the passwords of any URLs in it replaced by ``***``."""
+    return _URL_CREDENTIALS.sub(r"\g<scheme>\g<user>:***@", text)

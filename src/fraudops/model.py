@@ -1,7 +1,9 @@
 """The deployable model: the scorer wrapped as one MLflow pyfunc, for MLflow's own tools.
 
 ``mlflow models serve``, Spark UDFs and ``mlflow.pyfunc.load_model`` go through this wrapper;
-the API and the promotion gate load the native booster through ``registry.load_scorer``.
+the API and the promotion gate load the native booster through ``registry.load_scorer``. The
+wrapper validates its input with the same rules as the API (``event_ts`` as ISO-8601 text, with
+``Z`` or an offset), so every tool accepts and refuses the same transactions.
 """
 
 from __future__ import annotations
@@ -13,22 +15,62 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
+from fraudops.schema import LABEL
 from fraudops.scoring import FraudScorer, score_table
+from fraudops.validation import REQUIRED, SchemaError, rejections, validate_table
+
+ENTRY_POINT = Path(__file__).with_name("pyfunc_entry.py")
+MAX_LISTED = 20  # problems named in one refusal
 
 
 def to_model_frame(table: pa.Table) -> pd.DataFrame:
-    """A pandas frame in the pyfunc's input form (``event_ts`` as naive UTC, no label)."""
-    frame = table.drop_columns([c for c in table.column_names if c == "is_fraud"]).to_pandas()
-    ts = frame["event_ts"]
-    if getattr(ts.dt, "tz", None) is not None:
-        frame["event_ts"] = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    """A pandas frame in the pyfunc's input form (``event_ts`` as ISO-8601 text, no label)."""
+    frame = table.drop_columns([c for c in table.column_names if c == LABEL.name]).to_pandas()
+    ts = pd.to_datetime(frame["event_ts"], utc=True)
+    frame["event_ts"] = ts.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # integers as int64: the signature then takes what JSON and pandas give (int64)
+    for name in frame.columns[frame.dtypes.map(pd.api.types.is_integer_dtype)]:
+        frame[name] = frame[name].astype("int64")
     return frame
+
+
+def validated(frame: pd.DataFrame) -> pa.Table:
+    """The contract's columns of a frame, typed, or an MLflow error naming every problem."""
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise MlflowException(
+            f"missing column(s): {', '.join(missing)}", error_code=INVALID_PARAMETER_VALUE
+        )
+    text = pa.table(
+        {c: pa.array(frame[c].map(_as_text).to_numpy(dtype=object), pa.string()) for c in REQUIRED}
+    )
+    try:
+        result = validate_table(text)
+    except SchemaError as exc:
+        raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from None
+    if result.rejected.num_rows:
+        found = rejections(result.rejected, limit=MAX_LISTED)
+        lines = "; ".join(f"row {r.row}: {r.column}: {r.reason}" for r in found)
+        raise MlflowException(f"invalid input: {lines}", error_code=INVALID_PARAMETER_VALUE)
+    return result.valid
+
+
+def _as_text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, pd.Timestamp):
+        return str(value.isoformat())
+    return str(value)
 
 
 def predict_frame(scorer: FraudScorer, frame: pd.DataFrame) -> pd.DataFrame:
     """The pyfunc's output for a frame: ``fraud_probability`` and the ``is_fraud`` decision."""
-    proba, flag = score_table(scorer, frame)
+    proba, flag = score_table(scorer, validated(frame))
     return pd.DataFrame({"fraud_probability": proba, "is_fraud": flag.astype(np.int64)})
 
 
@@ -42,5 +84,5 @@ class FraudModel(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined,misc]
         self.scorer = FraudScorer.load(Path(context.artifacts["scorer"]))
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
-        """Score transactions with the same features and threshold as the API."""
+        """Score transactions with the same rules, features and threshold as the API."""
         return predict_frame(self.scorer, model_input)

@@ -15,8 +15,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
 from contextlib import suppress
+from typing import TypeVar
 
 LOOPBACK = "127.0.0.1"
+T = TypeVar("T")
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -60,6 +62,30 @@ def wait_http(
             return
         time.sleep(interval)
     raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def wait_until(
+    condition: Callable[[], T | None],
+    *,
+    what: str,
+    timeout: float = 60.0,
+    interval: float = 0.05,
+) -> T:
+    """Poll ``condition()`` until it returns something truthy, and return that.
+
+    A bound on liveness, never a speed check: the timeout is generous.
+
+    Raises:
+        TimeoutError: still nothing after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up waiting for {what} after {timeout:.0f} s")
+        time.sleep(interval)
 
 
 def start_group(

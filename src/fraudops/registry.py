@@ -8,16 +8,13 @@ is its rule, a pure function.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import mlflow
 import mlflow.artifacts
-import mlflow.pyfunc
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,71 +27,15 @@ from fraudops import lake, tracking
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError
 from fraudops.evaluation import evaluate
-from fraudops.model import to_model_frame
+from fraudops.gate import GATE, Decision, should_promote
 from fraudops.schema import LABEL
-from fraudops.scoring import FraudScorer
+from fraudops.scoring import FraudScorer, score_table
 
 CHALLENGER = "challenger"
 TAG = "fraudops."
-GATE = "fraudops.gate."  # decision tags on a version
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The outcome of the promotion gate for one candidate version."""
-
-    promote: bool
-    reason: str
-    candidate_version: str
-    candidate_ap: float
-    champion_version: str | None
-    champion_ap: float | None
-    holdout_rows: int
-    holdout_snapshot_id: int | None
-    holdout_days: str
-    decided_at: str
-
-    @property
-    def verdict(self) -> str:
-        """``promoted`` or ``rejected``."""
-        return "promoted" if self.promote else "rejected"
-
-    def as_tags(self) -> dict[str, str]:
-        """The decision as registry tags on the candidate version."""
-        values = dataclasses.asdict(self)
-        return {
-            f"{GATE}decision": self.verdict,
-            **{f"{GATE}{k}": "" if v is None else str(v) for k, v in values.items()},
-        }
-
-    @classmethod
-    def from_tags(cls, tags: dict[str, str]) -> Decision | None:
-        """The decision recorded on a version (None if the gate never ran on it)."""
-        got = {k.removeprefix(GATE): v for k, v in tags.items() if k.startswith(GATE)}
-        if "decided_at" not in got:
-            return None
-
-        def number(key: str) -> float | None:
-            return float(got[key]) if got.get(key) else None
-
-        snapshot = got.get("holdout_snapshot_id")
-        return cls(
-            promote=got.get("promote") == "True",
-            reason=got.get("reason", ""),
-            candidate_version=got.get("candidate_version", ""),
-            candidate_ap=number("candidate_ap") or 0.0,
-            champion_version=got.get("champion_version") or None,
-            champion_ap=number("champion_ap"),
-            holdout_rows=int(got.get("holdout_rows") or 0),
-            holdout_snapshot_id=int(snapshot) if snapshot else None,
-            holdout_days=got.get("holdout_days", ""),
-            decided_at=got["decided_at"],
-        )
-
-    def summary(self) -> dict[str, Any]:
-        """The few fields a DAG task returns (a small XCom value)."""
-        keep = ("promote", "reason", "candidate_version", "candidate_ap")
-        return {k: getattr(self, k) for k in (*keep, "champion_version", "champion_ap")}
+# what `fraudops train` writes on every version it registers: without them the gate does not
+# know what data made the version, and refuses it unread
+LINEAGE = ("lake_table", "snapshot_id", "rows", "code_version", "run_id")
 
 
 @dataclass(frozen=True)
@@ -109,21 +50,6 @@ class ProductionModel:
     lineage: dict[str, str]
     snapshot_id: str | None
     decision: Decision | None
-
-
-def should_promote(
-    candidate: float, champion: float | None, *, margin: float, floor: float
-) -> tuple[bool, str]:
-    """The gate: at least as good as the champion (less ``margin``) and above ``floor``."""
-    if not np.isfinite(candidate) or candidate < floor:
-        return False, f"candidate AP {candidate:.4f} is below the floor {floor:.4f}"
-    if champion is None:
-        return True, f"no production model yet; candidate AP {candidate:.4f} >= floor {floor:.4f}"
-    if candidate + margin >= champion:
-        return True, (
-            f"candidate AP {candidate:.4f} >= champion AP {champion:.4f} - margin {margin:.4f}"
-        )
-    return False, f"candidate AP {candidate:.4f} < champion AP {champion:.4f} - margin {margin:.4f}"
 
 
 def register(client: MlflowClient, settings: Settings, *, model_uri: str, run_id: str) -> str:
@@ -163,12 +89,20 @@ def newest_version(client: MlflowClient, settings: Settings) -> str:
     return str(max(int(v.version) for v in versions))
 
 
+def missing_lineage(client: MlflowClient, settings: Settings, version: str) -> list[str]:
+    """The training lineage tags a version lacks (none for a version ``train`` registered)."""
+    tags = client.get_model_version(settings.model_name, version).tags or {}
+    return [f"{TAG}{name}" for name in LINEAGE if not tags.get(f"{TAG}{name}")]
+
+
 def score_version(settings: Settings, version: str, holdout: pa.Table) -> float:
-    """Average precision of a registered version on a holdout, through its pyfunc."""
-    model = mlflow.pyfunc.load_model(f"models:/{settings.model_name}/{version}")
+    """Average precision of a registered version on a holdout, from its native booster.
+
+    The API scores the same way; the version's pickled pyfunc is never loaded here.
+    """
+    scorer = load_scorer(settings, version)
     y = np.asarray(holdout[LABEL.name].to_numpy(), dtype=np.int32)
-    out = model.predict(to_model_frame(holdout))
-    proba = np.asarray(out["fraud_probability"], dtype=np.float64)
+    proba, _ = score_table(scorer, holdout)
     return evaluate(y, proba, 0.5)["average_precision"]
 
 
@@ -190,14 +124,27 @@ def gate(
 ) -> Decision:
     """Re-score candidate and current production on the same holdout; move the alias if it wins."""
     name = settings.model_name
-    client.set_registered_model_alias(name, CHALLENGER, version)
     champion = alias_version(client, name, settings.model_alias)
     champion_version = champion.version if champion and champion.version != version else None
-    candidate_ap = score_version(settings, version, holdout)
-    champion_ap = score_version(settings, champion_version, holdout) if champion_version else None
-    promote, reason = should_promote(
-        candidate_ap, champion_ap, margin=settings.promotion_margin, floor=settings.promotion_floor
-    )
+    missing = missing_lineage(client, settings, version)
+    if missing:
+        promote, candidate_ap, champion_ap = False, 0.0, None
+        reason = (
+            f"version {version} has no training lineage ({', '.join(missing)}): only versions "
+            "that `fraudops train` registered are scored, and this one was not read"
+        )
+    else:
+        client.set_registered_model_alias(name, CHALLENGER, version)
+        candidate_ap = score_version(settings, version, holdout)
+        champion_ap = (
+            score_version(settings, champion_version, holdout) if champion_version else None
+        )
+        promote, reason = should_promote(
+            candidate_ap,
+            champion_ap,
+            margin=settings.promotion_margin,
+            floor=settings.promotion_floor,
+        )
     ts = pc.cast(holdout["event_ts"], pa.date32())
     days = f"{pc.min(ts).as_py()}..{pc.max(ts).as_py()}" if holdout.num_rows else ""
     decision = Decision(
@@ -216,7 +163,8 @@ def gate(
         client.set_model_version_tag(name, version, key, value)
     if promote:
         client.set_registered_model_alias(name, settings.model_alias, version)
-    client.delete_registered_model_alias(name, CHALLENGER)
+    if not missing:
+        client.delete_registered_model_alias(name, CHALLENGER)
     return decision
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from fraudops import lake, registry, tracking
 from fraudops.config import Settings
+from fraudops.gate import Decision
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,7 @@ class Status:
 
     lake: lake.TableStatus
     production: registry.ProductionModel | None
-    last_decision: registry.Decision | None
+    last_decision: Decision | None
     tracking_uri: str
 
     def as_dict(self) -> dict[str, Any]:

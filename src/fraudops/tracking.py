@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 
 import fraudops
 from fraudops.config import Settings
-from fraudops.errors import FraudOpsError
+from fraudops.errors import FraudOpsError, redact
 
 
 def check_reachable(uri: str, *, timeout: float = 5.0) -> None:
@@ -26,8 +26,8 @@ def check_reachable(uri: str, *, timeout: float = 5.0) -> None:
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise FraudOpsError(
-            f"the MLflow tracking server at {uri} is unreachable ({reason}); start it or set "
-            "FRAUDOPS_TRACKING_URI to a server that runs."
+            f"the MLflow tracking server at {redact(uri)} is unreachable ({reason}); start it "
+            "or set FRAUDOPS_TRACKING_URI to a server that runs."
         ) from exc
 
 

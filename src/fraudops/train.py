@@ -31,7 +31,7 @@ from fraudops.evaluation import (
     pr_curve_figure,
 )
 from fraudops.features import FEATURE_NAMES, FEATURE_TYPES, features_from_table
-from fraudops.model import FraudModel, predict_frame, to_model_frame
+from fraudops.model import ENTRY_POINT, predict_frame, to_model_frame
 from fraudops.scoring import FraudScorer
 from fraudops.trainset import labels, lineage_tags, time_split
 
@@ -119,7 +119,7 @@ def log_model(scorer: FraudScorer, example: pa.Table) -> str:
         folder = scorer.save(Path(tmp) / "scorer")
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=FraudModel(),
+            python_model=str(ENTRY_POINT),  # models from code: nothing is pickled
             artifacts={"scorer": str(folder)},
             signature=infer_signature(frame, output),
             input_example=frame,

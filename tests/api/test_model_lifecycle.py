@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,22 +12,11 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from fraudops.api import create_app
+from fraudops.procs import free_port, wait_until
 from fraudops.schema import EXAMPLE_TRANSACTION as TX
 from tests.support.api import ADMIN, AUTH, as_json, transactions
-from tests.support.services import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def wait_for(condition, *, what: str, timeout: float = 60.0, step: float = 0.05):
-    """Poll until ``condition()`` is truthy (a liveness bound, not a speed check)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def test_not_ready_until_a_model_is_loaded(registry_copy, tmp_path):
@@ -105,7 +93,7 @@ def running(app) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        wait_for(lambda: server.started, what="the server to start")
+        wait_until(lambda: server.started, what="the server to start")
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
@@ -136,11 +124,11 @@ def test_promotion_is_picked_up_under_load_without_failures(registry_copy, tmp_p
         for thread in clients:
             thread.start()
         try:
-            wait_for(lambda: seen("1") >= 20, what="answers from version 1")
+            wait_until(lambda: seen("1") >= 20, what="answers from version 1")
             registry_copy.set_alias("2")  # the promotion
-            wait_for(lambda: seen("2") >= 1, what="the poller to swap in version 2")
+            wait_until(lambda: seen("2") >= 1, what="the poller to swap in version 2")
             after = seen("2")
-            wait_for(lambda: seen("2") >= after + 20, what="more answers from version 2")
+            wait_until(lambda: seen("2") >= after + 20, what="more answers from version 2")
         finally:
             stop.set()
             for thread in clients:

@@ -61,9 +61,9 @@ def test_keys_fall_back_to_the_generated_key_file(tmp_path):
         configured_keys(settings)
 
     key_file(settings).parent.mkdir(parents=True)
-    key_file(settings).write_text("generated\n")
+    key_file(settings).write_text("generated-key-0123456789\n")
 
-    assert configured_keys(settings) == (["generated"], [])
+    assert configured_keys(settings) == (["generated-key-0123456789"], [])
 
 
 def _fill(path):

@@ -96,3 +96,21 @@ def test_refuses_to_overwrite_without_force(
     assert out.read_text(encoding="utf-8") == before
     assert make_env.main(["--example", str(EXAMPLE), "--output", str(out), "--force"]) == 0
     assert out.read_text(encoding="utf-8") != before
+
+
+def test_secrets_never_pass_through_a_predictable_temporary_file(
+    make_env: ModuleType, tmp_path: Path
+) -> None:
+    out = tmp_path / ".env"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched\n")
+    # an attacker's link at the temporary name an earlier version wrote through
+    (tmp_path / "..env.tmp").symlink_to(victim)
+
+    assert make_env.main(["--example", str(EXAMPLE), "--output", str(out)]) == 0
+
+    assert victim.read_text() == "untouched\n"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert not out.is_symlink()
+    leftovers = sorted(p.name for p in tmp_path.iterdir() if p.name != "victim.txt")
+    assert leftovers == ["..env.tmp", ".env"]  # the planted link is left alone

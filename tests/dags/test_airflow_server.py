@@ -9,15 +9,13 @@ simple auth manager's generated password, unpauses and triggers ``fraud_bootstra
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from fraudops import airflow_local, lake, registry, tracking
+from fraudops.procs import wait_until
 from tests.support import services
 from tests.support.airflow_env import ROWS_PER_DAY, clean_environ, dag_settings
 
@@ -25,16 +23,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DAG_ID = "fraud_bootstrap"
 HISTORY_DAYS = 8
-
-
-def wait_for(check: Callable[[], Any], *, timeout: float, what: str) -> Any:
-    """Poll ``check`` until it returns something truthy, at most ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def diagnostics(http: httpx.Client, run_id: str, logs: Path) -> str:
@@ -57,9 +45,10 @@ def test_bootstrap_triggered_through_the_rest_api(tmp_path: Path) -> None:
         http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
         assert http.get(f"/api/v2/dags/{DAG_ID}").status_code in (200, 404)  # auth accepted
 
-        wait_for(
+        wait_until(
             lambda: http.get(f"/api/v2/dags/{DAG_ID}").status_code == 200,
             timeout=120,
+            interval=1.0,
             what="the dag-processor to register the DAG",
         )
         http.patch(f"/api/v2/dags/{DAG_ID}", json={"is_paused": False}).raise_for_status()
@@ -75,7 +64,7 @@ def test_bootstrap_triggered_through_the_rest_api(tmp_path: Path) -> None:
             state = http.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}").json()["state"]
             return state if state in ("success", "failed") else None
 
-        state = wait_for(finished, timeout=300, what=f"run {run_id} to finish")
+        state = wait_until(finished, timeout=300, interval=1.0, what=f"run {run_id} to finish")
         assert state == "success", diagnostics(http, run_id, airflow.logs)
 
     # the tasks ran with the settings `fraudops airflow` passed on: the same home

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from fraudops import inbox, lake, registry, tracking, trainset
+from fraudops import gate, inbox, lake, registry, tracking, trainset
 from fraudops.config import Settings
 from fraudops.demo import sample_csv
 from fraudops.evaluation import evaluate
@@ -45,7 +45,7 @@ def gate_should_promote(settings: Settings, candidate: str, champion: str) -> bo
         proba, _ = score_table(registry.load_scorer(settings, version), holdout)
         return evaluate(y, proba, 0.5)["average_precision"]
 
-    promote, _ = registry.should_promote(
+    promote, _ = gate.should_promote(
         ap(candidate),
         ap(champion),
         margin=settings.promotion_margin,

@@ -6,12 +6,14 @@ import datetime as dt
 import fcntl
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from fraudops import inbox
+from fraudops import inbox, registry
+from fraudops.cli import app
 from fraudops.config import Settings, get_settings
 from fraudops.demo import sample_csv
 from fraudops.errors import FraudOpsError
@@ -41,7 +43,8 @@ def test_a_second_concurrent_run_is_refused(fresh_inbox: Settings) -> None:
                 Bucket=store.bucket, Key=store._key(".lock"), Body=json.dumps(lease).encode()
             )
             assert inbox.score_inbox(fresh_inbox).files == 0  # taken over
-            assert store.read_bytes(".lock") is None  # and released
+            lock = json.loads(store.read_bytes(".lock") or b"{}")
+            assert lock["released"] is True and lock["epoch"] == 1  # released, epoch kept
         else:
             root = Path(fresh_inbox.inbox_url)
             fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT)
@@ -65,11 +68,11 @@ def test_drop_file_takes_plain_csv_names_only(fresh_inbox: Settings) -> None:
     assert names(fresh_inbox, "incoming") == ["mine.csv"]
 
 
-def test_cli_score_inbox_json(
+@pytest.fixture
+def cli_env(
     trained_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from fraudops.cli import app
-
+) -> Iterator[Settings]:
+    """The CLI's environment: the trained registry, a fresh inbox and lake."""
     for key in list(os.environ):
         if key.startswith("FRAUDOPS_"):
             monkeypatch.delenv(key)
@@ -84,17 +87,50 @@ def test_cli_score_inbox_json(
     monkeypatch.chdir(tmp_path)  # no .env from the working folder
     get_settings.cache_clear()
     try:
-        settings = get_settings()
-        inbox.drop_file(settings, "cli.csv", sample_csv(rows=100))
-        put(settings, "incoming/empty.csv", b"")
-        result = CliRunner().invoke(app, ["score-inbox", "--json"])
-        assert result.exit_code == 0, result.output
-        body = json.loads(result.stdout)
-        assert (body["files"], body["rows_scored"], body["rows_rejected"]) == (2, 93, 7)
-        assert body["files_quarantined"] == 1
-        assert body["outbox"] == str(tmp_path / "inbox" / "outbox")
-        again = CliRunner().invoke(app, ["score-inbox"])
-        assert again.exit_code == 0, again.output
-        assert "0 file(s)" in again.stdout
+        yield get_settings()
     finally:
         get_settings.cache_clear()
+
+
+def test_cli_score_inbox_json(cli_env: Settings, tmp_path: Path) -> None:
+    settings = cli_env
+    inbox.drop_file(settings, "cli.csv", sample_csv(rows=100))
+    put(settings, "incoming/empty.csv", b"")
+    result = CliRunner().invoke(app, ["score-inbox", "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert (body["files"], body["rows_scored"], body["rows_rejected"]) == (2, 93, 7)
+    assert body["files_quarantined"] == 1
+    assert body["outbox"] == str(tmp_path / "inbox" / "outbox")
+    again = CliRunner().invoke(app, ["score-inbox"])
+    assert again.exit_code == 0, again.output
+    assert "0 file(s)" in again.stdout
+
+
+def test_cli_prints_file_names_as_they_are(cli_env: Settings) -> None:
+    markup = "[bold red]PAY NOW[blink] at evil.example.csv"  # no slash: a valid file name
+    put(cli_env, f"incoming/{markup}", sample_csv(rows=20, bad_rows=False))
+    put(cli_env, "incoming/\x1b[31mred\x1b[0m.csv", b"x\n")  # quarantined: a control character
+
+    result = CliRunner().invoke(app, ["score-inbox"], env={"COLUMNS": "400"})
+
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stdout  # no escape sequence from a name reaches the terminal
+    assert "[bold red]PAY NOW[blink] at evil.example.csv" in result.stdout
+    assert "\\x1b[31mred" in result.stdout  # shown, escaped
+
+
+def test_a_failed_file_gives_a_failing_exit_code(
+    cli_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox.drop_file(cli_env, "cli.csv", sample_csv(rows=20))
+
+    def registry_down(_settings: Settings) -> object:
+        raise ConnectionError("http://mlflow:5000 is unreachable")
+
+    monkeypatch.setattr(registry, "load_production_scorer", registry_down)
+    result = CliRunner().invoke(app, ["score-inbox"])
+
+    assert result.exit_code == 1, result.output
+    assert "failed" in result.stdout
+    assert names(cli_env, "claimed") == ["cli.csv"]  # in flight, for the next run

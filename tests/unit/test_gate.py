@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from fraudops.evaluation import choose_threshold, evaluate
-from fraudops.registry import should_promote
+from fraudops.gate import should_promote
 
 
 @pytest.mark.parametrize(

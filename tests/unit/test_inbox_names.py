@@ -15,6 +15,8 @@ from fraudops.inbox.storage import Entry
         ("DAY.CSV", "file", "take"),
         ("notes.txt", "file", None),
         (".upload.csv", "file", None),
+        (".report..csv.part", "file", None),  # an upload in progress, whatever its name
+        (".bell\x07.csv", "file", None),
         ("folder", "dir", None),
         ("link.csv", "link", "not a regular file"),
         ("../x.csv", "file", "unsafe file name"),

@@ -11,7 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 import fraudops
-from fraudops.api.auth import KeyRing, configured_keys
+from fraudops.api.auth import FailureThrottle, KeyRing, configured_keys
+from fraudops.api.docs import install_docs
 from fraudops.api.holder import ModelHolder
 from fraudops.api.limits import BodyLimitMiddleware
 from fraudops.api.metrics import Metrics, MetricsMiddleware
@@ -59,12 +60,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=fraudops.__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs, from local files
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.holder = holder
     app.state.metrics = metrics
     app.state.api_keys = KeyRing(keys)
     app.state.admin_keys = KeyRing(admin_keys)
+    app.state.key_failures = FailureThrottle(limit=settings.api_key_failures, window=60.0)
     app.add_exception_handler(RequestValidationError, _validation_error)
     # the last added middleware is the outermost: metrics see the 413s too
     app.add_middleware(
@@ -76,4 +80,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(predict.router)
     app.include_router(model.router)
     app.include_router(health.router)
+    install_docs(app)
     return app

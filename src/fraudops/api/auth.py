@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable
+import math
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from fastapi import HTTPException, Request, status
@@ -14,6 +17,54 @@ from fraudops.errors import FraudOpsError
 
 HEADER = "X-API-Key"
 KEY_FILE = "api-key"
+MIN_KEY_CHARS = 16  # a key a person could guess is no key
+
+
+class FailureThrottle:
+    """Wrong keys per client: after ``limit`` in a ``window`` (s), the client waits it out.
+
+    Checked before the key, so a guessing client gets a fast 429 and learns nothing more;
+    the table of clients is bounded (the oldest are forgotten first).
+    """
+
+    def __init__(
+        self,
+        *,
+        limit: int,
+        window: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_clients: int = 10_000,
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self.max_clients = max_clients
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def _recent(self, client: str) -> deque[float]:
+        times = self._failures.get(client)
+        if times is None:
+            return deque()
+        horizon = self.clock() - self.window
+        while times and times[0] <= horizon:
+            times.popleft()
+        return times
+
+    def wait(self, client: str) -> float:
+        """Seconds this client must wait before its next try (0: it may try now)."""
+        times = self._recent(client)
+        if len(times) < self.limit:
+            return 0.0
+        return max(0.0, times[0] + self.window - self.clock())
+
+    def failed(self, client: str) -> None:
+        """Count a wrong or missing key."""
+        times = self._recent(client)
+        times.append(self.clock())
+        self._failures[client] = times
+        self._failures.move_to_end(client)
+        while len(self._failures) > self.max_clients:
+            self._failures.popitem(last=False)
 
 
 class KeyRing:
@@ -57,6 +108,13 @@ def configured_keys(settings: Settings) -> tuple[list[str], list[str]]:
             "no API key: set FRAUDOPS_API_KEYS (comma-separated), e.g. export FRAUDOPS_API_KEYS="
             "$(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
         )
+    short = sum(1 for key in (*keys, *admin_keys) if len(key) < MIN_KEY_CHARS)
+    if short:
+        raise FraudOpsError(
+            f"{short} API key(s) shorter than {MIN_KEY_CHARS} characters: keys must have at "
+            f"least {MIN_KEY_CHARS}, e.g. $(python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))')"
+        )
     return keys, admin_keys
 
 
@@ -83,17 +141,28 @@ class ApiKeyAuth(APIKeyHeader):
         self.admin = admin
 
     async def __call__(self, request: Request) -> str:
-        """The key, once checked (401 missing or unknown, 403 not admin enough)."""
+        """The key, once checked (401 missing or unknown, 403 not admin enough, 429 guessing)."""
+        state = request.app.state
+        client = request.client.host if request.client else "unknown"
+        throttle: FailureThrottle = state.key_failures
+        wait = throttle.wait(client)
+        if wait:
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                "too many wrong API keys from this client; try again later",
+                headers={"Retry-After": str(math.ceil(wait))},
+            )
         key = request.headers.get(HEADER)
         if not key:
+            throttle.failed(client)
             raise _unauthorized(f"missing {HEADER} header")
-        state = request.app.state
         if key in state.admin_keys:
             return key
         if key in state.api_keys:
             if self.admin:
                 raise HTTPException(status.HTTP_403_FORBIDDEN, "this route needs an admin API key")
             return key
+        throttle.failed(client)
         raise _unauthorized("invalid API key")
 
 

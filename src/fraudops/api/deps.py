@@ -35,7 +35,7 @@ def current_model(holder: ModelHolder) -> LoadedModel:
     if model is None:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
-            f"no model loaded yet ({holder.last_error or 'loading'})",
+            f"no model loaded yet ({holder.public_reason})",
             headers={"Retry-After": "5"},
         )
     return model

@@ -26,7 +26,7 @@ from fraudops import registry, tracking
 from fraudops.api.cache import META_FILE, SCORER_FOLDER, ModelCache
 from fraudops.api.metrics import Metrics
 from fraudops.config import Settings
-from fraudops.errors import FraudOpsError
+from fraudops.errors import FraudOpsError, redact
 from fraudops.features import FEATURE_NAMES
 from fraudops.scoring import FraudScorer
 
@@ -104,7 +104,8 @@ class ModelHolder:
         self.metrics = metrics
         self.cache = ModelCache(settings.serving_cache_dir / settings.model_name)
         self.current: LoadedModel | None = None
-        self.last_error: str | None = None
+        self.last_error: str | None = None  # for the log and the key holders (no secrets)
+        self.public_reason = "loading the model"  # for the open endpoints: no internals
         self._lock = asyncio.Lock()
 
     # -- async API (the app's event loop) ---------------------------------------------------
@@ -144,9 +145,14 @@ class ModelHolder:
             version = registry.alias_version(client, name, alias)
         except Exception as exc:  # unreachable, auth, store errors: keep serving what we have
             self.metrics.poll_errors.inc()
-            return self._failed(f"cannot read {name}@{alias} from MLflow: {exc}", have)
+            return self._failed(
+                f"cannot read {name}@{alias} from MLflow: {exc}",
+                have,
+                public="the model registry cannot be read (the API's log says why)",
+            )
         if version is None:
-            return self._failed(f"no version of {name} carries the alias @{alias} yet", have)
+            message = f"no version of {name} carries the alias @{alias} yet"
+            return self._failed(message, have, public=message)
         if current and current.version == str(version.version) and current.run_id == version.run_id:
             if current.source != "mlflow":
                 self.current = replace(current, source="mlflow")
@@ -156,7 +162,11 @@ class ModelHolder:
             loaded = self._load_from_registry(client)
         except Exception as exc:  # any failure to load keeps the old model
             self.metrics.load_failed()
-            return self._failed(f"loading {name} version {version.version} failed: {exc}", have)
+            return self._failed(
+                f"loading {name} version {version.version} failed: {exc}",
+                have,
+                public=f"{name} version {version.version} did not load (the API's log says why)",
+            )
         self._swap(loaded)
         if freeze:  # a swap while serving: no full collection here, it would pause requests
             gc.freeze()
@@ -235,14 +245,17 @@ class ModelHolder:
             previous.version if previous else "none",
         )
 
-    def _failed(self, message: str, have: str | None) -> Refresh:
+    def _failed(self, message: str, have: str | None, *, public: str) -> Refresh:
+        message = redact(message)  # an exception may quote a URL with its password
         if message != self.last_error:  # once per distinct problem, not every poll
             suffix = f"; still serving version {have}" if have else "; no model loaded"
             log.warning("%s%s", message, suffix)
         self.last_error = message
+        self.public_reason = public
         return Refresh(changed=False, version=have, error=message)
 
     def _recovered(self) -> None:
         if self.last_error is not None:
             log.info("model registry reachable again")
         self.last_error = None
+        self.public_reason = "loading the model"

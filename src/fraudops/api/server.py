@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from fraudops.api import protocol
 from fraudops.api.auth import configured_keys, key_file
 from fraudops.api.metrics import MULTIPROC_ENV
 from fraudops.config import Settings
@@ -50,6 +51,7 @@ def serve(
     import uvicorn
 
     configured_keys(settings)  # fail here with one clear message, not in every worker
+    protocol.configure(settings)
     n = workers or settings.api_workers
     options: dict[str, Any] = {
         "host": host or settings.api_host,
@@ -57,6 +59,8 @@ def serve(
         "log_config": log_config(),
         "access_log": access_log,
         "timeout_graceful_shutdown": 20,
+        "http": protocol.GuardedHttpToolsProtocol,
+        "limit_concurrency": settings.api_max_concurrency,
     }
     if n == 1:
         from fraudops.api import create_app

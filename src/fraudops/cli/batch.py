@@ -10,7 +10,7 @@ import typer
 from rich.progress import TaskID
 from rich.table import Table
 
-from fraudops.cli.common import app, out, progress_bar, settings
+from fraudops.cli.common import app, out, progress_bar, safe, settings
 from fraudops.config import Settings
 
 if TYPE_CHECKING:  # for the signatures only: the modules load when a command runs
@@ -28,32 +28,35 @@ def run_score_inbox(settings: Settings, *, show_progress: bool = True) -> InboxS
 
         def on_progress(p: InboxProgress) -> None:
             if p.index not in tasks:
-                tasks[p.index] = progress.add_task(p.file, total=p.total_bytes or None)
+                tasks[p.index] = progress.add_task(safe(p.file), total=p.total_bytes or None)
             task = tasks[p.index]
             if p.status == "reading":
                 progress.update(task, completed=p.done_bytes, total=p.total_bytes or None)
             else:
-                progress.update(task, description=f"{p.file}: {p.status}", completed=1, total=1)
+                done = f"{safe(p.file)}: {p.status}"
+                progress.update(task, description=done, completed=1, total=1)
 
         return score_inbox(settings, progress=on_progress)
 
 
 def print_inbox(summary: InboxSummary) -> None:
     """A table of the files and one line of totals."""
-    table = Table(title=f"inbox {summary.inbox}")
+    table = Table(title=f"inbox {safe(summary.inbox)}")
     for name in ("file", "status", "scored", "rejected", "where / why"):
         table.add_column(name)
     for r in summary.reports:
         places = (loc.removeprefix(f"{summary.inbox}/") for loc in r.outputs.values())
         where = r.reason if r.status != "scored" else "\n".join(places)
-        table.add_row(r.file, r.status, f"{r.rows_scored:,}", f"{r.rows_rejected:,}", where)
+        row = (safe(r.file), r.status, f"{r.rows_scored:,}", f"{r.rows_rejected:,}", safe(where))
+        table.add_row(*row)
     if summary.reports:
         out.print(table)
+    failed = f", {summary.failed} failed (tried again next run)" if summary.failed else ""
     out.print(
         f"{summary.files} file(s): {summary.rows_scored:,} rows scored, "
         f"{summary.rows_rejected:,} rejected, {summary.files_quarantined} quarantined, "
-        f"{summary.duplicates} duplicate(s) in {summary.seconds:.1f} s; "
-        f"outbox {summary.outbox}, lake table fraud.scores"
+        f"{summary.duplicates} duplicate(s){failed} in {summary.seconds:.1f} s; "
+        f"outbox {safe(summary.outbox)}, lake table fraud.scores"
     )
 
 
@@ -67,6 +70,8 @@ def score_inbox(
         out.print_json(json.dumps(summary.as_dict(), default=str))
     else:
         print_inbox(summary)
+    if summary.failed:  # a scheduler sees the run failed, and runs it again
+        raise typer.Exit(1)
 
 
 def demo_inbox(settings: Settings) -> InboxSummary:

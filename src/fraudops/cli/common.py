@@ -12,6 +12,7 @@ from typing import TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from fraudops.config import Settings, get_settings
@@ -51,10 +52,16 @@ def progress_bar() -> Iterator[Progress]:
         yield progress
 
 
+def safe(text: object) -> str:
+    """Text from outside (file names, reasons) shown literally: no markup, no escape codes."""
+    shown = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
+    return escape(shown)
+
+
 def guarded(fn: Callable[[], T]) -> T:
     """Run ``fn``; a user-fixable error becomes one red line and exit code 2."""
     try:
         return fn()
     except FraudOpsError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        console.print(f"[bold red]error:[/] {safe(exc)}")
         raise SystemExit(2) from None

@@ -14,8 +14,8 @@ from fraudops.cli.common import app, console, out, progress_bar, settings
 from fraudops.config import Settings
 
 if TYPE_CHECKING:  # for the signatures only: the modules load when a command runs
+    from fraudops.gate import Decision
     from fraudops.generate import GenerateResult
-    from fraudops.registry import Decision
     from fraudops.train import TrainResult
 
 

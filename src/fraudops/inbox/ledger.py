@@ -2,12 +2,14 @@
 
 A file in flight has a claim record (``ledger/claims/<name>.json``) whose state says which
 step comes next; a finished file has a content record (``ledger/content/<sha256>.json``), so
-the same bytes dropped again under any name are recognised. States move only forward, along
-:data:`TRANSITIONS`, through :func:`advance`::
+the same bytes dropped again under any name are recognised. States move along
+:data:`TRANSITIONS`, through :meth:`Ledger.advance`, forward except in one case::
 
     claimed -> scoring -> published -> committed      (scored)
             -> duplicate                              (same content as a scored file)
             -> quarantined   (also from scoring)      (not a CSV of transactions)
+    scoring -> claimed                                (the file changed while it was read:
+                                                       started again by the next run)
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ TRANSITIONS: dict[ClaimState, frozenset[ClaimState]] = {
     ClaimState.CLAIMED: frozenset(
         {ClaimState.SCORING, ClaimState.DUPLICATE, ClaimState.QUARANTINED}
     ),
-    ClaimState.SCORING: frozenset({ClaimState.PUBLISHED, ClaimState.QUARANTINED}),
+    ClaimState.SCORING: frozenset(
+        {ClaimState.PUBLISHED, ClaimState.QUARANTINED, ClaimState.CLAIMED}
+    ),
     ClaimState.PUBLISHED: frozenset({ClaimState.COMMITTED}),
     ClaimState.COMMITTED: frozenset(),
     ClaimState.DUPLICATE: frozenset(),
@@ -52,6 +56,8 @@ class Outcome(enum.StrEnum):
     QUARANTINED = "quarantined"
     DUPLICATE = "duplicate"
     MISSING = "missing"  # the claimed input disappeared before it was scored
+    CHANGING = "changing"  # still being written: left for the next run
+    FAILED = "failed"  # an error outside the file (storage, registry): tried again next run
 
 
 def now() -> str:
@@ -66,6 +72,7 @@ class Claim:
     name: str
     source: str  # identity of the incoming object that was claimed
     claimed_at: str
+    claimed_identity: str | None = None  # identity in claimed/ when its content was hashed
     state: ClaimState = ClaimState.CLAIMED
     content_hash: str | None = None
     out: str | None = None  # stem of every output of this file

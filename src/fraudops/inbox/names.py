@@ -57,11 +57,16 @@ def classify(entry: Entry) -> tuple[Verdict, str | None]:
     """The verdict on an entry of ``incoming/``, with the reason when it is quarantined."""
     if entry.kind == "dir":
         return Verdict.LEAVE, None
-    problem = unsafe_name(entry.name)
+    name = entry.name
+    # a slash cannot be in a file name of incoming/: a nested or traversing S3 key
+    nested = "/" in name or "\\" in name
+    # hidden names (uploads in progress, ".report..csv.part") and other extensions are not
+    # ours, whatever else they contain
+    if not nested and (name.startswith(".") or not name.lower().endswith(".csv")):
+        return Verdict.LEAVE, None
+    problem = unsafe_name(name)
     if problem:
         return Verdict.QUARANTINE, f"unsafe file name: {problem}; the file was not read"
-    if entry.name.startswith(".") or not entry.name.lower().endswith(".csv"):
-        return Verdict.LEAVE, None
     if entry.kind != "file":
         reason = "not a regular file (symbolic links are never followed); the file was not read"
         return Verdict.QUARANTINE, reason

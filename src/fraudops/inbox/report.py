@@ -34,6 +34,7 @@ class InboxSummary:
     rows_rejected: int
     files_quarantined: int
     duplicates: int
+    failed: int  # files left in flight by an error outside them; the next run finishes them
     seconds: float
     outbox: str
     reports: list[FileReport] = field(default_factory=list)
@@ -51,6 +52,7 @@ class InboxSummary:
             rows_rejected=sum(r.rows_rejected for r in reports),
             files_quarantined=sum(1 for r in reports if r.status == Outcome.QUARANTINED),
             duplicates=sum(1 for r in reports if r.status == Outcome.DUPLICATE),
+            failed=sum(1 for r in reports if r.status == Outcome.FAILED),
             seconds=round(seconds, 3),
             outbox=outbox,
             reports=reports,

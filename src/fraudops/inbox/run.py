@@ -1,247 +1,42 @@
-"""A pass over an inbox: claim each new file, drive it through its states, report.
+"""A pass over an inbox: resume what a killed run left, then take each new file once.
 
-Each file's claim record is written before the step's effect is made visible (see
-:mod:`fraudops.inbox.ledger`), and every step can be repeated, so a run killed at any point
-and run again leaves each file's rows in the outbox and in the lake exactly once.
+One file's failure never stops the others: a file that breaks the reading code is
+quarantined (see :mod:`fraudops.inbox.driver`), an error outside the file leaves it in
+flight and is reported as ``failed``, and the next run finishes it. Only losing the lock
+stops a run: another run owns the inbox then.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import logging
 import time
+from collections.abc import Callable
 
-from pyiceberg.table import Table
-
-from fraudops import lake, registry
 from fraudops.config import Settings
-from fraudops.csvio import Unparseable, header_problem
-from fraudops.inbox.ledger import Claim, ClaimState, Ledger, Outcome, now
-from fraudops.inbox.names import (
-    CLAIMED,
-    INCOMING,
-    OUTBOX,
-    PROCESSED,
-    QUARANTINE,
-    Verdict,
-    classify,
-    unsafe_name,
-)
-from fraudops.inbox.outputs import (
-    claim_report,
-    out_name,
-    quarantine_unsafe,
-    write_duplicate_note,
-    write_error_report,
-)
-from fraudops.inbox.report import FileReport, InboxProgress, InboxSummary, ProgressFn
-from fraudops.inbox.scorefile import file_hash, score_file, scores_batches
-from fraudops.inbox.storage import Entry, InboxLock, Storage, open_storage
-from fraudops.scoring import FraudScorer
+from fraudops.inbox.driver import InboxRun, StillChanging, describe_failure
+from fraudops.inbox.ledger import Claim, Outcome
+from fraudops.inbox.names import INCOMING, OUTBOX, Verdict, classify, unsafe_name
+from fraudops.inbox.report import FileReport, InboxSummary, ProgressFn
+from fraudops.inbox.storage import LockLost, open_storage
+from fraudops.lake import Fenced
 
-FINAL = {
-    ClaimState.COMMITTED: (PROCESSED, Outcome.SCORED),
-    ClaimState.DUPLICATE: (PROCESSED, Outcome.DUPLICATE),
-    ClaimState.QUARANTINED: (QUARANTINE, Outcome.QUARANTINED),
-}
+log = logging.getLogger(__name__)
 
 
-class InboxRun:
-    """One pass over an inbox, holding its lock."""
-
-    def __init__(
-        self, settings: Settings, store: Storage, lock: InboxLock, progress: ProgressFn | None
-    ) -> None:
-        self.settings = settings
-        self.store = store
-        self.ledger = Ledger(store)
-        self.lock = lock
-        self.progress = progress
-        self.reports: list[FileReport] = []
-        self.scorers: dict[str, FraudScorer] = {}
-        self.production: str | None = None
-        self._table: Table | None = None
-        self.index = 0
-        self.total = 0
-
-    # model and lake -----------------------------------------------------------------------
-    def scorer(self, version: str | None) -> tuple[FraudScorer, str]:
-        """The pinned version's scorer, or production's when nothing is pinned yet."""
-        if version is None:
-            if self.production is None:
-                scorer, self.production = registry.load_production_scorer(self.settings)
-                self.scorers[self.production] = scorer
-            version = self.production
-        if version not in self.scorers:
-            self.scorers[version] = registry.load_scorer(self.settings, version)
-        return self.scorers[version], version
-
-    @property
-    def table(self) -> Table:
-        """``fraud.scores``, opened once per run."""
-        if self._table is None:
-            self._table = lake.scores_table(lake.open_catalog(self.settings))
-        return self._table
-
-    # reports ------------------------------------------------------------------------------
-    def tell(self, name: str, status: str, done: int = 0, total: int = 0) -> None:
-        """Report progress on the file being worked on."""
-        if self.progress is not None:
-            self.progress(InboxProgress(name, self.index, self.total, done, total, status))
-
-    def report(self, claim: Claim, status: Outcome) -> None:
-        """Record the outcome of a claimed file."""
-        self.reports.append(claim_report(self.store, claim, status))
-        self.tell(claim.name, status)
-
-    # entries of incoming/ -----------------------------------------------------------------
-    def quarantine_unsafe(self, entry: Entry, reason: str) -> None:
-        """Move an entry we must not read to quarantine under a made-up safe name."""
-        self.reports.append(quarantine_unsafe(self.store, entry, reason))
-        self.tell(entry.name, Outcome.QUARANTINED)
-
-    def take(self, entry: Entry) -> None:
-        """Claim a new file (record first, then move) and work on it."""
-        claim = Claim(name=entry.name, source=entry.identity, claimed_at=now())
-        self.ledger.save(claim)
-        self.store.move(f"{INCOMING}/{entry.name}", f"{CLAIMED}/{entry.name}")
-        self.work(claim)
-
-    def resume(self, claim: Claim) -> None:
-        """Finish a file a previous run left in flight."""
-        src, inc = f"{CLAIMED}/{claim.name}", f"{INCOMING}/{claim.name}"
-        left = self.store.stat(inc)
-        if left is not None and left.identity == claim.source:  # the claim move was cut short
-            if self.store.exists(src):
-                self.store.delete(inc)  # the copy in claimed/ is this same object
-            else:
-                self.store.move(inc, src)
-        if self.store.exists(src):
-            self.work(claim)
-            return
-        final = FINAL.get(claim.state)
-        if final and self.store.exists(f"{final[0]}/{claim.out}.csv"):  # cut after the last move
-            self.ledger.finish(claim, final[1])
-            self.report(claim, final[1])
-            return
-        claim.reason = "the claimed input disappeared before it was scored"
-        self.ledger.finish(claim, Outcome.MISSING)
-        self.report(claim, Outcome.MISSING)
-
-    # the steps ----------------------------------------------------------------------------
-    def work(self, claim: Claim) -> None:
-        """Drive one claimed file to its end state; each step is safe to repeat."""
-        while claim.state not in FINAL:
-            {
-                ClaimState.CLAIMED: self.decide,
-                ClaimState.SCORING: self.score,
-                ClaimState.PUBLISHED: self.commit,
-            }[claim.state](claim)
-        folder, outcome = FINAL[claim.state]
-        src = f"{CLAIMED}/{claim.name}"
-        assert claim.content_hash is not None
-        if claim.state == ClaimState.DUPLICATE:
-            write_duplicate_note(self.store, claim, self.ledger.content(claim.content_hash))
-        elif claim.state == ClaimState.QUARANTINED:
-            write_error_report(self.store, claim)
-        self.store.move(src, f"{folder}/{claim.out}.csv")
-        self.ledger.finish(claim, outcome)
-        self.report(claim, outcome)
-
-    def decide(self, claim: Claim) -> None:
-        """``claimed``: hash the content, name the outputs, pin the model (or refuse)."""
-        local = self.store.fetch(f"{CLAIMED}/{claim.name}")
-        digest = file_hash(local)
-        out = out_name(self.store, claim.name, digest)
-        prior = self.ledger.content(digest)
-        if prior is not None and prior.status == Outcome.SCORED:
-            reason = f"same content as {prior.name}, already scored"
-            self.ledger.advance(
-                claim, ClaimState.DUPLICATE, content_hash=digest, out=out, reason=reason
-            )
-        elif problem := header_problem(local):
-            self.ledger.advance(
-                claim, ClaimState.QUARANTINED, content_hash=digest, out=out, reason=problem
-            )
-        else:
-            _, version = self.scorer(None)
-            self.ledger.advance(
-                claim,
-                ClaimState.SCORING,
-                content_hash=digest,
-                out=out,
-                model_name=self.settings.model_name,
-                model_version=version,
-                scored_at=now(),
-            )
-
-    def score(self, claim: Claim) -> None:
-        """``scoring``: score into staging, publish the outbox files."""
-        assert claim.model_version is not None
-        scorer, _ = self.scorer(claim.model_version)
-        local = self.store.fetch(f"{CLAIMED}/{claim.name}")
-        total = local.stat().st_size
-
-        def on_progress(done: int) -> None:
-            self.lock.refresh()
-            self.tell(claim.name, "reading", done, total)
-
-        try:
-            staged = score_file(
-                local,
-                scorer=scorer,
-                model_name=claim.model_name or self.settings.model_name,
-                model_version=claim.model_version,
-                staging=self.store.staging,
-                chunk_rows=self.settings.inbox_chunk_rows,
-                on_progress=on_progress,
-            )
-        except Unparseable as exc:
-            self.ledger.advance(
-                claim,
-                ClaimState.QUARANTINED,
-                reason=str(exc),
-                model_name=None,
-                model_version=None,
-                scored_at=None,
-            )
-            return
-        self.store.publish(staged.scored, f"{OUTBOX}/{claim.out}.scored.csv")
-        if staged.rejected is not None:
-            self.store.publish(staged.rejected, f"{OUTBOX}/{claim.out}.rejected.csv")
-        self.ledger.advance(
-            claim,
-            ClaimState.PUBLISHED,
-            rows_scored=staged.rows_scored,
-            rows_rejected=staged.rows_rejected,
-            rejected_file=staged.rejected is not None,
-        )
-
-    def commit(self, claim: Claim) -> None:
-        """``published``: append the scores to ``fraud.scores`` unless a snapshot has them."""
-        assert claim.content_hash is not None
-        assert claim.scored_at is not None
-        snapshot_id = None
-        if claim.rows_scored:
-            snapshot_id = lake.committed_snapshot(self.table, claim.content_hash)
-        if claim.rows_scored and snapshot_id is None:
-            batches = scores_batches(
-                self.store.fetch(f"{OUTBOX}/{claim.out}.scored.csv"),
-                source_file=claim.name,
-                content_hash=claim.content_hash,
-                scored_at=dt.datetime.fromisoformat(claim.scored_at),
-                chunk_rows=self.settings.inbox_chunk_rows,
-            )
-            snapshot_id = lake.append_scores(
-                self.table,
-                batches,
-                content_hash=claim.content_hash,
-                properties={
-                    "fraudops.source_file": claim.name,
-                    "fraudops.model_version": str(claim.model_version),
-                    "fraudops.rows": str(claim.rows_scored),
-                },
-            )
-        self.ledger.advance(claim, ClaimState.COMMITTED, snapshot_id=snapshot_id)
+def _isolated(run: InboxRun, name: str, step: Callable[[], None]) -> None:
+    """Run one file's work; its failure is reported, and the pass goes on."""
+    try:
+        step()
+    except (LockLost, Fenced):
+        raise
+    except StillChanging:
+        reason = "the file changed while it was read; it stays claimed for the next run"
+        run.reports.append(FileReport(name, Outcome.CHANGING, reason=reason))
+        run.tell(name, Outcome.CHANGING)
+    except Exception as exc:  # noqa: BLE001  (reported; the next run tries again)
+        log.exception("inbox: %s failed; it stays in flight for the next run", name)
+        run.reports.append(FileReport(name, Outcome.FAILED, reason=describe_failure(exc)))
+        run.tell(name, Outcome.FAILED)
 
 
 def score_inbox(settings: Settings, *, progress: ProgressFn | None = None) -> InboxSummary:
@@ -257,7 +52,7 @@ def score_inbox(settings: Settings, *, progress: ProgressFn | None = None) -> In
             for claim in claims:  # first what a killed run left in flight
                 run.index += 1
                 lock.refresh()
-                run.resume(claim)
+                _isolated(run, claim.name, _bind(run.resume, claim))
             entries = sorted(store.list(INCOMING), key=lambda e: e.name)
             plan = [(entry, *classify(entry)) for entry in entries]
             run.total += sum(1 for _, verdict, _ in plan if verdict != Verdict.LEAVE)
@@ -267,7 +62,7 @@ def score_inbox(settings: Settings, *, progress: ProgressFn | None = None) -> In
                 run.index += 1
                 lock.refresh()
                 if verdict == Verdict.TAKE:
-                    run.take(entry)
+                    _isolated(run, entry.name, lambda e=entry: run.take(e))  # type: ignore[misc]
                 else:
                     run.quarantine_unsafe(entry, reason or "refused")
     finally:
@@ -278,6 +73,10 @@ def score_inbox(settings: Settings, *, progress: ProgressFn | None = None) -> In
         outbox=store.location(OUTBOX),
         seconds=time.perf_counter() - t0,
     )
+
+
+def _bind(fn: Callable[[Claim], None], claim: Claim) -> Callable[[], None]:
+    return lambda: fn(claim)
 
 
 def drop_file(settings: Settings, name: str, data: bytes) -> str:

@@ -21,9 +21,11 @@ import pyarrow.csv as pacsv
 from fraudops.csvio import (
     BLOCK_SIZE,
     WRITE_OPTIONS,
+    neutralise_table,
     read_chunks,
     read_header,
     read_typed,
+    restore,
     validate_chunk,
 )
 from fraudops.scoring import FraudScorer, scored_table
@@ -97,19 +99,21 @@ def score_file(
                         rejected_writer = pacsv.CSVWriter(
                             rejected_path, REJECTED_SCHEMA, write_options=WRITE_OPTIONS
                         )
-                    rejected_writer.write_table(rejected)
+                    rejected_writer.write_table(neutralise_table(rejected))
                     rows_rejected += len(pc.unique(rejected["row"]))
                 n = result.valid.num_rows
                 if n:
                     scored = scored_table(scorer, result.valid)
                     out.write_table(
-                        pa.Table.from_arrays(
-                            [
-                                *scored.columns,
-                                _constant(model_name, n),
-                                _constant(model_version, n),
-                            ],
-                            schema=SCORED_CSV_SCHEMA,
+                        neutralise_table(
+                            pa.Table.from_arrays(
+                                [
+                                    *scored.columns,
+                                    _constant(model_name, n),
+                                    _constant(model_version, n),
+                                ],
+                                schema=SCORED_CSV_SCHEMA,
+                            )
                         )
                     )
                 rows_scored += n
@@ -147,7 +151,7 @@ def _drop_duplicate_ids(
         if staged.rejected
         else REJECTED_SCHEMA.empty_table()
     )
-    merged = pa.concat_tables([earlier, dups]).sort_by([("row", "ascending")])
+    merged = pa.concat_tables([earlier, neutralise_table(dups)]).sort_by([("row", "ascending")])
     pacsv.write_csv(merged, rejected_path, write_options=WRITE_OPTIONS)
     newly = int(drop.sum())
     return Staged(
@@ -171,6 +175,8 @@ def scores_batches(
 
     def build(batches: list[pa.RecordBatch]) -> pa.Table:
         table = pa.Table.from_batches(batches, schema=reader.schema)
+        for name in ("transaction_id", "model_name", "model_version"):  # the values, unquoted
+            table = table.set_column(table.schema.get_field_index(name), name, restore(table[name]))
         n = table.num_rows
         return (
             table.append_column("source_file", _constant(source_file, n))

@@ -8,6 +8,7 @@ pydantic-core parses straight from the body bytes: a JSON body is one transactio
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -163,6 +164,10 @@ def parse_transactions(body: bytes, *, max_batch: int, max_errors: int = 100) ->
     try:
         records = _many(max_batch).validate_json(body) if many else [_ONE.validate_json(body)]
     except ValidationError as exc:
+        if many and exc.error_count() > max_errors:
+            found = _first_problems(body, limit=max_errors)
+            found.append(more_problems(exc.error_count() - len(found)))
+            raise RecordsRejected(found) from None
         raise RecordsRejected(_from_pydantic(exc, many=many, limit=max_errors)) from None
     if _may_repeat_keys(body, len(records)):
         _check_no_repeated_keys(body)
@@ -203,6 +208,26 @@ def _from_pydantic(exc: ValidationError, *, many: bool, limit: int) -> list[Reje
             text = reason(column, problem)
             out.append(Rejection(row, name, err.get("input"), problem.value, text))
     return out
+
+
+def _first_problems(body: bytes, *, limit: int) -> list[Rejection]:
+    """The first ``limit`` problems of a list, item by item.
+
+    Turning all of pydantic's errors into Python objects costs ~20 ms for a 3 KB body of
+    1,000 empty objects (18,000 errors), on the event loop; the first few items cost little.
+    """
+    found: list[Rejection] = []
+    items = json.loads(body)
+    for index, item in enumerate(items):
+        try:
+            _ONE.validate_json(json.dumps(item))
+        except ValidationError as exc:
+            room = limit - len(found)
+            for rejection in _from_pydantic(exc, many=False, limit=exc.error_count())[:room]:
+                found.append(dataclasses.replace(rejection, row=index))
+        if len(found) >= limit:
+            break
+    return found[:limit]
 
 
 def _check_unique_ids(records: list[Any]) -> None:

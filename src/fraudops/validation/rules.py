@@ -30,6 +30,7 @@ REJECTED_SCHEMA = pa.schema(
     ]
 )
 ROW_COLUMN = "*"  # the column of a problem with the row as a whole (wrong number of fields)
+MAX_VALUE_CHARS = 1_000  # of a refused value, echoed in a rejection
 
 
 class Problem(enum.StrEnum):
@@ -156,6 +157,17 @@ def _strings(value: str | pa.Array | Sequence[str], n: int) -> pa.Array:
     return pa.array(value, pa.string())
 
 
+def shortened(values: pa.Array) -> pa.Array:
+    """Values cut to ``MAX_VALUE_CHARS`` characters, marked with an ellipsis where cut."""
+    long = pc.fill_null(pc.greater(pc.utf8_length(values), MAX_VALUE_CHARS), False)
+    if not pc.any(long).as_py():
+        return values
+    cut = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(values, 0, MAX_VALUE_CHARS), pa.scalar("…"), ""
+    )
+    return pc.if_else(long, cut, values)
+
+
 def rejected_table(
     rows: np.ndarray | Sequence[int],
     *,
@@ -170,7 +182,7 @@ def rejected_table(
         [
             pa.array(rows, pa.int64()),
             _strings(column, n),
-            _strings(values, n),
+            shortened(_strings(values, n)),
             _strings(problem, n),
             _strings(reason, n),
         ],

@@ -26,7 +26,7 @@ async def ready(holder: HolderDep) -> Response:
     """Ready only with a model loaded."""
     model = holder.current
     if model is None:
-        body = Health(status="not ready", detail=holder.last_error or "loading the model")
+        body = Health(status="not ready", detail=holder.public_reason)
         return JSONResponse(body.model_dump(), status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
     return JSONResponse(Health(status="ready", model_version=model.version).model_dump())
 

@@ -6,10 +6,18 @@ from pathlib import Path
 
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError
-from fraudops.inbox.storage.base import Entry, InboxLock, Kind, Storage
+from fraudops.inbox.storage.base import Entry, InboxLock, Kind, LockLost, Storage
 from fraudops.inbox.storage.local import LocalStorage
 
-__all__ = ["Entry", "InboxLock", "Kind", "LocalStorage", "Storage", "open_storage"]
+__all__ = [
+    "Entry",
+    "InboxLock",
+    "Kind",
+    "LocalStorage",
+    "LockLost",
+    "Storage",
+    "open_storage",
+]
 
 
 def open_storage(settings: Settings) -> Storage:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from fraudops.errors import FraudOpsError
+
 Kind = Literal["file", "dir", "link", "other"]
 
 
@@ -28,11 +30,25 @@ class Entry:
     identity: str  # changes when the object is replaced (inode+mtime, or ETag+mtime)
 
 
+class LockLost(FraudOpsError):
+    """Another run took the inbox lock: this run must stop before it changes anything more."""
+
+
 class InboxLock:
-    """Exclusive right to work on an inbox; ``refresh`` keeps a lease alive."""
+    """Exclusive right to work on an inbox.
+
+    ``token`` is the lock's epoch, one higher at every acquisition: a run that lost the lock
+    (its lease ran out while it was paused) holds a smaller token than the run that took it,
+    and the lake commit refuses it (a fencing token).
+    """
+
+    token: int = 0
 
     def refresh(self) -> None:
         """Extend the lease (no-op for locks the OS releases when the process dies)."""
+
+    def check(self) -> None:
+        """Raise :class:`LockLost` unless this run still holds the lock."""
 
 
 class Storage(ABC):

@@ -149,9 +149,21 @@ class LocalStorage(Storage):
                     f"another score-inbox run is working on {self.root}; try again later"
                 ) from None
             shutil.rmtree(self.root / ".staging", ignore_errors=True)  # a killed run's leftovers
-            yield InboxLock()
+            lock = InboxLock()
+            lock.token = self._next_epoch()
+            yield lock
         finally:
             os.close(fd)
+
+    def _next_epoch(self) -> int:
+        """One more than the last run's epoch (kept in ``.lock-epoch``; under the flock)."""
+        path = self.root / ".lock-epoch"
+        try:
+            epoch = int(path.read_text().strip() or 0) + 1
+        except (FileNotFoundError, ValueError):
+            epoch = 1
+        self.write_bytes(".lock-epoch", str(epoch).encode())
+        return epoch
 
     def location(self, key: str) -> str:
         """The local path."""

@@ -22,11 +22,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError
-from fraudops.inbox.storage.base import Entry, InboxLock, Kind, Storage
+from fraudops.inbox.storage.base import Entry, InboxLock, Kind, LockLost, Storage
 
 
 class _LeaseLock(InboxLock):
-    """A lock object in the bucket, created and renewed with conditional writes."""
+    """A lock object in the bucket, taken and renewed with conditional writes.
+
+    The object is never deleted: releasing it marks it released and keeps its ``epoch``, so
+    every acquisition gets a larger token than any before it.
+    """
 
     def __init__(self, storage: S3Storage, key: str, lease_seconds: int) -> None:
         self.storage = storage
@@ -34,48 +38,55 @@ class _LeaseLock(InboxLock):
         self.lease = lease_seconds
         self.etag = ""
         self.renewed = 0.0
-        self.body = {
+        self.body: dict[str, Any] = {
             "owner": uuid.uuid4().hex,
             "host": socket.gethostname(),
             "pid": os.getpid(),
         }
 
-    def _put(self, **condition: str) -> None:
+    def _put(self, condition: dict[str, str], *, released: bool = False) -> None:
         now = dt.datetime.now(dt.UTC)
-        body = {**self.body, "expires_at": (now + dt.timedelta(seconds=self.lease)).isoformat()}
+        expires = now if released else now + dt.timedelta(seconds=self.lease)
+        body = {**self.body, "epoch": self.token, "expires_at": expires.isoformat()}
+        if released:
+            body["released"] = True
         resp = self.storage.client.put_object(
-            Bucket=self.storage.bucket, Key=self.key, Body=json.dumps(body).encode(), **condition
+            Bucket=self.storage.bucket,
+            Key=self.key,
+            Body=json.dumps(body).encode(),
+            **condition,
         )
         self.etag = resp["ETag"]
         self.renewed = time.monotonic()
 
     def acquire(self) -> None:
-
-        try:
-            self._put(IfNoneMatch="*")
-            return
-        except ClientError as exc:
-            if not _precondition_failed(exc):
-                raise
+        """Create the lock object, or take over one that is released or stale."""
         try:
             held = self.storage.client.get_object(Bucket=self.storage.bucket, Key=self.key)
-        except ClientError as exc:  # released in between: try once more from scratch
+        except ClientError as exc:
             if _code(exc) not in ("NoSuchKey", "404"):
                 raise
-            self._put(IfNoneMatch="*")
+            self.token = 1
+            self._conditional(IfNoneMatch="*")
             return
         info = json.loads(held["Body"].read() or b"{}")
-        if not _stale(info):
+        if not info.get("released") and not _stale(info):
             raise FraudOpsError(
                 f"another score-inbox run ({info.get('host')}, pid {info.get('pid')}) holds "
                 f"s3://{self.storage.bucket}/{self.key} until {info.get('expires_at')}; "
                 "try again later"
             )
-        try:  # take over the stale lock, unless someone else just did
-            self._put(IfMatch=held["ETag"])
+        self.token = int(info.get("epoch") or 0) + 1
+        self._conditional(IfMatch=held["ETag"])  # unless someone else just took it
+
+    def _conditional(self, **condition: str) -> None:
+        try:
+            self._put(condition)
         except ClientError as exc:
             if _precondition_failed(exc):
-                raise FraudOpsError("another run took the inbox lock; try again") from None
+                raise FraudOpsError(
+                    "another score-inbox run took the inbox lock; try again"
+                ) from None
             raise
 
     def refresh(self) -> None:
@@ -83,18 +94,23 @@ class _LeaseLock(InboxLock):
         if time.monotonic() - self.renewed < self.lease / 3:
             return
         try:
-            self._put(IfMatch=self.etag)
+            self._put({"IfMatch": self.etag})
         except ClientError as exc:
             if _precondition_failed(exc):
-                raise FraudOpsError("the inbox lock was taken over by another run") from None
+                raise LockLost("the inbox lock was taken over by another run") from None
             raise
 
-    def release(self) -> None:
+    def check(self) -> None:
+        """Still ours: renew if due, then read the object back (its ETag is ours)."""
+        self.refresh()
+        head = self.storage.client.head_object(Bucket=self.storage.bucket, Key=self.key)
+        if head["ETag"] != self.etag:
+            raise LockLost("the inbox lock was taken over by another run")
 
+    def release(self) -> None:
+        """Mark the lock released (the object and its epoch stay)."""
         with contextlib.suppress(ClientError):
-            self.storage.client.delete_object(
-                Bucket=self.storage.bucket, Key=self.key, IfMatch=self.etag
-            )
+            self._put({"IfMatch": self.etag}, released=True)
 
 
 def _code(exc: Any) -> str:

@@ -1,0 +1,84 @@
+"""The promotion gate's rule and its decision: pure, no registry (``registry`` applies them)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+GATE = "fraudops.gate."  # decision tags on a version
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of the promotion gate for one candidate version."""
+
+    promote: bool
+    reason: str
+    candidate_version: str
+    candidate_ap: float
+    champion_version: str | None
+    champion_ap: float | None
+    holdout_rows: int
+    holdout_snapshot_id: int | None
+    holdout_days: str
+    decided_at: str
+
+    @property
+    def verdict(self) -> str:
+        """``promoted`` or ``rejected``."""
+        return "promoted" if self.promote else "rejected"
+
+    def as_tags(self) -> dict[str, str]:
+        """The decision as registry tags on the candidate version."""
+        values = dataclasses.asdict(self)
+        return {
+            f"{GATE}decision": self.verdict,
+            **{f"{GATE}{k}": "" if v is None else str(v) for k, v in values.items()},
+        }
+
+    @classmethod
+    def from_tags(cls, tags: dict[str, str]) -> Decision | None:
+        """The decision recorded on a version (None if the gate never ran on it)."""
+        got = {k.removeprefix(GATE): v for k, v in tags.items() if k.startswith(GATE)}
+        if "decided_at" not in got:
+            return None
+
+        def number(key: str) -> float | None:
+            return float(got[key]) if got.get(key) else None
+
+        snapshot = got.get("holdout_snapshot_id")
+        return cls(
+            promote=got.get("promote") == "True",
+            reason=got.get("reason", ""),
+            candidate_version=got.get("candidate_version", ""),
+            candidate_ap=number("candidate_ap") or 0.0,
+            champion_version=got.get("champion_version") or None,
+            champion_ap=number("champion_ap"),
+            holdout_rows=int(got.get("holdout_rows") or 0),
+            holdout_snapshot_id=int(snapshot) if snapshot else None,
+            holdout_days=got.get("holdout_days", ""),
+            decided_at=got["decided_at"],
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """The few fields a DAG task returns (a small XCom value)."""
+        keep = ("promote", "reason", "candidate_version", "candidate_ap")
+        return {k: getattr(self, k) for k in (*keep, "champion_version", "champion_ap")}
+
+
+def should_promote(
+    candidate: float, champion: float | None, *, margin: float, floor: float
+) -> tuple[bool, str]:
+    """The gate: at least as good as the champion (less ``margin``) and above ``floor``."""
+    if not np.isfinite(candidate) or candidate < floor:
+        return False, f"candidate AP {candidate:.4f} is below the floor {floor:.4f}"
+    if champion is None:
+        return True, f"no production model yet; candidate AP {candidate:.4f} >= floor {floor:.4f}"
+    if candidate + margin >= champion:
+        return True, (
+            f"candidate AP {candidate:.4f} >= champion AP {champion:.4f} - margin {margin:.4f}"
+        )
+    return False, f"candidate AP {candidate:.4f} < champion AP {champion:.4f} - margin {margin:.4f}"

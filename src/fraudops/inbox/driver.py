@@ -1,0 +1,287 @@
+"""One file's way through the ledger's states: claim, decide, score, commit, finish.
+
+Each file's claim record is written before the step's effect is made visible (see
+:mod:`fraudops.inbox.ledger`), and every step can be repeated, so a run killed at any point
+and run again leaves each file's rows in the outbox and in the lake exactly once.
+
+A file that breaks the reading or scoring code in any way is quarantined with the reason;
+errors outside the file (storage, registry, lake) leave it in flight for the next run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+from pyiceberg.table import Table
+
+from fraudops import lake, registry
+from fraudops.config import Settings
+from fraudops.csvio import Unparseable, header_problem
+from fraudops.errors import redact
+from fraudops.inbox.ledger import Claim, ClaimState, Ledger, Outcome, now
+from fraudops.inbox.names import (
+    CLAIMED,
+    INCOMING,
+    OUTBOX,
+    PROCESSED,
+    QUARANTINE,
+)
+from fraudops.inbox.outputs import (
+    claim_report,
+    out_name,
+    quarantine_unsafe,
+    write_duplicate_note,
+    write_error_report,
+)
+from fraudops.inbox.report import FileReport, InboxProgress, ProgressFn
+from fraudops.inbox.scorefile import file_hash, score_file, scores_batches
+from fraudops.inbox.storage import Entry, InboxLock, LockLost, Storage
+from fraudops.scoring import FraudScorer
+
+FINAL = {
+    ClaimState.COMMITTED: (PROCESSED, Outcome.SCORED),
+    ClaimState.DUPLICATE: (PROCESSED, Outcome.DUPLICATE),
+    ClaimState.QUARANTINED: (QUARANTINE, Outcome.QUARANTINED),
+}
+
+
+class InboxRun:
+    """One pass over an inbox, holding its lock."""
+
+    def __init__(
+        self, settings: Settings, store: Storage, lock: InboxLock, progress: ProgressFn | None
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.ledger = Ledger(store)
+        self.lock = lock
+        self.progress = progress
+        self.reports: list[FileReport] = []
+        self.scorers: dict[str, FraudScorer] = {}
+        self.production: str | None = None
+        self._table: Table | None = None
+        self.index = 0
+        self.total = 0
+
+    # model and lake -----------------------------------------------------------------------
+    def scorer(self, version: str | None) -> tuple[FraudScorer, str]:
+        """The pinned version's scorer, or production's when nothing is pinned yet."""
+        if version is None:
+            if self.production is None:
+                scorer, self.production = registry.load_production_scorer(self.settings)
+                self.scorers[self.production] = scorer
+            version = self.production
+        if version not in self.scorers:
+            self.scorers[version] = registry.load_scorer(self.settings, version)
+        return self.scorers[version], version
+
+    @property
+    def table(self) -> Table:
+        """``fraud.scores``, opened once per run."""
+        if self._table is None:
+            self._table = lake.scores_table(lake.open_catalog(self.settings))
+        return self._table
+
+    # reports ------------------------------------------------------------------------------
+    def tell(self, name: str, status: str, done: int = 0, total: int = 0) -> None:
+        """Report progress on the file being worked on."""
+        if self.progress is not None:
+            self.progress(InboxProgress(name, self.index, self.total, done, total, status))
+
+    def report(self, claim: Claim, status: Outcome) -> None:
+        """Record the outcome of a claimed file."""
+        self.reports.append(claim_report(self.store, claim, status))
+        self.tell(claim.name, status)
+
+    # entries of incoming/ -----------------------------------------------------------------
+    def quarantine_unsafe(self, entry: Entry, reason: str) -> None:
+        """Move an entry we must not read to quarantine under a made-up safe name."""
+        self.reports.append(quarantine_unsafe(self.store, entry, reason))
+        self.tell(entry.name, Outcome.QUARANTINED)
+
+    def take(self, entry: Entry) -> None:
+        """Claim a new file (record first, then move) and work on it."""
+        claim = Claim(name=entry.name, source=entry.identity, claimed_at=now())
+        self.ledger.save(claim)
+        self.store.move(f"{INCOMING}/{entry.name}", f"{CLAIMED}/{entry.name}")
+        self.work(claim)
+
+    def resume(self, claim: Claim) -> None:
+        """Finish a file a previous run left in flight."""
+        src, inc = f"{CLAIMED}/{claim.name}", f"{INCOMING}/{claim.name}"
+        left = self.store.stat(inc)
+        if left is not None and left.identity == claim.source:  # the claim move was cut short
+            if self.store.exists(src):
+                self.store.delete(inc)  # the copy in claimed/ is this same object
+            else:
+                self.store.move(inc, src)
+        if self.store.exists(src):
+            self.work(claim)
+            return
+        final = FINAL.get(claim.state)
+        if final and self.store.exists(f"{final[0]}/{claim.out}.csv"):  # cut after the last move
+            self.ledger.finish(claim, final[1])
+            self.report(claim, final[1])
+            return
+        claim.reason = "the claimed input disappeared before it was scored"
+        self.ledger.finish(claim, Outcome.MISSING)
+        self.report(claim, Outcome.MISSING)
+
+    # the steps ----------------------------------------------------------------------------
+    @property
+    def fence_key(self) -> str:
+        """The table property holding the newest token of this inbox's lock."""
+        return "fraudops.inbox-fence." + hashlib.sha256(self.store.url.encode()).hexdigest()[:16]
+
+    def work(self, claim: Claim) -> None:
+        """Drive one claimed file to its end state; each step is safe to repeat."""
+        while claim.state not in FINAL:
+            {
+                ClaimState.CLAIMED: self.decide,
+                ClaimState.SCORING: self.score,
+                ClaimState.PUBLISHED: self.commit,
+            }[claim.state](claim)
+        folder, outcome = FINAL[claim.state]
+        src = f"{CLAIMED}/{claim.name}"
+        assert claim.content_hash is not None
+        if claim.state == ClaimState.DUPLICATE:
+            write_duplicate_note(self.store, claim, self.ledger.content(claim.content_hash))
+        elif claim.state == ClaimState.QUARANTINED:
+            write_error_report(self.store, claim)
+        self.store.move(src, f"{folder}/{claim.out}.csv")
+        self.ledger.finish(claim, outcome)
+        self.report(claim, outcome)
+
+    def decide(self, claim: Claim) -> None:
+        """``claimed``: hash the content, name the outputs, pin the model (or refuse)."""
+        src = f"{CLAIMED}/{claim.name}"
+        local = self.store.fetch(src)
+        seen = self.store.stat(src)
+        digest = file_hash(local)
+        out = out_name(self.store, claim.name, digest)
+        identity = seen.identity if seen else None
+        prior = self.ledger.content(digest)
+        if prior is not None and prior.status == Outcome.SCORED:
+            reason = f"same content as {prior.name}, already scored"
+            self.ledger.advance(
+                claim, ClaimState.DUPLICATE, content_hash=digest, out=out, reason=reason
+            )
+        elif problem := _content_error(header_problem, local):
+            self.ledger.advance(
+                claim, ClaimState.QUARANTINED, content_hash=digest, out=out, reason=problem
+            )
+        else:
+            _, version = self.scorer(None)
+            self.ledger.advance(
+                claim,
+                ClaimState.SCORING,
+                content_hash=digest,
+                out=out,
+                claimed_identity=identity,
+                model_name=self.settings.model_name,
+                model_version=version,
+                scored_at=now(),
+            )
+
+    def score(self, claim: Claim) -> None:
+        """``scoring``: score into staging, publish the outbox files."""
+        assert claim.model_version is not None
+        scorer, _ = self.scorer(claim.model_version)
+        local = self.store.fetch(f"{CLAIMED}/{claim.name}")
+        total = local.stat().st_size
+
+        def on_progress(done: int) -> None:
+            self.lock.refresh()
+            self.tell(claim.name, "reading", done, total)
+
+        try:
+            staged = score_file(
+                local,
+                scorer=scorer,
+                model_name=claim.model_name or self.settings.model_name,
+                model_version=claim.model_version,
+                staging=self.store.staging,
+                chunk_rows=self.settings.inbox_chunk_rows,
+                on_progress=on_progress,
+            )
+        except LockLost:
+            raise
+        except Exception as exc:  # noqa: BLE001  (whatever this file does to the code)
+            self.ledger.advance(
+                claim,
+                ClaimState.QUARANTINED,
+                reason=_describe(exc),
+                model_name=None,
+                model_version=None,
+                scored_at=None,
+            )
+            return
+        now_seen = self.store.stat(f"{CLAIMED}/{claim.name}")
+        if now_seen is None or now_seen.identity != claim.claimed_identity:
+            # still being written (a copy in place): start again once the writer is done
+            self.ledger.advance(claim, ClaimState.CLAIMED, claimed_identity=None)
+            raise StillChanging(claim.name)
+        self.store.publish(staged.scored, f"{OUTBOX}/{claim.out}.scored.csv")
+        if staged.rejected is not None:
+            self.store.publish(staged.rejected, f"{OUTBOX}/{claim.out}.rejected.csv")
+        self.ledger.advance(
+            claim,
+            ClaimState.PUBLISHED,
+            rows_scored=staged.rows_scored,
+            rows_rejected=staged.rows_rejected,
+            rejected_file=staged.rejected is not None,
+        )
+
+    def commit(self, claim: Claim) -> None:
+        """``published``: append the scores to ``fraud.scores`` unless a snapshot has them."""
+        assert claim.content_hash is not None
+        assert claim.scored_at is not None
+        snapshot_id = None
+        if claim.rows_scored:
+            batches = scores_batches(
+                self.store.fetch(f"{OUTBOX}/{claim.out}.scored.csv"),
+                source_file=claim.name,
+                content_hash=claim.content_hash,
+                scored_at=dt.datetime.fromisoformat(claim.scored_at),
+                chunk_rows=self.settings.inbox_chunk_rows,
+            )
+            snapshot_id = lake.append_scores(
+                self.table,
+                batches,
+                content_hash=claim.content_hash,
+                properties={
+                    "fraudops.source_file": claim.name,
+                    "fraudops.model_version": str(claim.model_version),
+                    "fraudops.rows": str(claim.rows_scored),
+                },
+                fence=lake.Fence(self.fence_key, self.lock.token, self.lock.check),
+            )
+        self.ledger.advance(claim, ClaimState.COMMITTED, snapshot_id=snapshot_id)
+
+
+class StillChanging(Exception):
+    """The file changed while it was read: it stays claimed, and the next run starts over."""
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0][:500] if str(exc) else ""
+    if isinstance(exc, Unparseable):
+        return text
+    return f"could not be read ({type(exc).__name__}: {text})" if text else type(exc).__name__
+
+
+def describe_failure(exc: BaseException) -> str:
+    """An error outside the file, in one line (credentials in URLs hidden)."""
+    text = str(exc).splitlines()[0][:500] if str(exc) else ""
+    return redact(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+
+
+def _content_error(check: Callable[[Path], str | None], path: Path) -> str | None:
+    """What is wrong with a file's content: ``check``'s answer, or the error it ran into."""
+    try:
+        return check(path)
+    except Exception as exc:  # noqa: BLE001  (whatever this file does to the code)
+        return _describe(exc)

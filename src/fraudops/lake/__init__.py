@@ -1,0 +1,62 @@
+"""The lake: the only package that opens the Iceberg catalog and its tables.
+
+``fraud.transactions`` is an Apache Iceberg table partitioned by day of ``event_ts``. Writing
+days that already exist replaces those partitions (overwrite by filter), so reruns never
+duplicate rows; every write is a snapshot and reads can be pinned to a snapshot id.
+
+``fraud.scores`` holds batch-scoring results (one snapshot per scored inbox file, partitioned by
+day of ``scored_at``); each snapshot's summary carries the file's content hash, so a rerun can
+tell that a file was already committed.
+"""
+
+from fraudops.lake.catalog import (
+    NAMESPACE,
+    SCORES,
+    SCORES_SCHEMA,
+    TRANSACTIONS,
+    TRANSACTIONS_SCHEMA,
+    iceberg_schema,
+    open_catalog,
+    scores_table,
+    transactions_table,
+)
+from fraudops.lake.scores import (
+    CONTENT_HASH_PROPERTY,
+    Fence,
+    Fenced,
+    append_scores,
+    committed_snapshot,
+)
+from fraudops.lake.transactions import (
+    TableStatus,
+    days_filter,
+    read_transactions,
+    resolve_snapshot,
+    snapshot_days,
+    table_status,
+    write_days,
+)
+
+__all__ = [
+    "CONTENT_HASH_PROPERTY",
+    "NAMESPACE",
+    "SCORES",
+    "SCORES_SCHEMA",
+    "TRANSACTIONS",
+    "TRANSACTIONS_SCHEMA",
+    "Fence",
+    "Fenced",
+    "TableStatus",
+    "append_scores",
+    "committed_snapshot",
+    "days_filter",
+    "iceberg_schema",
+    "open_catalog",
+    "read_transactions",
+    "resolve_snapshot",
+    "scores_table",
+    "snapshot_days",
+    "table_status",
+    "transactions_table",
+    "write_days",
+]

@@ -1,0 +1,112 @@
+"""``fraud.scores``: batch-scoring results, one snapshot per scored inbox file.
+
+Each snapshot's summary carries the file's content hash, so a rerun can tell that a file
+was already committed; a fencing token in the table properties keeps a run that lost its
+lock from committing after the run that took it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import pyarrow as pa
+from pyiceberg.exceptions import CommitFailedException
+
+# Table.append streams only into unpartitioned tables in pyiceberg 0.12 (iceberg-python#2152):
+# append_scores writes data files batch by batch with its helper (pinned < 0.13)
+from pyiceberg.io.pyarrow import _dataframe_to_data_files
+from pyiceberg.table import Table
+from pyiceberg.table.snapshots import ancestors_of
+
+from fraudops.errors import FraudOpsError
+
+CONTENT_HASH_PROPERTY = "fraudops.content_hash"
+COMMIT_ATTEMPTS = 20
+
+
+def committed_snapshot(table: Table, content_hash: str) -> int | None:
+    """The snapshot (in the current history) whose summary carries ``content_hash``, if any."""
+    table.refresh()
+    current = table.current_snapshot()
+    if current is None:
+        return None
+    for snap in ancestors_of(current, table.metadata):
+        if snap.summary is not None and snap.summary[CONTENT_HASH_PROPERTY] == content_hash:
+            return snap.snapshot_id
+    return None
+
+
+@dataclass(frozen=True)
+class Fence:
+    """A writer's fencing token: a commit is refused once a writer with a larger one committed.
+
+    ``key`` names the writer's lock (one inbox) in the table properties; ``check`` raises
+    when the writer no longer holds its lock.
+    """
+
+    key: str
+    token: int
+    check: Callable[[], None]
+
+
+class Fenced(FraudOpsError):
+    """A newer holder of the same lock committed first: this writer must stop."""
+
+
+def append_scores(
+    table: Table,
+    batches: Iterable[pa.Table],
+    *,
+    content_hash: str,
+    properties: dict[str, str],
+    fence: Fence | None = None,
+) -> int:
+    """Append score batches as ONE snapshot tagged with ``content_hash``; returns its id.
+
+    Batches are written to data files one at a time (memory stays bounded by a batch), then
+    committed together, so a file's rows appear all at once or not at all. "Already
+    committed?", the fence and the append are one optimistic commit: it fails if anything was
+    committed since the check, and is then tried again from the check, so a retried commit
+    finds its own earlier one and two writers never both append the same content.
+    """
+    schema = table.schema().as_arrow()
+    counter = itertools.count(0)  # unique data file names across batches
+    write_uuid = uuid.uuid4()
+    files = [
+        data_file
+        for batch in batches
+        if batch.num_rows
+        for data_file in _dataframe_to_data_files(
+            table_metadata=table.metadata,
+            write_uuid=write_uuid,
+            df=batch.select(schema.names).cast(schema),
+            io=table.io,
+            counter=counter,
+        )
+    ]
+    summary = {**properties, CONTENT_HASH_PROPERTY: content_hash}
+    for _ in range(COMMIT_ATTEMPTS):
+        done = committed_snapshot(table, content_hash)  # refreshes the table
+        if done is not None:
+            return done
+        if fence is not None:
+            newest = int(table.properties.get(fence.key, "0"))
+            if newest > fence.token:
+                raise Fenced(f"a newer run (token {newest} > {fence.token}) committed first")
+            fence.check()
+        try:
+            with table.transaction() as tx:
+                if fence is not None:
+                    tx.set_properties({fence.key: str(fence.token)})
+                with tx.update_snapshot(snapshot_properties=summary).fast_append() as append:
+                    for data_file in files:
+                        append.append_data_file(data_file)
+        except CommitFailedException:
+            continue  # someone committed since the check: check again
+        snap = table.current_snapshot()
+        assert snap is not None
+        return snap.snapshot_id
+    raise FraudOpsError(f"{'.'.join(table.name())}: {COMMIT_ATTEMPTS} commits were refused")
