@@ -5,7 +5,9 @@
 #   buckets   lake    Iceberg warehouse (s3://lake/warehouse)
 #             mlflow  MLflow artifacts, written only by the MLflow server (--serve-artifacts)
 #             inbox   batch scoring: incoming/ (users drop CSVs), outbox/, processed/, quarantine/;
-#                     claimed/, ledger/ and .lock hold the batch job's own state
+#                     claimed/, ledger/ and .lock hold the batch job's own state. Versioned: an
+#                     overwrite or a delete keeps the old version, and no service key may remove
+#                     versions or change versioning (policies/batch.json denies it)
 #   keys      mlflow   policies/mlflow.json              read-write on the mlflow bucket
 #             airflow  policies/lake.json + batch.json   read-write on lake; batch on inbox
 #
@@ -36,6 +38,8 @@ mcq alias set fraudops "${endpoint}" "${MINIO_ROOT_USER}" "${MINIO_ROOT_PASSWORD
 for bucket in lake mlflow inbox; do
     mcq mb --ignore-existing "fraudops/${bucket}"
 done
+# Enabling it again is a no-op, so this stays idempotent.
+mcq version enable fraudops/inbox >/dev/null
 
 # `policy create` replaces an existing policy of the same name, so edits to the JSON files apply.
 for name in mlflow lake batch; do

@@ -60,7 +60,6 @@ PUBLISHED = {"airflow-apiserver": "8080", "mlflow": "5000", "api": "8000", "mini
 LOOPBACK_HOSTS = ("127.0.0.1", "${BIND_ADDRESS:-127.0.0.1}")
 WEAK_VALUES = ("minioadmin", "password1234", "airflow:airflow@", "changeme")
 BANNED_IMAGES = {"minio/minio", "minio/mc"}
-BUCKETS = {"lake", "mlflow", "inbox"}
 
 
 @pytest.fixture(scope="module")
@@ -448,63 +447,6 @@ def test_only_minio_and_its_init_know_the_root_credentials(raw: dict[str, Any]) 
         if any("MINIO_ROOT_PASSWORD" in value for value in environment(svc).values())
     }
     assert holders == {"minio", "minio-init"}
-
-
-# --- MinIO policies --------------------------------------------------------------------------
-
-
-def load_policy(name: str) -> dict[str, Any]:
-    return json.loads((ROOT / "minio" / "policies" / f"{name}.json").read_text(encoding="utf-8"))
-
-
-def policy_buckets(policy: dict[str, Any]) -> set[str]:
-    return {
-        resource.removeprefix("arn:aws:s3:::").split("/", 1)[0]
-        for statement in policy["Statement"]
-        for resource in statement["Resource"]
-    }
-
-
-@pytest.mark.parametrize("path", sorted((ROOT / "minio" / "policies").glob("*.json")), ids=str)
-def test_policies_are_narrow(path: Path) -> None:
-    policy = json.loads(path.read_text(encoding="utf-8"))
-    assert policy["Version"] == "2012-10-17"
-    for statement in policy["Statement"]:
-        assert statement["Effect"] == "Allow"
-        for action in statement["Action"]:
-            assert action.startswith("s3:") and "*" not in action, f"{path.name}: {action}"
-        for resource in statement["Resource"]:
-            bucket = resource.removeprefix("arn:aws:s3:::").split("/", 1)[0]
-            assert bucket in BUCKETS, f"{path.name}: {resource}"
-    assert path.stem in (ROOT / "minio" / "init.sh").read_text(encoding="utf-8")
-
-
-def test_each_key_reaches_only_its_buckets() -> None:
-    assert policy_buckets(load_policy("mlflow")) == {"mlflow"}
-    assert policy_buckets(load_policy("lake")) == {"lake"}
-    assert policy_buckets(load_policy("batch")) == {"inbox"}
-
-
-def test_batch_reads_incoming_and_writes_only_its_prefixes() -> None:
-    # The inbox (src/fraudops/inbox.py) takes a file from incoming/ into claimed/, keeps its
-    # ledger under ledger/ and a lease lock in .lock, publishes to outbox/ and moves the input to
-    # processed/ or quarantine/. HeadBucket needs s3:ListBucket without a prefix condition.
-    rights: dict[str, set[str]] = {}
-    for statement in load_policy("batch")["Statement"]:
-        assert "Condition" not in statement or "s3:ListBucket" not in statement["Action"]
-        for resource in statement["Resource"]:
-            rights.setdefault(resource.removeprefix("arn:aws:s3:::"), set()).update(
-                statement["Action"]
-            )
-    assert rights["inbox"] == {"s3:GetBucketLocation", "s3:ListBucket"}
-    assert "s3:GetObject" in rights["inbox/incoming/*"]
-    assert "s3:PutObject" not in rights["inbox/incoming/*"]
-    for prefix in ("outbox", "processed", "quarantine"):
-        assert "s3:PutObject" in rights[f"inbox/{prefix}/*"]
-        assert "s3:DeleteObject" not in rights[f"inbox/{prefix}/*"]
-    for work in ("inbox/.lock", "inbox/claimed/*", "inbox/ledger/*"):
-        assert {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"} <= rights[work], work
-    assert not [r for r in rights if r in {"inbox/*", "inbox"} and "s3:PutObject" in rights[r]]
 
 
 # --- Dockerfiles and scripts -----------------------------------------------------------------

@@ -176,6 +176,20 @@ def test_airflow_takes_its_admin_login_from_env(stack: Stack) -> None:
     assert _request("GET", f"{stack.urls['airflow']}/api/v2/dags")[0] == 401
 
 
+def test_inbox_bucket_is_versioned_as_minio_init_makes_it(stack: Stack) -> None:
+    # The smoke scenario below then scores its CSV in a versioned inbox, as the stack does.
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=stack.s3["endpoint"],
+        aws_access_key_id=stack.dotenv["MINIO_ROOT_USER"],
+        aws_secret_access_key=stack.dotenv["MINIO_ROOT_PASSWORD"],
+        region_name=stack.s3["region"],
+    )
+    assert s3.get_bucket_versioning(Bucket="inbox").get("Status") == "Enabled"
+
+
 def test_every_compose_healthcheck_passes(stack: Stack) -> None:
     assert set(stack.healthchecks) >= {
         "postgres",
