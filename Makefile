@@ -94,7 +94,7 @@ smoke: ## Check the running stack end to end: bootstrap DAG, /predict, a CSV thr
 	$(COMPOSE) exec -T \
 		-e SMOKE_AIRFLOW_URL=http://airflow-apiserver:8080 -e SMOKE_API_URL=http://api:8000 \
 		-e AIRFLOW_ADMIN_USERNAME -e AIRFLOW_ADMIN_PASSWORD -e API_KEYS \
-		-e MINIO_ROOT_USER -e MINIO_ROOT_PASSWORD \
+		-e INBOX_UPLOAD_ACCESS_KEY -e INBOX_UPLOAD_SECRET_KEY \
 		airflow-scheduler python - $(ARGS) < scripts/smoke.py
 
 clean: ## Stop the stack and DELETE its volumes, after a prompt (YES=1 skips it)

@@ -10,12 +10,14 @@
 #                     versions or change versioning (policies/batch.json denies it)
 #   keys      mlflow   policies/mlflow.json              read-write on the mlflow bucket
 #             airflow  policies/lake.json + batch.json   read-write on lake; batch on inbox
+#             upload   policies/upload.json              put into inbox/incoming/, nothing else:
+#                                                        for people dropping CSVs (mc, boto3)
 #
 # The API gets no key at all: it downloads model artifacts through the MLflow server, which
 # proxies them from the mlflow bucket, and it authenticates to MLflow with its own read-only
 # user. Airflow logs artifacts the same way, so only the MLflow server can touch that bucket.
 # S3 has no folders: the inbox prefixes appear with their first object (upload CSVs to
-# inbox/incoming/ with the console or `mc cp`); the batch policy already names them.
+# inbox/incoming/ with the upload key); the batch policy already names them.
 set -eu
 
 : "${MINIO_ROOT_USER:?MINIO_ROOT_USER is not set: run make env}"
@@ -24,6 +26,8 @@ set -eu
 : "${MLFLOW_S3_SECRET_KEY:?MLFLOW_S3_SECRET_KEY is not set: run make env}"
 : "${AIRFLOW_S3_ACCESS_KEY:?AIRFLOW_S3_ACCESS_KEY is not set: run make env}"
 : "${AIRFLOW_S3_SECRET_KEY:?AIRFLOW_S3_SECRET_KEY is not set: run make env}"
+: "${INBOX_UPLOAD_ACCESS_KEY:?INBOX_UPLOAD_ACCESS_KEY is not set: run make env}"
+: "${INBOX_UPLOAD_SECRET_KEY:?INBOX_UPLOAD_SECRET_KEY is not set: run make env}"
 
 endpoint="${MINIO_ENDPOINT:-http://minio:9000}"
 policies="${MINIO_POLICY_DIR:-/etc/fraudops/minio/policies}"
@@ -42,7 +46,7 @@ done
 mcq version enable fraudops/inbox >/dev/null
 
 # `policy create` replaces an existing policy of the same name, so edits to the JSON files apply.
-for name in mlflow lake batch; do
+for name in mlflow lake batch upload; do
     mcq admin policy create fraudops "fraudops-${name}" "${policies}/${name}.json"
 done
 
@@ -64,4 +68,7 @@ mcq admin user add fraudops "${AIRFLOW_S3_ACCESS_KEY}" "${AIRFLOW_S3_SECRET_KEY}
 attach fraudops-lake "${AIRFLOW_S3_ACCESS_KEY}"
 attach fraudops-batch "${AIRFLOW_S3_ACCESS_KEY}"
 
-echo "minio-init: buckets lake, mlflow, inbox; keys for mlflow and airflow; the api needs none"
+mcq admin user add fraudops "${INBOX_UPLOAD_ACCESS_KEY}" "${INBOX_UPLOAD_SECRET_KEY}" >/dev/null
+attach fraudops-upload "${INBOX_UPLOAD_ACCESS_KEY}"
+
+echo "minio-init: buckets lake, mlflow, inbox (versioned); keys for mlflow, airflow and uploads"

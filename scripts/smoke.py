@@ -20,9 +20,9 @@ own ``.env`` is enough on the host:
                                            containers); the stack does not publish the S3 API
 ``AIRFLOW_ADMIN_USERNAME`` / ``_PASSWORD``  the Airflow login
 ``API_KEYS``                               the first key is sent in ``X-API-Key``
-``MINIO_ROOT_USER`` / ``_PASSWORD``        uploads the CSV, as a user does in the MinIO console:
-                                           the batch key may only read and delete ``incoming/``
-                                           (``SMOKE_UPLOAD_ACCESS_KEY`` / ``_SECRET_KEY`` win)
+``INBOX_UPLOAD_ACCESS_KEY`` / ``_SECRET_KEY``  the upload key: puts the CSV into ``incoming/``
+                                           as people do (``SMOKE_UPLOAD_ACCESS_KEY`` /
+                                           ``_SECRET_KEY`` win); never the MinIO root login
 ``AIRFLOW_S3_ACCESS_KEY`` / ``_SECRET_KEY``  the batch key: reads ``outbox/`` (else
                                            ``FRAUDOPS_S3_ACCESS_KEY`` / ``_SECRET_KEY``)
 ``FRAUDOPS_INBOX``                         default ``s3://inbox``
@@ -133,8 +133,8 @@ class Config:
             s3_endpoint=s3_endpoint,
             s3_region=get("S3_REGION", "FRAUDOPS_S3_REGION", default="us-east-1"),
             upload_key=(
-                get("SMOKE_UPLOAD_ACCESS_KEY", "MINIO_ROOT_USER"),
-                get("SMOKE_UPLOAD_SECRET_KEY", "MINIO_ROOT_PASSWORD"),
+                get("SMOKE_UPLOAD_ACCESS_KEY", "INBOX_UPLOAD_ACCESS_KEY"),
+                get("SMOKE_UPLOAD_SECRET_KEY", "INBOX_UPLOAD_SECRET_KEY"),
             ),
             batch_key=(
                 get("AIRFLOW_S3_ACCESS_KEY", "FRAUDOPS_S3_ACCESS_KEY"),

@@ -449,6 +449,16 @@ def test_only_minio_and_its_init_know_the_root_credentials(raw: dict[str, Any]) 
     assert holders == {"minio", "minio-init"}
 
 
+def test_only_minio_init_knows_the_upload_key(raw: dict[str, Any]) -> None:
+    # It is for people dropping CSVs; no service of the stack uploads with it.
+    holders = {
+        name
+        for name, svc in raw["services"].items()
+        if any("INBOX_UPLOAD_" in value for value in environment(svc).values())
+    }
+    assert holders == {"minio-init"}
+
+
 # --- Dockerfiles and scripts -----------------------------------------------------------------
 
 

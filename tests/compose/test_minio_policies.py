@@ -64,6 +64,8 @@ BATCH_NEEDS = {
     "processed/day.csv": READ | WRITE,
     "quarantine/day.csv": READ | WRITE,
 }
+# What people do with the upload key: put a CSV into incoming/, nothing else.
+UPLOAD_NEEDS = {"incoming/day.csv": WRITE}
 OTHER_KEYS = ["incoming", "ledger/x.json", "outbox", "other/day.csv", "day.csv", ".lock2"]
 
 # A policy an administrator might attach as well: the explicit denials must still hold.
@@ -143,6 +145,7 @@ def test_init_creates_every_policy_and_gives_each_key_its_own() -> None:
     assert attached() == {
         "MLFLOW_S3_ACCESS_KEY": {"mlflow"},
         "AIRFLOW_S3_ACCESS_KEY": {"lake", "batch"},
+        "INBOX_UPLOAD_ACCESS_KEY": {"upload"},
     }
 
 
@@ -159,6 +162,7 @@ def test_each_key_reaches_only_its_buckets() -> None:
     assert buckets("mlflow") == {"mlflow"}
     assert buckets("lake") == {"lake"}
     assert buckets("batch") == {"inbox"}
+    assert buckets("upload") == {"inbox"}
 
 
 # --- the inbox: versioned, results never removed ---------------------------------------------
@@ -204,3 +208,15 @@ def test_batch_key_can_never_remove_versions_or_versioning() -> None:
         assert not allowed(pipeline, "s3:DeleteObjectVersion", arn("inbox", key)), key
     for action in ("s3:PutBucketVersioning", "s3:PutLifecycleConfiguration"):
         assert not allowed(pipeline, action, arn("inbox")), action
+
+
+# --- the upload key --------------------------------------------------------------------------
+
+
+def test_upload_key_only_puts_into_incoming() -> None:
+    upload = load("upload")
+    for key in [*BATCH_NEEDS, *OTHER_KEYS]:
+        assert rights(upload, OBJECT_ACTIONS, arn("inbox", key)) == UPLOAD_NEEDS.get(key, set())
+    assert not rights(upload, BUCKET_ACTIONS, arn("inbox"))
+    for bucket in BUCKETS - {"inbox"}:
+        assert not rights(upload, OBJECT_ACTIONS, arn(bucket, "incoming/day.csv")), bucket
