@@ -163,6 +163,23 @@ def test_long_running_services_run_an_init_and_restart(services: dict[str, Any])
         assert svc.get("restart") in {"unless-stopped", "always"}, name
 
 
+def test_every_service_drops_all_capabilities_and_privilege_escalation(
+    services: dict[str, Any],
+) -> None:
+    # Long-running services and one-shot jobs alike: none needs a capability or setuid.
+    problems = []
+    for name, svc in services.items():
+        if svc.get("cap_drop") != ["ALL"]:
+            problems.append(f"{name}: cap_drop: [ALL], not {svc.get('cap_drop')}")
+        if svc.get("cap_add"):
+            problems.append(f"{name}: cap_add {svc['cap_add']}")
+        if "no-new-privileges:true" not in (svc.get("security_opt") or []):
+            problems.append(f"{name}: security_opt lacks no-new-privileges:true")
+        if svc.get("privileged"):
+            problems.append(f"{name}: privileged")
+    assert not problems, "\n".join(problems)
+
+
 def test_init_jobs_run_once(services: dict[str, Any]) -> None:
     for name in INIT_JOBS:
         assert services[name].get("restart") == "no", f"{name} must not restart"
