@@ -1,6 +1,6 @@
 """Smoke test of a running FraudOps stack, end to end, through its public interfaces.
 
-1. Airflow: a JWT from ``POST /auth/token`` (the admin login of the simple auth manager).
+1. Airflow: a JWT from ``POST /auth/token`` for the admin (the FAB auth manager's login).
 2. ``fraud_bootstrap``: unpaused and triggered through the REST API v2; waits for success.
 3. The API: ``curl`` ``POST /predict`` with the API key; every transaction gets a probability.
 4. The inbox: a CSV of freshly generated transactions (no label) uploaded to ``incoming/``.
@@ -248,7 +248,7 @@ class Airflow:
         self.token = ""
 
     def login(self) -> None:
-        """Get a JWT for the admin user (the simple auth manager's token endpoint)."""
+        """Get a JWT for the admin user (the FAB auth manager's token endpoint)."""
         status, body = http_json(
             "POST",
             f"{self.url}/auth/token",

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from tests.support.compose import (
 
 SCHEMA_FILE = Path(__file__).resolve().parents[3] / "shared" / "data" / "compose-spec.schema.json"
 
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 EXPECTED_SERVICES = {
     "postgres",
     "minio",
@@ -388,8 +390,11 @@ def test_airflow_components_share_one_configuration(services: dict[str, Any]) ->
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://airflow-apiserver:8080/execution/",
+        "AIRFLOW__CORE__AUTH_MANAGER": FAB_AUTH_MANAGER,
     }
     for name, env in airflow.items():
+        simple = sorted(key for key in env if "SIMPLE_AUTH_MANAGER" in key)
+        assert not simple, f"{name}: {simple} (the stack uses the FAB auth manager)"
         for key, value in shared.items():
             assert env.get(key) == value, f"{name}: {key}={env.get(key)!r}"
         for key in (
@@ -399,6 +404,29 @@ def test_airflow_components_share_one_configuration(services: dict[str, Any]) ->
         ):
             assert env.get(key) == airflow["airflow-scheduler"].get(key), f"{name}: {key}"
             assert env.get(key), f"{name}: {key} is empty"
+
+
+def test_airflow_init_makes_an_admin_and_a_read_only_login(services: dict[str, Any]) -> None:
+    env = environment(services["airflow-init"])
+    for key in (
+        "AIRFLOW_ADMIN_USERNAME",
+        "AIRFLOW_ADMIN_PASSWORD",
+        "AIRFLOW_VIEWER_USERNAME",
+        "AIRFLOW_VIEWER_PASSWORD",
+    ):
+        assert env.get(key), f"airflow-init: {key} is not set"
+    assert env["AIRFLOW_ADMIN_USERNAME"] != env["AIRFLOW_VIEWER_USERNAME"]
+    script = (ROOT / "airflow" / "init.sh").read_text(encoding="utf-8")
+    assert "airflow fab-db migrate" in script
+
+
+def test_the_airflow_image_gets_the_fab_provider_at_the_tested_version() -> None:
+    # The image installs fraudops[airflow] with requirements.lock as constraints.
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    extra = pyproject["project"]["optional-dependencies"]["airflow"]
+    assert any(req.startswith("apache-airflow-providers-fab") for req in extra), extra
+    lock = (ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines()
+    assert any(line.startswith("apache-airflow-providers-fab==") for line in lock)
 
 
 def test_pipeline_and_api_get_what_fraudops_reads(services: dict[str, Any]) -> None:
