@@ -46,7 +46,7 @@ test-fast: $(STAMP) ## Unit tests only (no services)
 bench: $(STAMP) ## Run the benchmarks under bench/ and print the figures
 	$(BIN)/python -m bench $(ARGS)
 
-LINTED := src tests bench airflow/dags scripts
+LINTED := src tests bench airflow scripts
 
 lint: $(STAMP) ## ruff (with Airflow's AIR rules), ruff format, mypy --strict
 	$(BIN)/ruff check $(LINTED)
@@ -75,7 +75,7 @@ up: ## Build and start the stack on 127.0.0.1, wait until healthy, print URLs an
 	$(COMPOSE) build
 	$(COMPOSE) up -d --wait --wait-timeout 900
 	@set -a; . ./.env; set +a; \
-	echo "Airflow  http://$$BIND_ADDRESS:$$AIRFLOW_PORT        $$AIRFLOW_ADMIN_USERNAME / $$AIRFLOW_ADMIN_PASSWORD"; \
+	echo "Airflow  http://$$BIND_ADDRESS:$$AIRFLOW_PORT        $$AIRFLOW_ADMIN_USERNAME / $$AIRFLOW_ADMIN_PASSWORD (read-only: $$AIRFLOW_VIEWER_USERNAME / $$AIRFLOW_VIEWER_PASSWORD)"; \
 	echo "MLflow   http://$$BIND_ADDRESS:$$MLFLOW_PORT        $$MLFLOW_ADMIN_USERNAME / $$MLFLOW_ADMIN_PASSWORD"; \
 	echo "API      http://$$BIND_ADDRESS:$$API_PORT/docs   X-API-Key: $${API_KEYS%%,*}"; \
 	echo "MinIO    http://$$BIND_ADDRESS:$$MINIO_CONSOLE_PORT        $$MINIO_ROOT_USER / $$MINIO_ROOT_PASSWORD"
@@ -94,7 +94,7 @@ smoke: ## Check the running stack end to end: bootstrap DAG, /predict, a CSV thr
 	$(COMPOSE) exec -T \
 		-e SMOKE_AIRFLOW_URL=http://airflow-apiserver:8080 -e SMOKE_API_URL=http://api:8000 \
 		-e AIRFLOW_ADMIN_USERNAME -e AIRFLOW_ADMIN_PASSWORD -e API_KEYS \
-		-e MINIO_ROOT_USER -e MINIO_ROOT_PASSWORD \
+		-e INBOX_UPLOAD_ACCESS_KEY -e INBOX_UPLOAD_SECRET_KEY \
 		airflow-scheduler python - $(ARGS) < scripts/smoke.py
 
 clean: ## Stop the stack and DELETE its volumes, after a prompt (YES=1 skips it)

@@ -5,15 +5,19 @@
 #   buckets   lake    Iceberg warehouse (s3://lake/warehouse)
 #             mlflow  MLflow artifacts, written only by the MLflow server (--serve-artifacts)
 #             inbox   batch scoring: incoming/ (users drop CSVs), outbox/, processed/, quarantine/;
-#                     claimed/, ledger/ and .lock hold the batch job's own state
+#                     claimed/, ledger/ and .lock hold the batch job's own state. Versioned: an
+#                     overwrite or a delete keeps the old version, and no service key may remove
+#                     versions or change versioning (policies/batch.json denies it)
 #   keys      mlflow   policies/mlflow.json              read-write on the mlflow bucket
 #             airflow  policies/lake.json + batch.json   read-write on lake; batch on inbox
+#             upload   policies/upload.json              put into inbox/incoming/, nothing else:
+#                                                        for people dropping CSVs (mc, boto3)
 #
 # The API gets no key at all: it downloads model artifacts through the MLflow server, which
 # proxies them from the mlflow bucket, and it authenticates to MLflow with its own read-only
 # user. Airflow logs artifacts the same way, so only the MLflow server can touch that bucket.
 # S3 has no folders: the inbox prefixes appear with their first object (upload CSVs to
-# inbox/incoming/ with the console or `mc cp`); the batch policy already names them.
+# inbox/incoming/ with the upload key); the batch policy already names them.
 set -eu
 
 : "${MINIO_ROOT_USER:?MINIO_ROOT_USER is not set: run make env}"
@@ -22,6 +26,8 @@ set -eu
 : "${MLFLOW_S3_SECRET_KEY:?MLFLOW_S3_SECRET_KEY is not set: run make env}"
 : "${AIRFLOW_S3_ACCESS_KEY:?AIRFLOW_S3_ACCESS_KEY is not set: run make env}"
 : "${AIRFLOW_S3_SECRET_KEY:?AIRFLOW_S3_SECRET_KEY is not set: run make env}"
+: "${INBOX_UPLOAD_ACCESS_KEY:?INBOX_UPLOAD_ACCESS_KEY is not set: run make env}"
+: "${INBOX_UPLOAD_SECRET_KEY:?INBOX_UPLOAD_SECRET_KEY is not set: run make env}"
 
 endpoint="${MINIO_ENDPOINT:-http://minio:9000}"
 policies="${MINIO_POLICY_DIR:-/etc/fraudops/minio/policies}"
@@ -36,9 +42,11 @@ mcq alias set fraudops "${endpoint}" "${MINIO_ROOT_USER}" "${MINIO_ROOT_PASSWORD
 for bucket in lake mlflow inbox; do
     mcq mb --ignore-existing "fraudops/${bucket}"
 done
+# Enabling it again is a no-op, so this stays idempotent.
+mcq version enable fraudops/inbox >/dev/null
 
 # `policy create` replaces an existing policy of the same name, so edits to the JSON files apply.
-for name in mlflow lake batch; do
+for name in mlflow lake batch upload; do
     mcq admin policy create fraudops "fraudops-${name}" "${policies}/${name}.json"
 done
 
@@ -60,4 +68,7 @@ mcq admin user add fraudops "${AIRFLOW_S3_ACCESS_KEY}" "${AIRFLOW_S3_SECRET_KEY}
 attach fraudops-lake "${AIRFLOW_S3_ACCESS_KEY}"
 attach fraudops-batch "${AIRFLOW_S3_ACCESS_KEY}"
 
-echo "minio-init: buckets lake, mlflow, inbox; keys for mlflow and airflow; the api needs none"
+mcq admin user add fraudops "${INBOX_UPLOAD_ACCESS_KEY}" "${INBOX_UPLOAD_SECRET_KEY}" >/dev/null
+attach fraudops-upload "${INBOX_UPLOAD_ACCESS_KEY}"
+
+echo "minio-init: buckets lake, mlflow, inbox (versioned); keys for mlflow, airflow and uploads"

@@ -53,7 +53,7 @@ def generator_for(name: str) -> Callable[[], str]:
     if upper.endswith("ACCESS_KEY"):
         # An access key is a user name to MinIO: 20 characters like AWS's, at most 20 allowed.
         return lambda: _alnum(20, string.ascii_uppercase + string.digits)
-    if upper.startswith("MINIO_") or "_S3_" in upper:
+    if upper.startswith(("MINIO_", "INBOX_UPLOAD_")) or "_S3_" in upper:
         return lambda: _alnum(40)  # MinIO secret keys: 8 to 40 characters
     if upper.endswith("_KEYS"):
         return lambda: secrets.token_urlsafe(32)  # one key; add more by hand, comma-separated

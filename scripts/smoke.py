@@ -1,6 +1,6 @@
 """Smoke test of a running FraudOps stack, end to end, through its public interfaces.
 
-1. Airflow: a JWT from ``POST /auth/token`` (the admin login of the simple auth manager).
+1. Airflow: a JWT from ``POST /auth/token`` for the admin (the FAB auth manager's login).
 2. ``fraud_bootstrap``: unpaused and triggered through the REST API v2; waits for success.
 3. The API: ``curl`` ``POST /predict`` with the API key; every transaction gets a probability.
 4. The inbox: a CSV of freshly generated transactions (no label) uploaded to ``incoming/``.
@@ -20,9 +20,9 @@ own ``.env`` is enough on the host:
                                            containers); the stack does not publish the S3 API
 ``AIRFLOW_ADMIN_USERNAME`` / ``_PASSWORD``  the Airflow login
 ``API_KEYS``                               the first key is sent in ``X-API-Key``
-``MINIO_ROOT_USER`` / ``_PASSWORD``        uploads the CSV, as a user does in the MinIO console:
-                                           the batch key may only read and delete ``incoming/``
-                                           (``SMOKE_UPLOAD_ACCESS_KEY`` / ``_SECRET_KEY`` win)
+``INBOX_UPLOAD_ACCESS_KEY`` / ``_SECRET_KEY``  the upload key: puts the CSV into ``incoming/``
+                                           as people do (``SMOKE_UPLOAD_ACCESS_KEY`` /
+                                           ``_SECRET_KEY`` win); never the MinIO root login
 ``AIRFLOW_S3_ACCESS_KEY`` / ``_SECRET_KEY``  the batch key: reads ``outbox/`` (else
                                            ``FRAUDOPS_S3_ACCESS_KEY`` / ``_SECRET_KEY``)
 ``FRAUDOPS_INBOX``                         default ``s3://inbox``
@@ -133,8 +133,8 @@ class Config:
             s3_endpoint=s3_endpoint,
             s3_region=get("S3_REGION", "FRAUDOPS_S3_REGION", default="us-east-1"),
             upload_key=(
-                get("SMOKE_UPLOAD_ACCESS_KEY", "MINIO_ROOT_USER"),
-                get("SMOKE_UPLOAD_SECRET_KEY", "MINIO_ROOT_PASSWORD"),
+                get("SMOKE_UPLOAD_ACCESS_KEY", "INBOX_UPLOAD_ACCESS_KEY"),
+                get("SMOKE_UPLOAD_SECRET_KEY", "INBOX_UPLOAD_SECRET_KEY"),
             ),
             batch_key=(
                 get("AIRFLOW_S3_ACCESS_KEY", "FRAUDOPS_S3_ACCESS_KEY"),
@@ -248,7 +248,7 @@ class Airflow:
         self.token = ""
 
     def login(self) -> None:
-        """Get a JWT for the admin user (the simple auth manager's token endpoint)."""
+        """Get a JWT for the admin user (the FAB auth manager's token endpoint)."""
         status, body = http_json(
             "POST",
             f"{self.url}/auth/token",

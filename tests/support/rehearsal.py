@@ -26,9 +26,10 @@ Stand-ins, because the real thing cannot run here:
   gets ``POSTGRES_PASSWORD`` and TCP connections need a password (scram-sha-256), as in the
   official image;
 * ``minio``: moto's S3 server. ``minio-init`` is replaced by creating the buckets that
-  minio/init.sh creates. moto accepts any key and has no MinIO admin API (users, policies), and
-  its optional IAM checks ignore S3 condition keys, so the per-service keys and their
-  least-privilege policies are not exercised here (tests/compose checks them statically);
+  minio/init.sh creates, versioned where it enables versioning. moto accepts any key and has
+  no MinIO admin API (users, policies), and its optional IAM checks ignore S3 condition keys,
+  so the per-service keys and their least-privilege policies are not exercised here
+  (tests/compose/test_minio_policies.py evaluates them statically);
 * the healthchecks: cheap probes while starting, then each compose healthcheck command is run
   once, translated like the rest, by the tests.
 
@@ -429,7 +430,7 @@ class Rehearsal:
         conn.close()
 
     def create_buckets(self, service: dict[str, Any], s3: dict[str, str]) -> list[str]:
-        """minio-init's buckets (read from the script it runs), created on moto."""
+        """minio-init's buckets and their versioning (read from the script it runs), on moto."""
         import boto3
 
         script = (ROOT / "minio" / "init.sh").read_text(encoding="utf-8")
@@ -448,6 +449,10 @@ class Rehearsal:
         )
         for bucket in buckets:
             client.create_bucket(Bucket=bucket)
+        for bucket in re.findall(r"^mcq version enable fraudops/([\w-]+)", script, re.M):
+            client.put_bucket_versioning(
+                Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+            )
         return buckets
 
     # -- native processes ---------------------------------------------------------------------
