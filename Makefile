@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 COMPOSE ?= docker compose
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv system-deps demo test test-fast bench lint hooks serve airflow env up down logs smoke clean clean-home
+.PHONY: help venv lock system-deps demo test test-fast bench lint hooks serve airflow env up down logs smoke clean clean-home
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,6 +24,16 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $(STAMP)
 
 venv: $(STAMP) ## Create the virtualenv and install everything (once)
+
+# A fresh virtualenv resolves pyproject.toml with today's pins as constraints: new packages get
+# pinned, pinned ones stay as they are (edit or delete a line to move it).
+lock: ## Re-pin requirements.lock after a dependency change in pyproject.toml
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet uv
+	.lock-venv/bin/uv pip install --python .lock-venv/bin/python --constraint requirements.lock -e '.[$(EXTRAS)]'
+	{ echo "# Pinned versions of every dependency (make lock); used as constraints by make venv."; \
+	  .lock-venv/bin/uv pip freeze --python .lock-venv/bin/python --exclude-editable | LC_ALL=C sort -f; } > requirements.lock
+	rm -rf .lock-venv
 
 system-deps: ## Install the Debian packages the tests need (the PostgreSQL server, curl)
 	@missing=""; \
