@@ -56,7 +56,16 @@ class Settings(BaseSettings):
     seed: int = 42
     drift_from: dt.date | None = Field(None, description="From this day on, generate drift.")
 
-    # training and promotion
+    # labels and training
+    label_maturity_days: int = Field(
+        7,
+        ge=1,
+        description="A transaction older than this with no label event counts as legitimate; "
+        "a younger one with none is left out of training and evaluation.",
+    )
+    alert_budget: int = Field(
+        100, ge=1, description="Alerts per day analysts can review (precision/recall@budget)."
+    )
     holdout_days: int = Field(4, ge=1, description="Most recent days kept for the gate.")
     valid_days: int = Field(4, ge=1, description="Days before the holdout, for early stopping.")
     promotion_margin: float = Field(

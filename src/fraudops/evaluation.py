@@ -26,8 +26,41 @@ def choose_threshold(y: np.ndarray, proba: np.ndarray) -> float:
     return float(thresholds[int(np.argmax(f1))])
 
 
-def evaluate(y: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, float]:
-    """Average precision (PR-AUC, primary), ROC-AUC, log loss, and P/R/F1 at the threshold."""
+def at_budget(
+    y: np.ndarray, proba: np.ndarray, days: np.ndarray, budget: int
+) -> tuple[float, float, int]:
+    """(precision, recall, alerts) when analysts review the ``budget`` top scores of each day.
+
+    ``days`` gives each row's day (any integer code); ties go to the earlier row.
+    """
+    y = np.asarray(y).astype(bool)
+    if len(y) == 0:
+        return 0.0, 0.0, 0
+    order = np.lexsort((-np.asarray(proba, dtype=np.float64), np.asarray(days)))
+    sorted_days = np.asarray(days)[order]
+    starts = np.r_[0, np.flatnonzero(sorted_days[1:] != sorted_days[:-1]) + 1]
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    alerted = np.zeros(len(y), dtype=bool)
+    alerted[order[rank < budget]] = True
+    caught = int(np.sum(alerted & y))
+    alerts = int(alerted.sum())
+    frauds = int(y.sum())
+    return (caught / alerts if alerts else 0.0), (caught / frauds if frauds else 0.0), alerts
+
+
+def evaluate(
+    y: np.ndarray,
+    proba: np.ndarray,
+    threshold: float,
+    *,
+    days: np.ndarray | None = None,
+    budget: int | None = None,
+) -> dict[str, float]:
+    """Average precision (PR-AUC, primary), ROC-AUC, log loss, P/R/F1 at the threshold.
+
+    With ``days`` and ``budget``: precision and recall when analysts review ``budget`` alerts
+    a day (the top scores of each day).
+    """
     y = np.asarray(y).astype(int)
     pred = proba >= threshold
     tp = float(np.sum(pred & (y == 1)))
@@ -45,6 +78,21 @@ def evaluate(y: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, fl
         "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
         "threshold": float(threshold),
         "fraud_rate": float(y.mean()) if len(y) else 0.0,
+        **_budget_metrics(y, proba, days, budget),
+    }
+
+
+def _budget_metrics(
+    y: np.ndarray, proba: np.ndarray, days: np.ndarray | None, budget: int | None
+) -> dict[str, float]:
+    if days is None or budget is None:
+        return {}
+    precision, recall, alerts = at_budget(y, proba, days, budget)
+    n_days = len(np.unique(days)) or 1
+    return {
+        "precision_at_budget": precision,
+        "recall_at_budget": recall,
+        "alerts_per_day": alerts / n_days,
     }
 
 

@@ -1,4 +1,9 @@
-"""The generate step: days of synthetic transactions overwritten in the lake (idempotent)."""
+"""The generate step: days of synthetic transactions, and the label events of those days.
+
+The lake is written as a bank sees it: ``fraud.transactions`` without the truth, and
+``fraud.labels`` with the events *reported* during the generated days (about transactions of
+those days and of earlier ones). Rerunning the same days overwrites both, never duplicates.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import pyarrow.compute as pc
 
 from fraudops import datagen, lake
 from fraudops.config import Settings
+from fraudops.schema import LABEL, label_event_schema
 
 
 @dataclass(frozen=True)
@@ -19,8 +25,10 @@ class GenerateResult:
 
     days: list[str]
     rows: int
-    fraud_rows: int
-    snapshot_id: int
+    fraud_rows: int  # the truth, which the lake does not hold: for people reading this
+    label_events: int
+    snapshot_id: int  # of fraud.transactions
+    labels_snapshot_id: int
 
 
 def generate(
@@ -31,29 +39,47 @@ def generate(
     rows_per_day: int | None = None,
     on_day: Callable[[dt.date], None] | None = None,
 ) -> GenerateResult:
-    """Generate days of transactions and overwrite those days in the lake (idempotent)."""
+    """Generate days of transactions and their label events; overwrite those days (idempotent)."""
     start = start or settings.start_date
     n_days = days if days is not None else settings.days
+    rows = rows_per_day or settings.rows_per_day
     wanted = [start + dt.timedelta(days=i) for i in range(n_days)]
-    tables = []
+    truth: dict[dt.date, pa.Table] = {}
     for day in wanted:
-        tables.append(
-            datagen.generate_day(
-                day,
-                rows=rows_per_day or settings.rows_per_day,
-                seed=settings.seed,
-                fraud_rate=settings.fraud_rate,
-                drift_from=settings.drift_from,
-            )
+        truth[day] = datagen.generate_day(
+            day,
+            rows=rows,
+            seed=settings.seed,
+            fraud_rate=settings.fraud_rate,
+            drift_from=settings.drift_from,
         )
         if on_day:
             on_day(day)
-    data = pa.concat_tables(tables)
-    table = lake.transactions_table(lake.open_catalog(settings))
-    snapshot_id = lake.write_days(table, data, wanted)
+    data = pa.concat_tables(truth.values())
+    events = datagen.reported_on(
+        wanted,
+        rows=rows,
+        seed=settings.seed,
+        fraud_rate=settings.fraud_rate,
+        drift_from=settings.drift_from,
+        truth=truth,
+    )
+    catalog = lake.open_catalog(settings)
+    snapshot_id = lake.write_days(
+        lake.transactions_table(catalog), data.drop_columns([LABEL.name]), wanted
+    )
+    labels_snapshot_id = lake.write_days(
+        lake.labels_table(catalog),
+        events,
+        wanted,
+        column="reported_at",
+        schema=label_event_schema(),
+    )
     return GenerateResult(
         days=[d.isoformat() for d in wanted],
         rows=data.num_rows,
-        fraud_rows=int(pc.sum(data["is_fraud"]).as_py()),
+        fraud_rows=int(pc.sum(data[LABEL.name]).as_py()),
+        label_events=events.num_rows,
         snapshot_id=snapshot_id,
+        labels_snapshot_id=labels_snapshot_id,
     )

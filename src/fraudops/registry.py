@@ -107,11 +107,14 @@ def score_version(settings: Settings, version: str, holdout: pa.Table) -> float:
 
 
 def holdout_from_lake(settings: Settings, snapshot_id: int | None = None) -> tuple[pa.Table, int]:
-    """The fresh holdout: the most recent ``holdout_days`` of the lake at a snapshot."""
-    table = lake.transactions_table(lake.open_catalog(settings))
-    snap = lake.resolve_snapshot(table, snapshot_id)
-    days = lake.snapshot_days(table, snap.snapshot_id)[-settings.holdout_days :]
-    return lake.read_transactions(table, snapshot_id=snap.snapshot_id, days=days), snap.snapshot_id
+    """The fresh holdout: the most recent ``holdout_days`` mature days, labelled at the cut-off."""
+    catalog = lake.open_catalog(settings)
+    pinned = lake.pin(catalog, snapshot_id=snapshot_id)
+    labelled = lake.read_labelled(catalog, pinned, maturity_days=settings.label_maturity_days)
+    day = pc.cast(labelled.table["event_ts"], pa.date32())
+    days = sorted(pc.unique(day).to_pylist())[-settings.holdout_days :]
+    holdout = labelled.table.filter(pc.is_in(day, value_set=pa.array(days, pa.date32())))
+    return holdout, pinned.transactions
 
 
 def gate(

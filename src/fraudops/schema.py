@@ -1,6 +1,10 @@
-"""THE transaction schema: names, Arrow types, ranges and categories (the single source).
+"""THE schemas: a transaction and a label event (names, Arrow types, ranges, categories).
 
 The generator, the lake, the features, validation and the API all read this module.
+
+A transaction carries no label: a bank learns whether it was fraud later, from a *label
+event* (a chargeback, an analyst's verdict) reported days or weeks after it. ``LABEL`` is
+the column a training table gets once the events are joined to the transactions.
 """
 
 from __future__ import annotations
@@ -95,7 +99,15 @@ TRANSACTION_COLUMNS: tuple[Column, ...] = (
     Column("total_est_nworth", "float", "Estimated net worth (any finite number)."),
 )
 LABEL = Column(
-    "is_fraud", "int", "1 if the transaction is fraudulent (lake and training only).", 0, 1
+    "is_fraud", "int", "1 if the transaction is fraud (the generator's truth; training).", 0, 1
+)
+LABEL_SOURCES: tuple[str, ...] = ("chargeback", "analyst")
+LABEL_EVENT_COLUMNS: tuple[Column, ...] = (
+    Column("transaction_id", "string", "The transaction the event is about."),
+    Column("event_ts", "timestamp", "When that transaction happened, UTC."),
+    Column("label", "int", "1: fraud, 0: legitimate.", 0, 1),
+    Column("reported_at", "timestamp", "When the bank learned it, UTC."),
+    Column("source", "category", "Who reported it.", categories=LABEL_SOURCES),
 )
 
 EXAMPLE_TRANSACTION: dict[str, Any] = {
@@ -135,7 +147,15 @@ COLUMNS_BY_NAME: dict[str, Column] = {c.name: c for c in (*TRANSACTION_COLUMNS, 
 FEATURE_INPUT_NAMES: tuple[str, ...] = tuple(c.name for c in TRANSACTION_COLUMNS)
 
 
-def arrow_schema(*, with_label: bool = True) -> pa.Schema:
-    """The Arrow schema of a transaction table (non-nullable columns)."""
-    cols = (*TRANSACTION_COLUMNS, LABEL) if with_label else TRANSACTION_COLUMNS
-    return pa.schema([pa.field(c.name, c.arrow_type, nullable=False) for c in cols])
+def _schema(columns: tuple[Column, ...]) -> pa.Schema:
+    return pa.schema([pa.field(c.name, c.arrow_type, nullable=False) for c in columns])
+
+
+def arrow_schema(*, with_label: bool = False) -> pa.Schema:
+    """The Arrow schema of transactions (with the truth ``is_fraud``: the generator's output)."""
+    return _schema((*TRANSACTION_COLUMNS, LABEL) if with_label else TRANSACTION_COLUMNS)
+
+
+def label_event_schema() -> pa.Schema:
+    """The Arrow schema of label events."""
+    return _schema(LABEL_EVENT_COLUMNS)

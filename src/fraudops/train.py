@@ -18,6 +18,8 @@ from typing import Any
 import mlflow
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import xgboost as xgb
 from mlflow.models import infer_signature
 
@@ -128,6 +130,28 @@ def log_model(scorer: FraudScorer, example: pa.Table) -> str:
     return str(info.model_uri)
 
 
+REFERENCE_FILE = "reference.parquet"
+REFERENCE_ROWS = 20_000
+
+
+def log_reference(scorer: FraudScorer, data: pa.Table) -> None:
+    """The model's reference for monitoring: a seeded sample of its data, features and score."""
+    rng = np.random.default_rng(0)
+    take = np.sort(rng.choice(data.num_rows, min(REFERENCE_ROWS, data.num_rows), replace=False))
+    sample = data.take(pa.array(take))
+    matrix = features_from_table(sample)
+    columns = {name: matrix[:, j] for j, name in enumerate(FEATURE_NAMES)}
+    columns["fraud_probability"] = scorer.predict_proba(matrix).astype(np.float64)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / REFERENCE_FILE
+        pq.write_table(pa.table(columns), path)
+        mlflow.log_artifact(str(path))
+
+
+def _day_codes(table: pa.Table) -> np.ndarray:
+    return np.asarray(pc.cast(table["event_ts"], pa.date32()).cast(pa.int32()).to_numpy())
+
+
 def _requirements() -> list[str]:
     pins = []
     for dist in ("mlflow", "xgboost-cpu", "pandas", "pyarrow", "numpy", "fraudops"):
@@ -142,22 +166,29 @@ def train_sweep(
     settings: Settings,
     *,
     snapshot_id: int | None = None,
+    labels_snapshot_id: int | None = None,
     configs: Sequence[dict[str, Any]] = SWEEP,
     shuffle_labels: bool = False,
+    trigger: str = "manual",
     progress: Progress | None = None,
 ) -> TrainResult:
-    """Train every config on a pinned lake snapshot; log all runs; log the best as the model."""
+    """Train every config on pinned lake snapshots; log all runs; log the best as the model.
+
+    ``snapshot_id`` pins ``fraud.transactions`` and ``labels_snapshot_id`` ``fraud.labels``
+    (default: their current snapshots); ``trigger`` says why the run happened.
+    """
     say = progress or (lambda _msg: None)
     client = tracking.connect(settings)
     experiment_id = tracking.ensure_experiment(client, settings)
 
-    table = lake.transactions_table(lake.open_catalog(settings))
-    snap = lake.resolve_snapshot(table, snapshot_id)
-    say(f"reading {lake.TRANSACTIONS} at snapshot {snap.snapshot_id}")
-    # a scan's row order depends on file layout: sort so one snapshot always gives one model
-    data = lake.read_transactions(table, snapshot_id=snap.snapshot_id).sort_by(
-        [("event_ts", "ascending"), ("transaction_id", "ascending")]
-    )
+    catalog = lake.open_catalog(settings)
+    pinned = lake.pin(catalog, snapshot_id=snapshot_id)
+    if labels_snapshot_id is not None:
+        pinned = lake.Pinned(pinned.transactions, labels_snapshot_id)
+    say(f"reading {lake.TRANSACTIONS} at snapshot {pinned.transactions}")
+    # sorted by time and id: one snapshot always gives one model
+    labelled = lake.read_labelled(catalog, pinned, maturity_days=settings.label_maturity_days)
+    data = labelled.table
     split = time_split(data, valid_days=settings.valid_days, holdout_days=settings.holdout_days)
     x_tr, x_va, x_ho = (features_from_table(t) for t in (split.train, split.valid, split.holdout))
     y_tr, y_va, y_ho = (labels(t) for t in (split.train, split.valid, split.holdout))
@@ -166,13 +197,18 @@ def train_sweep(
         y_va = np.random.default_rng(1).permutation(y_va)
     tags = lineage_tags(
         table=lake.TRANSACTIONS,
-        snapshot_id=snap.snapshot_id,
-        data=data,
+        snapshot_id=pinned.transactions,
+        labels_snapshot_id=pinned.labels,
+        data=labelled,
         split=split,
+        maturity_days=settings.label_maturity_days,
         code_version=tracking.code_version(),
     )
+    tags["fraudops.trigger"] = trigger
     if shuffle_labels:
         tags["fraudops.control"] = "shuffled-labels"
+    days_va, days_ho = (_day_codes(t) for t in (split.valid, split.holdout))
+    budget = settings.alert_budget
 
     best: tuple[float, str, FraudScorer, dict[str, Any], dict[str, float]] | None = None
     with mlflow.start_run(experiment_id=experiment_id, run_name="sweep", tags=tags) as parent:
@@ -186,7 +222,7 @@ def train_sweep(
                 scorer = FraudScorer(booster, threshold=0.5)
                 p_va = scorer.predict_proba(x_va)
                 scorer.threshold = choose_threshold(y_va, p_va)
-                metrics = evaluate(y_va, p_va, scorer.threshold)
+                metrics = evaluate(y_va, p_va, scorer.threshold, days=days_va, budget=budget)
                 metrics["best_iteration"] = float(booster.num_boosted_rounds())
                 mlflow.log_params({**BASE_PARAMS, **config, "num_boost_round": NUM_BOOST_ROUND})
                 mlflow.log_metrics(metrics)
@@ -204,9 +240,11 @@ def train_sweep(
         say(
             f"best: {best_run_id} (validation AP {metrics['average_precision']:.3f}); logging model"
         )
-        holdout = evaluate(y_ho, scorer.predict_proba(x_ho), scorer.threshold)
+        p_ho = scorer.predict_proba(x_ho)
+        holdout = evaluate(y_ho, p_ho, scorer.threshold, days=days_ho, budget=budget)
         with mlflow.start_run(run_id=best_run_id, nested=True):
             model_uri = log_model(scorer, split.holdout.slice(0, 5))
+            log_reference(scorer, data)
             mlflow.log_metrics({f"holdout_{k}": v for k, v in holdout.items()})
             mlflow.set_tag("fraudops.best", "true")
         mlflow.log_params({f"best_{k}": v for k, v in config.items()})
@@ -217,7 +255,7 @@ def train_sweep(
         parent_run_id=parent.info.run_id,
         best_run_id=best_run_id,
         model_uri=model_uri,
-        snapshot_id=snap.snapshot_id,
+        snapshot_id=pinned.transactions,
         metrics=metrics,
         holdout_metrics=holdout,
         params=config,
@@ -226,10 +264,21 @@ def train_sweep(
 
 
 def train_and_register(
-    settings: Settings, *, snapshot_id: int | None = None, progress: Progress | None = None
+    settings: Settings,
+    *,
+    snapshot_id: int | None = None,
+    labels_snapshot_id: int | None = None,
+    trigger: str = "manual",
+    progress: Progress | None = None,
 ) -> TrainResult:
-    """Run the sweep on a pinned snapshot and register the best run: THE training step."""
-    result = train_sweep(settings, snapshot_id=snapshot_id, progress=progress)
+    """Run the sweep on pinned snapshots and register the best run: THE training step."""
+    result = train_sweep(
+        settings,
+        snapshot_id=snapshot_id,
+        labels_snapshot_id=labels_snapshot_id,
+        trigger=trigger,
+        progress=progress,
+    )
     client = tracking.connect(settings)
     version = registry.register(
         client, settings, model_uri=result.model_uri, run_id=result.best_run_id

@@ -1,4 +1,12 @@
-"""The training data: a pinned lake snapshot, split by time, and the lineage that names it."""
+"""The training data: transactions labelled as the bank knew them at a cut-off, split by time.
+
+Labels arrive late (:mod:`fraudops.datagen.labels`), so a training set is point-in-time: only
+label events reported before the cut-off count. A transaction older than the maturity window
+with no event counts as legitimate; a younger one is left out (its label is not known yet).
+Validation and holdout are the most recent *mature* days; training takes the days before
+them. Young transactions, labelled or not, come after the holdout and are left out too:
+training on them would look into the holdout's future.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +19,58 @@ import pyarrow.compute as pc
 
 from fraudops.errors import FraudOpsError
 from fraudops.schema import LABEL
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """Transactions with the label the bank knew at ``cutoff``; only mature ones."""
+
+    table: pa.Table  # the transactions' columns and ``is_fraud``
+    cutoff: dt.datetime  # label events reported before this were used, none after
+    mature_before: dt.datetime  # transactions before this are mature
+    rows: int  # all transactions in the data
+    known: int  # with a known label at the cut-off: mature ones, and young ones reported
+    events: int  # label events used
+
+    @property
+    def coverage(self) -> float:
+        """The share of transactions whose label was known at the cut-off."""
+        return self.known / self.rows if self.rows else 0.0
+
+
+def cutoff_of(transactions: pa.Table) -> dt.datetime:
+    """The cut-off of a snapshot: the end of its last day of transactions (data time)."""
+    if transactions.num_rows == 0:
+        raise FraudOpsError("no transactions to label: run `fraudops generate` first.")
+    last = pc.max(pc.cast(transactions["event_ts"], pa.date32())).as_py()
+    return dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+
+
+def label_at(
+    transactions: pa.Table, events: pa.Table, *, cutoff: dt.datetime, maturity_days: int
+) -> Labelled:
+    """Join label events to transactions as known at ``cutoff`` (the latest event wins)."""
+    ts_type = events["reported_at"].type
+    events = events.filter(pc.less(events["reported_at"], pa.scalar(cutoff, ts_type)))
+    latest = (
+        events.sort_by([("reported_at", "ascending")])
+        .group_by("transaction_id", use_threads=False)
+        .aggregate([("label", "last")])
+        .rename_columns(["transaction_id", "reported_label"])
+    )
+    joined = transactions.join(latest, "transaction_id", join_type="left outer")
+    mature_before = cutoff - dt.timedelta(days=maturity_days)
+    mature = pc.less(joined["event_ts"], pa.scalar(mature_before, joined["event_ts"].type))
+    reported = pc.is_valid(joined["reported_label"])
+    label = pc.if_else(reported, joined["reported_label"], pa.scalar(0, pa.int32()))
+    known = int(pc.sum(pc.or_(mature, reported)).as_py() or 0)
+    table = (
+        joined.append_column(LABEL.name, label.cast(pa.int32()))
+        .drop_columns(["reported_label"])
+        .filter(mature)
+        .sort_by([("event_ts", "ascending"), ("transaction_id", "ascending")])
+    )
+    return Labelled(table, cutoff, mature_before, transactions.num_rows, known, events.num_rows)
 
 
 @dataclass(frozen=True)
@@ -31,9 +91,10 @@ def time_split(table: pa.Table, *, valid_days: int, holdout_days: int) -> Split:
     days = sorted(pc.unique(day).to_pylist())
     if len(days) < valid_days + holdout_days + 1:
         raise FraudOpsError(
-            f"training needs at least {valid_days + holdout_days + 1} days of data "
+            f"training needs at least {valid_days + holdout_days + 1} days of mature data "
             f"({valid_days} validation + {holdout_days} holdout + 1 train); "
-            f"the lake has {len(days)}."
+            f"the lake has {len(days)} (transactions younger than the maturity window "
+            "have no known label yet)."
         )
     hold = days[-holdout_days:]
     val = days[-(holdout_days + valid_days) : -holdout_days]
@@ -51,15 +112,28 @@ def labels(table: pa.Table) -> np.ndarray:
 
 
 def lineage_tags(
-    *, table: str, snapshot_id: int, data: pa.Table, split: Split, code_version: str
+    *,
+    table: str,
+    snapshot_id: int,
+    labels_snapshot_id: int | None,
+    data: Labelled,
+    split: Split,
+    maturity_days: int,
+    code_version: str,
 ) -> dict[str, str]:
-    """The tags that tie a run to the exact lake data it saw."""
+    """The tags that tie a run to the exact lake data and labels it saw."""
     all_days = split.train_days + split.valid_days + split.holdout_days
     return {
         "fraudops.lake_table": table,
         "fraudops.snapshot_id": str(snapshot_id),
-        "fraudops.rows": str(data.num_rows),
-        "fraudops.fraud_rate": f"{float(pc.mean(data[LABEL.name]).as_py()):.5f}",
+        "fraudops.labels_snapshot_id": str(labels_snapshot_id),
+        "fraudops.label_cutoff": data.cutoff.isoformat(),
+        "fraudops.label_maturity_days": str(maturity_days),
+        "fraudops.label_coverage": f"{data.coverage:.4f}",
+        "fraudops.label_events": str(data.events),
+        "fraudops.rows": str(data.table.num_rows),
+        "fraudops.rows_in_snapshot": str(data.rows),
+        "fraudops.fraud_rate": f"{float(pc.mean(data.table[LABEL.name]).as_py() or 0):.5f}",
         "fraudops.date_from": min(all_days).isoformat(),
         "fraudops.date_to": max(all_days).isoformat(),
         "fraudops.train_days": f"{split.train_days[0]}..{split.train_days[-1]}",

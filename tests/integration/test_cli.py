@@ -29,6 +29,7 @@ def test_demo_twice_then_status(tmp_path):
         FRAUDOPS_VALID_DAYS="2",
         FRAUDOPS_HOLDOUT_DAYS="2",
         FRAUDOPS_PROMOTION_FLOOR="0.1",
+        FRAUDOPS_LABEL_MATURITY_DAYS="3",
     )
     first = _cli("demo", "--no-serve", env=env)
     assert first.returncode == 0, first.stderr[-3000:]

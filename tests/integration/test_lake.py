@@ -29,7 +29,7 @@ def _exercise(settings):
     assert again.snapshot_id != first.snapshot_id
 
     # overwrite one day with different content; the others are untouched
-    changed = generate_day(D0 + dt.timedelta(days=1), rows=500, seed=99)
+    changed = generate_day(D0 + dt.timedelta(days=1), rows=500, seed=99).drop_columns(["is_fraud"])
     snap = lake.write_days(table, changed, [D0 + dt.timedelta(days=1)])
     now = lake.read_transactions(table)
     assert now.num_rows == 2_500
@@ -45,6 +45,18 @@ def _exercise(settings):
     assert lake.snapshot_days(table) == [D0, D0 + dt.timedelta(days=1), D0 + dt.timedelta(days=2)]
     summary = table.snapshot_by_id(snap).summary
     assert summary["fraudops.days"] == (D0 + dt.timedelta(days=1)).isoformat()
+
+    # label events: the ones reported during the generated days, by day of report
+    labels = lake.labels_table(lake.open_catalog(settings))
+    events = lake.read_labels(labels, before=dt.datetime(2100, 1, 1, tzinfo=dt.UTC))
+    assert events.num_rows == again.label_events > 0
+    reported = pc.cast(events["reported_at"], pa.date32()).to_pylist()
+    assert set(reported) <= {D0, D0 + dt.timedelta(days=1), D0 + dt.timedelta(days=2)}
+    assert pc.count_distinct(events["transaction_id"]).as_py() == events.num_rows
+    cutoff = dt.datetime(2026, 1, 2, 12, tzinfo=dt.UTC)
+    early = lake.read_labels(labels, before=cutoff)
+    assert 0 < early.num_rows < events.num_rows
+    assert pc.max(early["reported_at"]).as_py() < cutoff
     return table
 
 

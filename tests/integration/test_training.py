@@ -62,11 +62,17 @@ def test_sweep_is_tracked_with_children_plots_and_lineage(server_settings, train
         tags = child.data.tags
         assert tags["fraudops.lake_table"] == "fraud.transactions"
         assert tags["fraudops.snapshot_id"] == str(trained.snapshot_id)
-        assert int(tags["fraudops.rows"]) == 40_000
+        # 10 days in the lake, 7 mature at the cut-off (maturity 3 days): 7 x 4,000 rows
+        assert int(tags["fraudops.rows_in_snapshot"]) == 40_000
+        assert int(tags["fraudops.rows"]) == 28_000
         assert 0.005 < float(tags["fraudops.fraud_rate"]) < 0.02
         assert (
-            tags["fraudops.date_from"] == "2026-01-01" and tags["fraudops.date_to"] == "2026-01-10"
+            tags["fraudops.date_from"] == "2026-01-01" and tags["fraudops.date_to"] == "2026-01-07"
         )
+        assert tags["fraudops.label_cutoff"] == "2026-01-11T00:00:00+00:00"
+        assert 0.70 < float(tags["fraudops.label_coverage"]) < 0.75  # 7 mature days + reported
+        assert tags["fraudops.labels_snapshot_id"] != "None"
+        assert tags["fraudops.trigger"] == "manual"
         assert tags["fraudops.code_version"]
     best = max(children, key=lambda r: r.data.metrics["average_precision"])
     assert best.info.run_id == trained.best_run_id

@@ -79,6 +79,7 @@ PIPELINE_SIZE = {
     "FRAUDOPS_ROWS_PER_DAY": "3000",
     "FRAUDOPS_VALID_DAYS": "2",
     "FRAUDOPS_HOLDOUT_DAYS": "2",
+    "FRAUDOPS_LABEL_MATURITY_DAYS": "3",
     "FRAUDOPS_PROMOTION_FLOOR": "0.1",
 }
 # .env values the rehearsal sets instead of make_env's: the API re-reads the alias every 2 s, so

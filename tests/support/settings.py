@@ -13,6 +13,8 @@ SMALL = {
     "rows_per_day": 4_000,
     "valid_days": 2,
     "holdout_days": 2,
+    "label_maturity_days": 3,  # 10 days: 7 mature, for train, 2 valid and 2 holdout
+    "alert_budget": 40,
     "promotion_floor": 0.1,
 }
 

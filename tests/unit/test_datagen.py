@@ -28,7 +28,7 @@ def test_same_day_same_rows_whatever_else_was_generated():
 
 def test_rows_follow_the_contract(big):
     table = generate_day(DAY, rows=5_000)
-    assert table.schema == arrow_schema()
+    assert table.schema == arrow_schema(with_label=True)
     assert set(big.merchant_category) <= set(MERCHANT_CATEGORIES)
     assert set(big.channel) <= set(CHANNELS)
     assert big.transaction_id.is_unique

@@ -82,7 +82,8 @@ def generate(
     """Generate synthetic transactions and overwrite those days in the lake."""
     result = run_generate(settings(), start.date() if start else None, days, rows)
     out.print(
-        f"wrote {result.rows:,} transactions ({result.fraud_rows:,} fraud) for "
+        f"wrote {result.rows:,} transactions ({result.fraud_rows:,} of them fraud, which the "
+        f"bank learns later) and {result.label_events:,} label events reported in "
         f"{result.days[0]}..{result.days[-1]}; snapshot {result.snapshot_id}"
     )
 
@@ -154,7 +155,8 @@ def demo(
     t0 = time.perf_counter()
     gen = run_generate(s, None, None, None)
     out.print(
-        f"lake: {gen.rows:,} transactions ({gen.fraud_rows:,} fraud), snapshot {gen.snapshot_id}"
+        f"lake: {gen.rows:,} transactions ({gen.fraud_rows:,} fraud), {gen.label_events:,} "
+        f"label events reported so far; snapshot {gen.snapshot_id}"
     )
     trained = run_train(s, gen.snapshot_id)
     out.print(

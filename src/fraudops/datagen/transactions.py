@@ -98,7 +98,10 @@ def generate_day(
     drift_from: dt.date | None = None,
     n_cards: int | None = None,
 ) -> pa.Table:
-    """Generate one day of transactions (with the ``is_fraud`` label) as an Arrow table."""
+    """One day of transactions with the truth (``is_fraud``): the bank never sees it whole.
+
+    :mod:`fraudops.datagen.labels` turns the truth into the label events a bank receives.
+    """
     holders = card_holders(seed, n_cards or max(2_000, rows // 2))
     rng = np.random.default_rng([seed, day.toordinal()])
     drifted = drift_from is not None and day >= drift_from
@@ -235,7 +238,7 @@ def generate_day(
         "total_est_nworth": pa.array(holders.total_est_nworth[card]),
         "is_fraud": pa.array(label),
     }
-    return pa.Table.from_arrays(list(columns.values()), schema=arrow_schema())
+    return pa.Table.from_arrays(list(columns.values()), schema=arrow_schema(with_label=True))
 
 
 def generate_days(

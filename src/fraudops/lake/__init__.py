@@ -10,16 +10,30 @@ tell that a file was already committed.
 """
 
 from fraudops.lake.catalog import (
+    LABELS,
+    LABELS_SCHEMA,
     NAMESPACE,
     SCORES,
     SCORES_SCHEMA,
     TRANSACTIONS,
     TRANSACTIONS_SCHEMA,
     iceberg_schema,
+    labels_table,
     open_catalog,
     scores_table,
     transactions_table,
 )
+from fraudops.lake.days import (
+    TableStatus,
+    days_filter,
+    read_labels,
+    read_transactions,
+    resolve_snapshot,
+    snapshot_days,
+    table_status,
+    write_days,
+)
+from fraudops.lake.labelled import Pinned, pin, read_labelled
 from fraudops.lake.scores import (
     CONTENT_HASH_PROPERTY,
     Fence,
@@ -27,18 +41,11 @@ from fraudops.lake.scores import (
     append_scores,
     committed_snapshot,
 )
-from fraudops.lake.transactions import (
-    TableStatus,
-    days_filter,
-    read_transactions,
-    resolve_snapshot,
-    snapshot_days,
-    table_status,
-    write_days,
-)
 
 __all__ = [
     "CONTENT_HASH_PROPERTY",
+    "LABELS",
+    "LABELS_SCHEMA",
     "NAMESPACE",
     "SCORES",
     "SCORES_SCHEMA",
@@ -46,12 +53,17 @@ __all__ = [
     "TRANSACTIONS_SCHEMA",
     "Fence",
     "Fenced",
+    "Pinned",
     "TableStatus",
     "append_scores",
     "committed_snapshot",
     "days_filter",
     "iceberg_schema",
+    "labels_table",
     "open_catalog",
+    "pin",
+    "read_labelled",
+    "read_labels",
     "read_transactions",
     "resolve_snapshot",
     "scores_table",

@@ -25,10 +25,11 @@ from pyiceberg.types import (
 
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError
-from fraudops.schema import LABEL, TRANSACTION_COLUMNS, Column
+from fraudops.schema import LABEL, LABEL_EVENT_COLUMNS, TRANSACTION_COLUMNS, Column
 
 NAMESPACE = "fraud"
 TRANSACTIONS = f"{NAMESPACE}.transactions"
+LABELS = f"{NAMESPACE}.labels"
 SCORES = f"{NAMESPACE}.scores"
 
 _ICEBERG_TYPES: dict[str, IcebergType] = {
@@ -50,7 +51,8 @@ def iceberg_schema(columns: Iterable[Column]) -> Schema:
     return Schema(*fields)
 
 
-TRANSACTIONS_SCHEMA = iceberg_schema((*TRANSACTION_COLUMNS, LABEL))
+TRANSACTIONS_SCHEMA = iceberg_schema(TRANSACTION_COLUMNS)
+LABELS_SCHEMA = iceberg_schema(LABEL_EVENT_COLUMNS)
 
 
 def open_catalog(settings: Settings) -> Catalog:
@@ -89,7 +91,17 @@ def _day_partitioned(catalog: Catalog, name: str, schema: Schema, column: str) -
 
 def transactions_table(catalog: Catalog) -> Table:
     """The ``fraud.transactions`` table, created (partitioned by day of ``event_ts``) if missing."""
-    return _day_partitioned(catalog, TRANSACTIONS, TRANSACTIONS_SCHEMA, "event_ts")
+    table = _day_partitioned(catalog, TRANSACTIONS, TRANSACTIONS_SCHEMA, "event_ts")
+    if LABEL.name in table.schema().column_names:
+        # a lake from before labels became events: the label leaves the transactions
+        with table.update_schema() as update:
+            update.delete_column(LABEL.name)
+    return table
+
+
+def labels_table(catalog: Catalog) -> Table:
+    """The ``fraud.labels`` table of label events, partitioned by day of ``reported_at``."""
+    return _day_partitioned(catalog, LABELS, LABELS_SCHEMA, "reported_at")
 
 
 SCORES_SCHEMA = Schema(

@@ -225,7 +225,7 @@ def validate_table(
             if dup.num_rows:
                 rejects.append(dup)
                 all_ok &= ~np.isin(rows, dup["row"].to_numpy())
-    schema = arrow_schema(with_label=False)
+    schema = arrow_schema()
     valid = pa.Table.from_arrays(
         [a.cast(f.type) for a, f in zip(typed, schema, strict=True)], names=schema.names
     )

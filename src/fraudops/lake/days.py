@@ -1,4 +1,8 @@
-"""``fraud.transactions``: days overwritten whole, read back at a snapshot (time travel)."""
+"""Tables written a day at a time (transactions by ``event_ts``, labels by ``reported_at``).
+
+Writing days that already exist replaces them (overwrite by filter), so reruns never
+duplicate rows; every write is a snapshot, and reads can be pinned to one (time travel).
+"""
 
 from __future__ import annotations
 
@@ -32,8 +36,8 @@ def _ts_literal(day: dt.date) -> str:
     return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC).isoformat()
 
 
-def days_filter(days: Iterable[dt.date]) -> BooleanExpression:
-    """A filter selecting whole days of ``event_ts`` (contiguous runs become one range)."""
+def days_filter(days: Iterable[dt.date], column: str = "event_ts") -> BooleanExpression:
+    """A filter selecting whole days of ``column`` (contiguous runs become one range)."""
     ordered = sorted(set(days))
     if not ordered:
         return AlwaysTrue()
@@ -45,8 +49,8 @@ def days_filter(days: Iterable[dt.date]) -> BooleanExpression:
             ranges.append((day, day + dt.timedelta(days=1)))
     exprs: list[BooleanExpression] = [
         And(
-            GreaterThanOrEqual("event_ts", _ts_literal(a)),  # type: ignore[call-arg]
-            LessThan("event_ts", _ts_literal(b)),  # type: ignore[call-arg]
+            GreaterThanOrEqual(column, _ts_literal(a)),  # type: ignore[call-arg]
+            LessThan(column, _ts_literal(b)),  # type: ignore[call-arg]
         )
         for a, b in ranges
     ]
@@ -58,15 +62,22 @@ def write_days(
     data: pa.Table,
     days: Iterable[dt.date],
     *,
+    column: str = "event_ts",
+    schema: pa.Schema | None = None,
     properties: dict[str, str] | None = None,
 ) -> int:
-    """Replace ``days`` of the table with ``data`` in one snapshot; returns the snapshot id."""
+    """Replace ``days`` (of ``column``) with ``data`` in one snapshot; returns its id.
+
+    ``data`` is cast to ``schema`` (default: the transaction contract's Arrow schema).
+    """
     days = list(days)
-    data = data.cast(arrow_schema())
+    data = data.cast(schema or arrow_schema())
     summary = {"fraudops.days": ",".join(d.isoformat() for d in sorted(days)), **(properties or {})}
     with warnings.catch_warnings():  # first write of a day: "delete did not match any records"
         warnings.simplefilter("ignore", UserWarning)
-        table.overwrite(data, overwrite_filter=days_filter(days), snapshot_properties=summary)
+        table.overwrite(
+            data, overwrite_filter=days_filter(days, column), snapshot_properties=summary
+        )
     snap = table.current_snapshot()
     assert snap is not None
     return snap.snapshot_id
@@ -137,3 +148,15 @@ def snapshot_days(table: Table, snapshot_id: int | None = None) -> list[dt.date]
     ts = read_transactions(table, snapshot_id=snap.snapshot_id, columns=("event_ts",))["event_ts"]
     days = pc.unique(pc.cast(ts, pa.date32()))
     return sorted(days.to_pylist())
+
+
+def read_labels(table: Table, *, before: dt.datetime, snapshot_id: int | None = None) -> pa.Table:
+    """Label events reported before ``before`` (a cut-off: nothing later is ever used)."""
+    if snapshot_id is None and table.current_snapshot() is None:
+        return table.schema().as_arrow().empty_table()
+    cutoff = LessThan("reported_at", before.astimezone(dt.UTC).isoformat())  # type: ignore[call-arg]
+    scan = table.scan(row_filter=cutoff, snapshot_id=snapshot_id)
+    events = scan.to_arrow()
+    # the filter prunes files; rows are checked again, exactly
+    keep = pc.less(events["reported_at"], pa.scalar(before, events["reported_at"].type))
+    return events.filter(keep)

@@ -1,0 +1,39 @@
+"""Transactions labelled as known at a cut-off, read from pinned snapshots of both tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyiceberg.catalog import Catalog
+
+from fraudops.lake.catalog import labels_table, transactions_table
+from fraudops.lake.days import read_labels, read_transactions, resolve_snapshot
+from fraudops.trainset import Labelled, cutoff_of, label_at
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """The snapshots a training run or a gate reads: the same data on every retry."""
+
+    transactions: int
+    labels: int | None  # None: no label event written yet
+
+
+def pin(catalog: Catalog, *, snapshot_id: int | None = None) -> Pinned:
+    """Pin ``fraud.transactions`` (at ``snapshot_id`` or its current snapshot) and the labels."""
+    transactions = resolve_snapshot(transactions_table(catalog), snapshot_id).snapshot_id
+    labels = labels_table(catalog).current_snapshot()
+    return Pinned(transactions, labels.snapshot_id if labels else None)
+
+
+def read_labelled(catalog: Catalog, pinned: Pinned, *, maturity_days: int) -> Labelled:
+    """The transactions of a snapshot, labelled with the events reported before its cut-off."""
+    table = transactions_table(catalog)
+    transactions = read_transactions(table, snapshot_id=pinned.transactions)
+    cutoff = cutoff_of(transactions)
+    events_table = labels_table(catalog)
+    if pinned.labels is None:
+        events = events_table.schema().as_arrow().empty_table()
+    else:
+        events = read_labels(events_table, before=cutoff, snapshot_id=pinned.labels)
+    return label_at(transactions, events, cutoff=cutoff, maturity_days=maturity_days)
