@@ -112,6 +112,15 @@ class Settings(BaseSettings):
     max_batch: int = Field(1000, ge=1, description="Most transactions in one POST /predict.")
     max_body_bytes: int = Field(2 * 1024**2, ge=1024, description="Largest JSON body (413 above).")
     max_csv_bytes: int = Field(64 * 1024**2, ge=1024, description="Largest CSV body (413 above).")
+    prediction_log: bool = Field(
+        True, description="Log every prediction of the API to fraud.predictions."
+    )
+    prediction_log_seconds: float = Field(
+        5.0, gt=0, description="How often the API commits its buffered predictions."
+    )
+    prediction_log_max_rows: int = Field(
+        1_000_000, ge=1_000, description="Predictions kept while the lake is away (then dropped)."
+    )
     serving_cache: Path | None = Field(
         None, description="Local copies of served models (default: home/serving-cache)."
     )

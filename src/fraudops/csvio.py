@@ -242,7 +242,7 @@ def header_problem(source: Source) -> str | None:
 
 # Cells a spreadsheet would run as a formula (OWASP "CSV injection"): they are written with a
 # leading apostrophe. Plain numbers (-12.5) are left as they are; a value that starts with an
-# apostrophe gets one more, so restore() gives back exactly what was there.
+# apostrophe gets one more, so the apostrophe always means "added here".
 _FORMULA_START = r"^[=+\-@\t\r']"
 _PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 
@@ -256,14 +256,6 @@ def neutralise(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray
     if not pc.any(risky).as_py():
         return values
     return pc.if_else(risky, pc.binary_join_element_wise("'", values, ""), values)
-
-
-def restore(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """The values :func:`neutralise` was given (reading back a CSV this package wrote)."""
-    quoted = pc.fill_null(pc.starts_with(values, "'"), False)
-    if not pc.any(quoted).as_py():
-        return values
-    return pc.if_else(quoted, pc.utf8_slice_codeunits(values, 1), values)
 
 
 def neutralise_table(table: pa.Table) -> pa.Table:

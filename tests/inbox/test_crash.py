@@ -29,6 +29,7 @@ from tests.support.inbox import (
     hash_snapshots,
     inbox_settings,
     names,
+    predictions,
     put,
     rejected,
     scored,
@@ -84,6 +85,9 @@ def check_exactly_once(settings: Settings, files: dict[str, bytes]) -> None:
     assert sorted(table["transaction_id"].to_pylist()) == sorted(ids.to_pylist())
     assert set(table["content_hash"].to_pylist()) == {sha256(GOOD)}
     assert hash_snapshots(settings, sha256(GOOD)) == 1
+    logged = predictions(settings)  # the inference log: each row once too
+    assert sorted(logged["transaction_id"].to_pylist()) == sorted(ids.to_pylist())
+    assert hash_snapshots(settings, sha256(GOOD), table_name="predictions") == 1
 
 
 @pytest.mark.parametrize("backend", ["local", pytest.param("s3", marks=pytest.mark.integration)])

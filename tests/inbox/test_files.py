@@ -29,6 +29,7 @@ from tests.support.inbox import (
     hash_snapshots,
     inbox_settings,
     names,
+    predictions,
     put,
     rejected,
     reorder,
@@ -246,6 +247,24 @@ def test_lake_holds_each_scored_row_once(run: Scenario) -> None:
         assert sorted(ids.to_pylist()) == sorted(outbox["transaction_id"].to_pylist())
         assert rep.snapshot_id is not None
     assert set(table["model_version"].to_pylist()) == {_report(run, "good.csv").model_version}
+
+
+def test_the_inference_log_holds_each_scored_row_once_with_its_inputs(run: Scenario) -> None:
+    s = run.settings
+    logged = predictions(s)
+    assert logged.num_rows == run.summary.rows_scored
+    # every row scored appears in the log as often as in fraud.scores: once per file
+    per_id = logged.group_by("transaction_id").aggregate([("transaction_id", "count")])
+    in_scores = scores(s).group_by("transaction_id").aggregate([("transaction_id", "count")])
+    assert sorted(per_id.to_pylist(), key=str) == sorted(in_scores.to_pylist(), key=str)
+    assert set(logged["source"].to_pylist()) == {"inbox"}
+    for data in (GOOD, BAD_ROWS):
+        assert hash_snapshots(s, sha256(data), table_name="predictions") == 1
+    np.testing.assert_allclose(  # the same scores as fraud.scores and the outbox
+        np.sort(logged["fraud_probability"].to_numpy()),
+        np.sort(scores(s)["fraud_probability"].to_numpy()),
+    )
+    assert pc.min(logged["transaction_amount"]).as_py() > 0  # the inputs are there, typed
 
 
 def test_a_second_run_finds_nothing_to_do(run: Scenario) -> None:

@@ -16,7 +16,7 @@ from fraudops.config import Settings
 from fraudops.demo import sample_csv
 from fraudops.errors import FraudOpsError
 from fraudops.inbox import driver, scorefile
-from fraudops.lake import scores as scores_module
+from fraudops.lake import appends as scores_module
 from tests.support.inbox import (
     HEADER,
     get,

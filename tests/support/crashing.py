@@ -53,7 +53,7 @@ def run_until_killed(settings: Settings, scorer_dir: str, version: str, kill_aft
     for cls, methods in WRITES.items():
         for name in methods:
             setattr(cls, name, counted(getattr(cls, name)))
-    lake.append_scores = counted(lake.append_scores)  # type: ignore[assignment]
+    lake.append_once = counted(lake.append_once)  # type: ignore[assignment]
     # the registry is not under test here: the child scores with a local copy of the model
     scorer = FraudScorer.load(Path(scorer_dir))
     registry.load_production_scorer = lambda _s: (scorer, version)  # type: ignore[assignment]

@@ -74,9 +74,19 @@ def scores(settings: Settings) -> pa.Table:
     return lake.scores_table(lake.open_catalog(settings)).scan().to_arrow()
 
 
-def hash_snapshots(settings: Settings, content_hash: str) -> int:
-    """How many snapshots of ``fraud.scores`` carry a file's content hash."""
-    table = lake.scores_table(lake.open_catalog(settings))
+def predictions(settings: Settings) -> pa.Table:
+    """Everything in ``fraud.predictions``."""
+    return lake.predictions_table(lake.open_catalog(settings)).scan().to_arrow()
+
+
+def hash_snapshots(settings: Settings, content_hash: str, *, table_name: str = "scores") -> int:
+    """How many snapshots of ``fraud.scores`` (or another table) carry a file's content hash."""
+    catalog = lake.open_catalog(settings)
+    table = (
+        lake.predictions_table(catalog)
+        if table_name == "predictions"
+        else lake.scores_table(catalog)
+    )
     return sum(
         1
         for snap in table.snapshots()

@@ -1,4 +1,4 @@
-"""The app factory: settings, model holder and its poller in the lifespan, routes, errors."""
+"""The app factory: settings, the model holder and the inference log in the lifespan, routes."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from fraudops.api.docs import install_docs
 from fraudops.api.holder import ModelHolder
 from fraudops.api.limits import BodyLimitMiddleware
 from fraudops.api.metrics import Metrics, MetricsMiddleware
+from fraudops.api.predlog import PredictionLog
 from fraudops.api.routes import health, model, predict
 from fraudops.api.schemas import error_items, rejections_from_fastapi
 from fraudops.config import Settings, get_settings
@@ -42,17 +43,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     keys, admin_keys = configured_keys(settings)
     metrics = Metrics()
     holder = ModelHolder(settings, metrics=metrics)
+    predictions = PredictionLog(settings, metrics=metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await holder.start()
-        poller = asyncio.create_task(holder.poll_forever(), name="fraudops-model-poller")
+        tasks = [
+            asyncio.create_task(holder.poll_forever(), name="fraudops-model-poller"),
+            asyncio.create_task(predictions.run(), name="fraudops-inference-log"),
+        ]
         try:
             yield
         finally:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await predictions.close()  # shutdown and SIGTERM: no buffered row is lost
             metrics.worker_stopped()
 
     app = FastAPI(
@@ -66,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.holder = holder
     app.state.metrics = metrics
+    app.state.predictions = predictions
     app.state.api_keys = KeyRing(keys)
     app.state.admin_keys = KeyRing(admin_keys)
     app.state.key_failures = FailureThrottle(limit=settings.api_key_failures, window=60.0)

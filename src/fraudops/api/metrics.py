@@ -24,6 +24,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+SCORE_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99)
+SCORES_OBSERVED = 64  # per request: a large batch's distribution from an even sample
 
 
 class Metrics:
@@ -61,6 +63,33 @@ class Metrics:
         )
         self._load_ok = loads.labels("success")
         self._load_failed = loads.labels("failure")
+        self.scores = Histogram(
+            "fraudops_fraud_probability",
+            "Fraud probabilities given (at most 64 per request, evenly sampled).",
+            buckets=SCORE_BUCKETS,
+            registry=reg,
+        )
+        self.prediction_log_rows = Counter(
+            "fraudops_prediction_log_rows",
+            "Predictions committed to fraud.predictions.",
+            registry=reg,
+        )
+        self.prediction_log_errors = Counter(
+            "fraudops_prediction_log_errors",
+            "Commits of the inference log that failed (the rows wait for the next one).",
+            registry=reg,
+        )
+        self.prediction_log_dropped = Counter(
+            "fraudops_prediction_log_dropped",
+            "Predictions dropped because the lake was away too long (the buffer is bounded).",
+            registry=reg,
+        )
+        self.prediction_log_pending = Gauge(
+            "fraudops_prediction_log_pending",
+            "Predictions waiting for the next commit.",
+            registry=reg,
+            multiprocess_mode="livesum",
+        )
         self.poll_errors = Counter(
             "fraudops_model_poll_errors",
             "Polls of the registry alias that failed (e.g. MLflow unreachable).",
@@ -79,8 +108,12 @@ class Metrics:
             multiprocess_mode="liveall",
         )
 
-    def scored(self, flags: np.ndarray) -> None:
-        """Count scored transactions and how many were flagged."""
+    def scored(self, flags: np.ndarray, proba: np.ndarray | None = None) -> None:
+        """Count scored transactions and how many were flagged; observe their scores."""
+        if proba is not None and len(proba):
+            step = max(1, len(proba) // SCORES_OBSERVED)
+            for value in proba[::step][:SCORES_OBSERVED].tolist():
+                self.scores.observe(value)
         fraud = int(np.count_nonzero(flags))
         if fraud:
             self._scored_fraud.inc(fraud)

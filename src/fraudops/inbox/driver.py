@@ -10,18 +10,18 @@ errors outside the file (storage, registry, lake) leave it in flight for the nex
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow as pa
 from pyiceberg.table import Table
 
-from fraudops import lake, registry
+from fraudops import lake
 from fraudops.config import Settings
-from fraudops.csvio import Unparseable, header_problem
-from fraudops.errors import redact
+from fraudops.csvio import header_problem
+from fraudops.inbox.failures import StillChanging, content_error, describe
 from fraudops.inbox.ledger import Claim, ClaimState, Ledger, Outcome, now
+from fraudops.inbox.models import Scorers
 from fraudops.inbox.names import (
     CLAIMED,
     INCOMING,
@@ -37,9 +37,14 @@ from fraudops.inbox.outputs import (
     write_error_report,
 )
 from fraudops.inbox.report import FileReport, InboxProgress, ProgressFn
-from fraudops.inbox.scorefile import file_hash, score_file, scores_batches
+from fraudops.inbox.scorefile import (
+    at,
+    file_hash,
+    lake_batches,
+    predictions_path,
+    score_file,
+)
 from fraudops.inbox.storage import Entry, InboxLock, LockLost, Storage
-from fraudops.scoring import FraudScorer
 
 FINAL = {
     ClaimState.COMMITTED: (PROCESSED, Outcome.SCORED),
@@ -60,24 +65,12 @@ class InboxRun:
         self.lock = lock
         self.progress = progress
         self.reports: list[FileReport] = []
-        self.scorers: dict[str, FraudScorer] = {}
-        self.production: str | None = None
+        self.scorers = Scorers(settings)
         self._table: Table | None = None
         self.index = 0
         self.total = 0
 
-    # model and lake -----------------------------------------------------------------------
-    def scorer(self, version: str | None) -> tuple[FraudScorer, str]:
-        """The pinned version's scorer, or production's when nothing is pinned yet."""
-        if version is None:
-            if self.production is None:
-                scorer, self.production = registry.load_production_scorer(self.settings)
-                self.scorers[self.production] = scorer
-            version = self.production
-        if version not in self.scorers:
-            self.scorers[version] = registry.load_scorer(self.settings, version)
-        return self.scorers[version], version
-
+    # the lake ---------------------------------------------------------------------------
     @property
     def table(self) -> Table:
         """``fraud.scores``, opened once per run."""
@@ -169,12 +162,12 @@ class InboxRun:
             self.ledger.advance(
                 claim, ClaimState.DUPLICATE, content_hash=digest, out=out, reason=reason
             )
-        elif problem := _content_error(header_problem, local):
+        elif problem := content_error(header_problem, local):
             self.ledger.advance(
                 claim, ClaimState.QUARANTINED, content_hash=digest, out=out, reason=problem
             )
         else:
-            _, version = self.scorer(None)
+            _, version = self.scorers.get(None)
             self.ledger.advance(
                 claim,
                 ClaimState.SCORING,
@@ -189,7 +182,7 @@ class InboxRun:
     def score(self, claim: Claim) -> None:
         """``scoring``: score into staging, publish the outbox files."""
         assert claim.model_version is not None
-        scorer, _ = self.scorer(claim.model_version)
+        scorer, _ = self.scorers.get(claim.model_version)
         local = self.store.fetch(f"{CLAIMED}/{claim.name}")
         total = local.stat().st_size
 
@@ -213,7 +206,7 @@ class InboxRun:
             self.ledger.advance(
                 claim,
                 ClaimState.QUARANTINED,
-                reason=_describe(exc),
+                reason=describe(exc),
                 model_name=None,
                 model_version=None,
                 scored_at=None,
@@ -236,52 +229,64 @@ class InboxRun:
         )
 
     def commit(self, claim: Claim) -> None:
-        """``published``: append the scores to ``fraud.scores`` unless a snapshot has them."""
+        """``published``: the file's rows into ``fraud.scores`` and ``fraud.predictions``.
+
+        Each append is committed once per content (a rerun finds it); both come from the
+        staged predictions, staged again from the claimed file if a killed run lost them.
+        """
         assert claim.content_hash is not None
         assert claim.scored_at is not None
         snapshot_id = None
         if claim.rows_scored:
-            batches = scores_batches(
-                self.store.fetch(f"{OUTBOX}/{claim.out}.scored.csv"),
-                source_file=claim.name,
-                content_hash=claim.content_hash,
-                scored_at=dt.datetime.fromisoformat(claim.scored_at),
-                chunk_rows=self.settings.inbox_chunk_rows,
-            )
-            snapshot_id = lake.append_scores(
+            staged = self.staged_predictions(claim)
+            fence = lake.Fence(self.fence_key, self.lock.token, self.lock.check)
+            summary = {
+                "fraudops.source_file": claim.name,
+                "fraudops.model_version": str(claim.model_version),
+                "fraudops.rows": str(claim.rows_scored),
+            }
+            scored_at = at(claim.scored_at)
+            snapshot_id = lake.append_once(
                 self.table,
-                batches,
+                lake_batches(
+                    staged,
+                    extra={
+                        "source_file": pa.scalar(claim.name),
+                        "content_hash": pa.scalar(claim.content_hash),
+                        "scored_at": scored_at,
+                    },
+                    columns=lake.SCORES_SCHEMA.column_names,
+                ),
                 content_hash=claim.content_hash,
-                properties={
-                    "fraudops.source_file": claim.name,
-                    "fraudops.model_version": str(claim.model_version),
-                    "fraudops.rows": str(claim.rows_scored),
-                },
-                fence=lake.Fence(self.fence_key, self.lock.token, self.lock.check),
+                properties=summary,
+                fence=fence,
+            )
+            lake.append_once(
+                lake.predictions_table(lake.open_catalog(self.settings)),
+                lake_batches(
+                    staged,
+                    extra={"predicted_at": scored_at, "source": pa.scalar("inbox")},
+                    columns=lake.PREDICTIONS_SCHEMA.column_names,
+                ),
+                content_hash=claim.content_hash,
+                properties=summary,
+                fence=fence,
             )
         self.ledger.advance(claim, ClaimState.COMMITTED, snapshot_id=snapshot_id)
 
-
-class StillChanging(Exception):
-    """The file changed while it was read: it stays claimed, and the next run starts over."""
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0][:500] if str(exc) else ""
-    if isinstance(exc, Unparseable):
-        return text
-    return f"could not be read ({type(exc).__name__}: {text})" if text else type(exc).__name__
-
-
-def describe_failure(exc: BaseException) -> str:
-    """An error outside the file, in one line (credentials in URLs hidden)."""
-    text = str(exc).splitlines()[0][:500] if str(exc) else ""
-    return redact(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
-
-
-def _content_error(check: Callable[[Path], str | None], path: Path) -> str | None:
-    """What is wrong with a file's content: ``check``'s answer, or the error it ran into."""
-    try:
-        return check(path)
-    except Exception as exc:  # noqa: BLE001  (whatever this file does to the code)
-        return _describe(exc)
+    def staged_predictions(self, claim: Claim) -> Path:
+        """The file's staged predictions; scored again with its pinned model if lost."""
+        local = self.store.fetch(f"{CLAIMED}/{claim.name}")
+        path = predictions_path(self.store.staging, local)
+        if not path.exists():
+            assert claim.model_version is not None
+            scorer, _ = self.scorers.get(claim.model_version)
+            score_file(
+                local,
+                scorer=scorer,
+                model_name=claim.model_name or self.settings.model_name,
+                model_version=claim.model_version,
+                staging=self.store.staging,
+                chunk_rows=self.settings.inbox_chunk_rows,
+            )
+        return path

@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 
 from fraudops.config import Settings
-from fraudops.inbox.driver import InboxRun, StillChanging, describe_failure
+from fraudops.inbox.driver import InboxRun
+from fraudops.inbox.failures import StillChanging, describe_failure
 from fraudops.inbox.ledger import Claim, Outcome
 from fraudops.inbox.names import INCOMING, OUTBOX, Verdict, classify, unsafe_name
 from fraudops.inbox.report import FileReport, InboxSummary, ProgressFn

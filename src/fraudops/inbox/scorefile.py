@@ -1,8 +1,10 @@
-"""One file: validate every row, score the valid ones, stage the outbox files; lake rows.
+"""One file: validate every row, score the valid ones, stage the outputs; lake rows.
 
 The file is read in chunks (memory stays bounded by a chunk), each validated and scored on
-its own; uniqueness of ``transaction_id`` is checked once over the whole file, and in the
-rare file with repeats the staged files are rewritten without them.
+its own. Three files are staged: the scored and rejected CSV files for the outbox, and the
+predictions (the valid rows, typed, with their scores) as Parquet, from which both lake
+commits are made. Uniqueness of ``transaction_id`` is checked once over the whole file; in
+the rare file with repeats the staged files are rewritten without them.
 """
 
 from __future__ import annotations
@@ -17,17 +19,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from fraudops.csvio import (
-    BLOCK_SIZE,
     WRITE_OPTIONS,
     neutralise_table,
     read_chunks,
     read_header,
     read_typed,
-    restore,
     validate_chunk,
 )
+from fraudops.schema import arrow_schema
 from fraudops.scoring import FraudScorer, scored_table
 from fraudops.validation import REJECTED_SCHEMA, duplicate_rows
 
@@ -40,14 +42,19 @@ SCORED_CSV_SCHEMA = pa.schema(
         ("model_version", pa.string()),
     ]
 )
+PREDICTIONS_SCHEMA = pa.schema(
+    [*arrow_schema(), *(f for f in SCORED_CSV_SCHEMA if f.name != "transaction_id")]
+)
+_TS = pa.timestamp("us", tz="UTC")
 
 
 @dataclass(frozen=True)
 class Staged:
-    """Outbox files of one input, written to staging, not yet published."""
+    """Outputs of one input, written to staging, not yet published or committed."""
 
     scored: Path
     rejected: Path | None
+    predictions: Path
     rows_scored: int
     rows_rejected: int
 
@@ -65,6 +72,11 @@ def _constant(value: str, n: int) -> pa.Array:
     return pa.repeat(pa.scalar(value, pa.string()), n)
 
 
+def predictions_path(staging: Path, path: Path) -> Path:
+    """Where :func:`score_file` stages the predictions of ``path``."""
+    return staging / f"{hashlib.sha256(str(path).encode()).hexdigest()[:16]}.predictions.parquet"
+
+
 def score_file(
     path: Path,
     *,
@@ -75,13 +87,14 @@ def score_file(
     chunk_rows: int,
     on_progress: Callable[[int], None] | None = None,
 ) -> Staged:
-    """Validate and score every row of a CSV file into staged scored/rejected CSV files.
+    """Validate and score every row of a CSV file into staged outputs.
 
     Raises:
         Unparseable: the file is not a CSV of transactions (nothing is staged).
     """
     names = read_header(path)
-    token = hashlib.sha256(str(path).encode()).hexdigest()[:16]
+    predictions = predictions_path(staging, path)
+    token = predictions.name.split(".", 1)[0]
     scored_path = staging / f"{token}.scored.csv"
     rejected_path = staging / f"{token}.rejected.csv"
     ids: list[pa.Array] = []  # every row's transaction_id: uniqueness is per file
@@ -90,7 +103,10 @@ def score_file(
     rows_scored = rows_rejected = 0
     rejected_writer: pacsv.CSVWriter | None = None
     try:
-        with pacsv.CSVWriter(scored_path, SCORED_CSV_SCHEMA, write_options=WRITE_OPTIONS) as out:
+        with (
+            pacsv.CSVWriter(scored_path, SCORED_CSV_SCHEMA, write_options=WRITE_OPTIONS) as out,
+            pq.ParquetWriter(predictions, PREDICTIONS_SCHEMA) as preds,
+        ):
             for chunk in read_chunks(path, names, chunk_rows=chunk_rows, on_progress=on_progress):
                 result = validate_chunk(chunk)
                 rejected = result.rejected
@@ -104,16 +120,15 @@ def score_file(
                 n = result.valid.num_rows
                 if n:
                     scored = scored_table(scorer, result.valid)
-                    out.write_table(
-                        neutralise_table(
-                            pa.Table.from_arrays(
-                                [
-                                    *scored.columns,
-                                    _constant(model_name, n),
-                                    _constant(model_version, n),
-                                ],
-                                schema=SCORED_CSV_SCHEMA,
-                            )
+                    name, version = _constant(model_name, n), _constant(model_version, n)
+                    table = pa.Table.from_arrays(
+                        [*scored.columns, name, version], schema=SCORED_CSV_SCHEMA
+                    )
+                    out.write_table(neutralise_table(table))
+                    preds.write_table(
+                        pa.Table.from_arrays(
+                            [*result.valid.columns, *scored.columns[1:], name, version],
+                            schema=PREDICTIONS_SCHEMA,
                         )
                     )
                 rows_scored += n
@@ -124,7 +139,11 @@ def score_file(
         if rejected_writer is not None:
             rejected_writer.close()
     staged = Staged(
-        scored_path, rejected_path if rejected_writer else None, rows_scored, rows_rejected
+        scored_path,
+        rejected_path if rejected_writer else None,
+        predictions,
+        rows_scored,
+        rows_rejected,
     )
     return _drop_duplicate_ids(staged, ids, id_rows, valid_rows)
 
@@ -143,6 +162,9 @@ def _drop_duplicate_ids(
     if drop.any():
         kept = read_typed(staged.scored, SCORED_CSV_SCHEMA).filter(pa.array(~drop))
         pacsv.write_csv(kept, staged.scored, write_options=WRITE_OPTIONS)
+        pq.write_table(
+            pq.read_table(staged.predictions).filter(pa.array(~drop)), staged.predictions
+        )
     rejected_path = staged.rejected or staged.scored.with_name(
         staged.scored.name.replace(".scored.", ".rejected.")
     )
@@ -155,42 +177,26 @@ def _drop_duplicate_ids(
     pacsv.write_csv(merged, rejected_path, write_options=WRITE_OPTIONS)
     newly = int(drop.sum())
     return Staged(
-        staged.scored, rejected_path, staged.rows_scored - newly, staged.rows_rejected + newly
+        staged.scored,
+        rejected_path,
+        staged.predictions,
+        staged.rows_scored - newly,
+        staged.rows_rejected + newly,
     )
 
 
-def scores_batches(
-    path: Path, *, source_file: str, content_hash: str, scored_at: dt.datetime, chunk_rows: int
+def lake_batches(
+    predictions: Path, *, extra: dict[str, pa.Scalar], columns: list[str]
 ) -> Iterator[pa.Table]:
-    """Rows for ``fraud.scores``, read back from a published scored CSV (lake == outbox)."""
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(block_size=BLOCK_SIZE),
-        convert_options=pacsv.ConvertOptions(
-            column_types=SCORED_CSV_SCHEMA, strings_can_be_null=False
-        ),
-    )
-    pending: list[pa.RecordBatch] = []
-    pending_rows = 0
-
-    def build(batches: list[pa.RecordBatch]) -> pa.Table:
-        table = pa.Table.from_batches(batches, schema=reader.schema)
-        for name in ("transaction_id", "model_name", "model_version"):  # the values, unquoted
-            table = table.set_column(table.schema.get_field_index(name), name, restore(table[name]))
+    """The staged predictions, batch by batch, with constant ``extra`` columns, as ``columns``."""
+    for batch in pq.ParquetFile(predictions).iter_batches(batch_size=200_000):
+        table = pa.Table.from_batches([batch])
         n = table.num_rows
-        return (
-            table.append_column("source_file", _constant(source_file, n))
-            .append_column("content_hash", _constant(content_hash, n))
-            .append_column(
-                "scored_at", pa.repeat(pa.scalar(scored_at, pa.timestamp("us", tz="UTC")), n)
-            )
-        )
+        for name, value in extra.items():
+            table = table.append_column(name, pa.repeat(value, n))
+        yield table.select(columns)
 
-    for batch in reader:
-        pending.append(batch)
-        pending_rows += batch.num_rows
-        if pending_rows >= chunk_rows:
-            yield build(pending)
-            pending, pending_rows = [], 0
-    if pending:
-        yield build(pending)
+
+def at(timestamp: str) -> pa.Scalar:
+    """An ISO-8601 time as a UTC timestamp scalar."""
+    return pa.scalar(dt.datetime.fromisoformat(timestamp), _TS)

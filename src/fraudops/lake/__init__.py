@@ -9,17 +9,31 @@ day of ``scored_at``); each snapshot's summary carries the file's content hash, 
 tell that a file was already committed.
 """
 
+from fraudops.lake.appends import (
+    CONTENT_HASH_PROPERTY,
+    Fence,
+    Fenced,
+    append,
+    append_once,
+    committed_snapshot,
+)
 from fraudops.lake.catalog import (
     LABELS,
     LABELS_SCHEMA,
+    MODEL_HEALTH,
+    MODEL_HEALTH_SCHEMA,
     NAMESPACE,
+    PREDICTIONS,
+    PREDICTIONS_SCHEMA,
     SCORES,
     SCORES_SCHEMA,
     TRANSACTIONS,
     TRANSACTIONS_SCHEMA,
     iceberg_schema,
     labels_table,
+    model_health_table,
     open_catalog,
+    predictions_table,
     scores_table,
     transactions_table,
 )
@@ -34,18 +48,15 @@ from fraudops.lake.days import (
     write_days,
 )
 from fraudops.lake.labelled import Pinned, pin, read_labelled
-from fraudops.lake.scores import (
-    CONTENT_HASH_PROPERTY,
-    Fence,
-    Fenced,
-    append_scores,
-    committed_snapshot,
-)
 
 __all__ = [
     "CONTENT_HASH_PROPERTY",
     "LABELS",
     "LABELS_SCHEMA",
+    "MODEL_HEALTH",
+    "MODEL_HEALTH_SCHEMA",
+    "PREDICTIONS",
+    "PREDICTIONS_SCHEMA",
     "NAMESPACE",
     "SCORES",
     "SCORES_SCHEMA",
@@ -55,12 +66,15 @@ __all__ = [
     "Fenced",
     "Pinned",
     "TableStatus",
-    "append_scores",
+    "append",
+    "append_once",
     "committed_snapshot",
     "days_filter",
     "iceberg_schema",
     "labels_table",
+    "model_health_table",
     "open_catalog",
+    "predictions_table",
     "pin",
     "read_labelled",
     "read_labels",

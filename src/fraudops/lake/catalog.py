@@ -8,16 +8,18 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
 
 # Table.append streams only into unpartitioned tables in pyiceberg 0.12 (iceberg-python#2152):
-# append_scores writes data files batch by batch with its helper (pinned < 0.13)
+# append_once writes data files batch by batch with its helper (pinned < 0.13)
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 from pyiceberg.transforms import DayTransform
 from pyiceberg.types import (
     BooleanType,
+    DateType,
     DoubleType,
     IcebergType,
     IntegerType,
+    LongType,
     NestedField,
     StringType,
     TimestamptzType,
@@ -30,6 +32,8 @@ from fraudops.schema import LABEL, LABEL_EVENT_COLUMNS, TRANSACTION_COLUMNS, Col
 NAMESPACE = "fraud"
 TRANSACTIONS = f"{NAMESPACE}.transactions"
 LABELS = f"{NAMESPACE}.labels"
+PREDICTIONS = f"{NAMESPACE}.predictions"
+MODEL_HEALTH = f"{NAMESPACE}.model_health"
 SCORES = f"{NAMESPACE}.scores"
 
 _ICEBERG_TYPES: dict[str, IcebergType] = {
@@ -119,3 +123,50 @@ SCORES_SCHEMA = Schema(
 def scores_table(catalog: Catalog) -> Table:
     """The ``fraud.scores`` table, created (partitioned by day of ``scored_at``) if missing."""
     return _day_partitioned(catalog, SCORES, SCORES_SCHEMA, "scored_at")
+
+
+_N = len(TRANSACTION_COLUMNS)
+PREDICTIONS_SCHEMA = Schema(
+    *iceberg_schema(TRANSACTION_COLUMNS).fields,
+    NestedField(_N + 1, "fraud_probability", DoubleType(), required=True),
+    NestedField(_N + 2, "is_fraud", BooleanType(), required=True, doc="Decision at the threshold."),
+    NestedField(_N + 3, "model_name", StringType(), required=True),
+    NestedField(_N + 4, "model_version", StringType(), required=True),
+    NestedField(_N + 5, "predicted_at", TimestamptzType(), required=True),
+    NestedField(_N + 6, "source", StringType(), required=True, doc="api, api-csv, inbox, replay."),
+)
+
+
+def predictions_table(catalog: Catalog) -> Table:
+    """``fraud.predictions``: everything scored, with its inputs (partitioned by event day)."""
+    return _day_partitioned(catalog, PREDICTIONS, PREDICTIONS_SCHEMA, "event_ts")
+
+
+MODEL_HEALTH_SCHEMA = Schema(
+    NestedField(1, "checked_at", TimestamptzType(), required=True),
+    NestedField(2, "window_from", DateType(), required=True, doc="First event day checked."),
+    NestedField(3, "window_to", DateType(), required=True, doc="Last event day checked."),
+    NestedField(4, "model_name", StringType(), required=True),
+    NestedField(5, "model_version", StringType(), required=True),
+    NestedField(6, "status", StringType(), required=True, doc="healthy, drifting or decayed."),
+    NestedField(7, "reasons", StringType(), required=True),
+    NestedField(8, "rows", LongType(), required=True, doc="Predictions in the drift window."),
+    NestedField(9, "score_psi", DoubleType(), required=False),
+    NestedField(10, "max_feature_psi", DoubleType(), required=False),
+    NestedField(11, "drifting_features", StringType(), required=True),
+    NestedField(12, "matured_rows", LongType(), required=True),
+    NestedField(13, "matured_ap", DoubleType(), required=False),
+    NestedField(14, "holdout_ap", DoubleType(), required=False),
+    NestedField(15, "matured_recall_at_budget", DoubleType(), required=False),
+    NestedField(16, "holdout_recall_at_budget", DoubleType(), required=False),
+    NestedField(17, "label_coverage", DoubleType(), required=False),
+    NestedField(18, "run_id", StringType(), required=True, doc="The check's MLflow run."),
+)
+
+
+def model_health_table(catalog: Catalog) -> Table:
+    """``fraud.model_health``: one row per monitoring check (unpartitioned: small)."""
+    catalog.create_namespace_if_not_exists(NAMESPACE)
+    return catalog.create_table_if_not_exists(
+        MODEL_HEALTH, schema=MODEL_HEALTH_SCHEMA, properties={"format-version": "2"}
+    )

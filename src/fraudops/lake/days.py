@@ -24,7 +24,7 @@ from pyiceberg.expressions import (
 )
 
 # Table.append streams only into unpartitioned tables in pyiceberg 0.12 (iceberg-python#2152):
-# append_scores writes data files batch by batch with its helper (pinned < 0.13)
+# append_once writes data files batch by batch with its helper (pinned < 0.13)
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 

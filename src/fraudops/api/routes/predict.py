@@ -65,7 +65,15 @@ async def predict(request: Request, holder: HolderDep) -> Response:
     except RecordsRejected as exc:
         return _unprocessable(exc.rejections)
     proba, flags = score_records(model.scorer, records)
-    holder.metrics.scored(flags)
+    holder.metrics.scored(flags, proba)
+    request.app.state.predictions.add(
+        records,
+        proba,
+        flags,
+        model_name=model.name,
+        model_version=model.version,
+        source="api",
+    )
     body = to_json(
         {
             "model_name": model.name,
@@ -80,8 +88,10 @@ async def predict(request: Request, holder: HolderDep) -> Response:
     return Response(body, media_type="application/json", headers={"X-Model-Version": model.version})
 
 
-def score_csv(scorer: FraudScorer, body: bytes) -> pa.Table:
+def score_csv(scorer: FraudScorer, body: bytes) -> tuple[pa.Table, pa.Table]:
     """Validate every row of a CSV body (the inbox's reader and rules), then score it all.
+
+    Returns the valid rows (typed) and their scores.
 
     Raises:
         CsvRejected: the body is not a CSV of transactions, or rows are invalid (the first
@@ -109,7 +119,8 @@ def score_csv(scorer: FraudScorer, body: bytes) -> pa.Table:
         if problems.num_rows > MAX_ERRORS:
             found.append(more_problems(problems.num_rows - MAX_ERRORS))
         raise CsvRejected(found)
-    return scored_table(scorer, pa.concat_tables(valid))
+    inputs = pa.concat_tables(valid)
+    return inputs, scored_table(scorer, inputs)
 
 
 @router.post(
@@ -129,10 +140,20 @@ async def predict_csv(request: Request, model: ModelDep, metrics: MetricsDep) ->
     _require_content_type(request, "text/csv", "application/csv")
     body = await request.body()
     try:
-        scored = await run_in_threadpool(score_csv, model.scorer, body)
+        inputs, scored = await run_in_threadpool(score_csv, model.scorer, body)
     except CsvRejected as exc:
         return _unprocessable(exc.rejections)
-    metrics.scored(np.asarray(scored["is_fraud"].to_numpy(zero_copy_only=False)))
+    proba = np.asarray(scored["fraud_probability"].to_numpy())
+    flags = np.asarray(scored["is_fraud"].to_numpy(zero_copy_only=False))
+    metrics.scored(flags, proba)
+    request.app.state.predictions.add(
+        inputs,
+        proba,
+        flags,
+        model_name=model.name,
+        model_version=model.version,
+        source="api-csv",
+    )
     table = scored.append_column(
         "model_version", pa.repeat(pa.scalar(model.version, pa.string()), scored.num_rows)
     )

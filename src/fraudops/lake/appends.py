@@ -1,8 +1,8 @@
-"""``fraud.scores``: batch-scoring results, one snapshot per scored inbox file.
+"""Appends: exactly once per content (the inbox's files), or as they come (the API's log).
 
-Each snapshot's summary carries the file's content hash, so a rerun can tell that a file
-was already committed; a fencing token in the table properties keeps a run that lost its
-lock from committing after the run that took it.
+An exactly-once append carries the content hash of its file in the snapshot summary, so a
+rerun can tell that the file was already committed; a fencing token in the table properties
+keeps a run that lost its lock from committing after the run that took it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pyarrow as pa
 from pyiceberg.exceptions import CommitFailedException
 
 # Table.append streams only into unpartitioned tables in pyiceberg 0.12 (iceberg-python#2152):
-# append_scores writes data files batch by batch with its helper (pinned < 0.13)
+# append_once writes data files batch by batch with its helper (pinned < 0.13)
 from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import ancestors_of
@@ -56,7 +56,7 @@ class Fenced(FraudOpsError):
     """A newer holder of the same lock committed first: this writer must stop."""
 
 
-def append_scores(
+def append_once(
     table: Table,
     batches: Iterable[pa.Table],
     *,
@@ -106,6 +106,22 @@ def append_scores(
                         append.append_data_file(data_file)
         except CommitFailedException:
             continue  # someone committed since the check: check again
+        snap = table.current_snapshot()
+        assert snap is not None
+        return snap.snapshot_id
+    raise FraudOpsError(f"{'.'.join(table.name())}: {COMMIT_ATTEMPTS} commits were refused")
+
+
+def append(table: Table, data: pa.Table, *, properties: dict[str, str] | None = None) -> int:
+    """Append rows as one snapshot, trying again when another writer committed first."""
+    schema = table.schema().as_arrow()
+    data = data.select(schema.names).cast(schema)
+    for _ in range(COMMIT_ATTEMPTS):
+        try:
+            table.append(data, snapshot_properties=properties or {})
+        except CommitFailedException:
+            table.refresh()
+            continue
         snap = table.current_snapshot()
         assert snap is not None
         return snap.snapshot_id

@@ -1,0 +1,158 @@
+"""The inference log: what the API scored, committed to ``fraud.predictions`` in batches.
+
+No request waits on the lake. A request appends its validated inputs and answers to a list
+on the event loop (no lock: one thread); every ``prediction_log_seconds`` the list is swapped
+out and committed in a worker thread as one Iceberg snapshot, so the table gets few, large
+snapshots. Shutting down (SIGTERM included) commits what is left. If the lake cannot be
+reached the rows wait for the next try, up to ``prediction_log_max_rows``; beyond that the
+oldest are dropped and counted, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio.to_thread
+import numpy as np
+import pyarrow as pa
+from pyiceberg.table import Table
+
+from fraudops import lake
+from fraudops.api.metrics import Metrics
+from fraudops.config import Settings
+from fraudops.errors import redact
+from fraudops.schema import TRANSACTION_COLUMNS, arrow_schema
+
+log = logging.getLogger(__name__)
+
+_NAMES = tuple(c.name for c in TRANSACTION_COLUMNS)
+_TS = pa.timestamp("us", tz="UTC")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One request's worth of predictions (records or an Arrow table of typed inputs)."""
+
+    inputs: Sequence[Any] | pa.Table
+    proba: np.ndarray
+    flags: np.ndarray
+    model_name: str
+    model_version: str
+    predicted_at: dt.datetime
+    source: str
+
+    @property
+    def rows(self) -> int:
+        return len(self.proba)
+
+    def table(self) -> pa.Table:
+        """The entry as rows of ``fraud.predictions``."""
+        if isinstance(self.inputs, pa.Table):
+            inputs = self.inputs.select(list(_NAMES)).cast(arrow_schema())
+        else:
+            columns = {name: [getattr(r, name) for r in self.inputs] for name in _NAMES}
+            inputs = pa.table(columns, schema=arrow_schema())
+        n = self.rows
+        return (
+            inputs.append_column("fraud_probability", pa.array(self.proba, pa.float64()))
+            .append_column("is_fraud", pa.array(self.flags, pa.bool_()))
+            .append_column("model_name", pa.repeat(pa.scalar(self.model_name), n))
+            .append_column("model_version", pa.repeat(pa.scalar(self.model_version), n))
+            .append_column("predicted_at", pa.repeat(pa.scalar(self.predicted_at, _TS), n))
+            .append_column("source", pa.repeat(pa.scalar(self.source), n))
+        )
+
+
+class PredictionLog:
+    """Buffers the API's predictions and commits them to the lake in batches."""
+
+    def __init__(self, settings: Settings, *, metrics: Metrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.enabled = settings.prediction_log
+        self._pending: list[_Entry] = []
+        self._rows = 0
+        self._table: Table | None = None
+        self._flushing = asyncio.Lock()
+
+    @property
+    def pending_rows(self) -> int:
+        """Rows waiting for the next commit."""
+        return self._rows
+
+    def add(
+        self,
+        inputs: Sequence[Any] | pa.Table,
+        proba: np.ndarray,
+        flags: np.ndarray,
+        *,
+        model_name: str,
+        model_version: str,
+        source: str,
+    ) -> None:
+        """Keep one request's predictions for the next commit (the request path: cheap)."""
+        if not self.enabled or len(proba) == 0:
+            return
+        entry = _Entry(
+            inputs, proba, flags, model_name, model_version, dt.datetime.now(dt.UTC), source
+        )
+        self._pending.append(entry)
+        self._rows += entry.rows
+        if self._rows > self.settings.prediction_log_max_rows:
+            self._drop_oldest()
+        self.metrics.prediction_log_pending.set(self._rows)
+
+    def _drop_oldest(self) -> None:
+        while self._pending and self._rows > self.settings.prediction_log_max_rows:
+            dropped = self._pending.pop(0)
+            self._rows -= dropped.rows
+            self.metrics.prediction_log_dropped.inc(dropped.rows)
+
+    async def run(self) -> None:
+        """Commit every ``prediction_log_seconds`` until cancelled."""
+        while True:
+            await asyncio.sleep(self.settings.prediction_log_seconds)
+            await self.flush()
+
+    async def flush(self) -> int:
+        """Commit what is pending as one snapshot (in a worker thread); rows committed."""
+        async with self._flushing:
+            entries, self._pending, rows = self._pending, [], self._rows
+            self._rows = 0
+            if not entries:
+                return 0
+            try:
+                await anyio.to_thread.run_sync(self._commit, entries)
+            except Exception as exc:  # the lake is away: keep the rows for the next try
+                self.metrics.prediction_log_errors.inc()
+                log.warning("inference log: %s rows wait: %s", rows, redact(str(exc)))
+                self._pending = entries + self._pending
+                self._rows += rows
+                self._drop_oldest()
+                return 0
+            finally:
+                self.metrics.prediction_log_pending.set(self._rows)
+            self.metrics.prediction_log_rows.inc(rows)
+            return rows
+
+    async def close(self) -> None:
+        """Commit what is left (shutdown, SIGTERM), trying a few times."""
+        for attempt in range(3):
+            if not self._pending:
+                return
+            await self.flush()
+            if self._pending:
+                await asyncio.sleep(0.5 * (attempt + 1))
+        if self._pending:
+            log.error("inference log: %s rows could not be committed at shutdown", self._rows)
+
+    def _commit(self, entries: list[_Entry]) -> None:
+        if self._table is None:
+            self._table = lake.predictions_table(lake.open_catalog(self.settings))
+        data = pa.concat_tables([entry.table() for entry in entries])
+        lake.append(self._table, data, properties={"fraudops.source": "api"})
