@@ -2,7 +2,8 @@
 
 Manual only (and not paused, so the Trigger button is all it takes). Trigger it first.
 
-1. `generate_history`: generates `days` days of transactions (default `FRAUDOPS_DAYS`, 30)
+1. `generate_history`: generates `days` days of transactions and the label events reported
+   during them (default `FRAUDOPS_DAYS`, 30)
    ending the day before the run's date, or from `start` when given, and overwrites those days
    in `fraud.transactions` (a rerun replaces them, never duplicates).
 2. `train`: the XGBoost sweep pinned to the snapshot just written; the best run becomes a new
@@ -72,6 +73,8 @@ def fraud_bootstrap() -> None:
             "rows": result.rows,
             "fraud_rows": result.fraud_rows,
             "snapshot_id": str(result.snapshot_id),  # a string: the UI's JSON loses digits
+            "labels_snapshot_id": str(result.labels_snapshot_id),
+            "label_events": result.label_events,
         }
         log.info("lake history written: %s", summary)
         return summary
@@ -81,8 +84,13 @@ def fraud_bootstrap() -> None:
         from fraudops.config import get_settings
         from fraudops.train import train_and_register
 
-        snapshot_id = int(history["snapshot_id"])
-        result = train_and_register(get_settings(), snapshot_id=snapshot_id, progress=log.info)
+        result = train_and_register(
+            get_settings(),
+            snapshot_id=int(history["snapshot_id"]),
+            labels_snapshot_id=int(history["labels_snapshot_id"]),
+            trigger="fraud_bootstrap",
+            progress=log.info,
+        )
         return str(result.version)
 
     @task

@@ -1,4 +1,4 @@
-"""Generate one day of transactions and overwrite that day in the lake.
+"""Generate one day of transactions, and the label events reported that day, into the lake.
 
 Daily at 00:00 UTC. Each run owns one day, its data interval `[day 00:00, day+1 00:00)` UTC:
 the day of its logical date for scheduled runs and backfills, the last complete day for a
@@ -6,8 +6,10 @@ manual run. The task generates that day's synthetic card transactions and **over
 day's partition** of the Iceberg table `fraud.transactions`, so a retry, rerun or backfill
 replaces the day and never duplicates it.
 
-It emits the asset `fraud.transactions` (day, rows and snapshot id in the event's extra),
-which schedules `fraud_train_and_promote`.
+It also overwrites the day's partition of `fraud.labels` with the label events reported that
+day (chargebacks and analysts' verdicts about that day's and earlier transactions).
+
+It emits the asset `fraud.transactions` (day, rows and snapshot ids in the event's extra).
 
 Same step as `fraudops generate --start DAY --days 1`.
 """
@@ -50,8 +52,10 @@ def fraud_generate_transactions() -> None:
             "day": day.isoformat(),
             "rows": result.rows,
             "fraud_rows": result.fraud_rows,
-            # a string: 64-bit ids lose digits in the UI's JSON view
+            "label_events": result.label_events,
+            # strings: 64-bit ids lose digits in the UI's JSON view
             "snapshot_id": str(result.snapshot_id),
+            "labels_snapshot_id": str(result.labels_snapshot_id),
         }
         outlet_events[TRANSACTIONS].extra = summary
         log.info("wrote %s: %s", TRANSACTIONS.name, summary)

@@ -1,11 +1,13 @@
-"""Train the model on a pinned lake snapshot, register it and apply the promotion gate.
+"""Train the model on pinned lake snapshots, register it and apply the promotion gate.
 
-Runs weekly (Monday 03:00 UTC), whenever `fraud_generate_transactions` updates the asset
-`fraud.transactions`, and on demand.
+Runs when `fraud_monitor` finds the production model drifting or decayed (the asset
+`fraud.model_health`), as a slow safety net on the first of each month (03:00 UTC), and on
+demand. Each training run records why it ran (MLflow tag `fraudops.trigger`).
 
-1. `pin_snapshot`: the lake's current snapshot id; the rest of the run reads exactly that
-   snapshot, so a retried task trains on the same data. While the lake holds too few days to
-   train (a new installation before `fraud_bootstrap`), the run is skipped, not failed.
+1. `pin_snapshot`: the current snapshots of `fraud.transactions` and `fraud.labels`; the rest
+   of the run reads exactly those, so a retried task trains on the same data and labels.
+   While the lake holds too few mature days to train (a new installation before
+   `fraud_bootstrap`), the run is skipped, not failed.
 2. `train`: the XGBoost sweep in MLflow (experiment `fraud-detection`); the best run becomes a
    new version of `fraud-detector`.
 3. `promote`: the gate re-scores the candidate and the current `@production` version on the same
@@ -26,12 +28,12 @@ from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, t
 
 log = logging.getLogger(__name__)
 
-TRANSACTIONS = Asset(name="fraud.transactions", uri="iceberg://fraudops/fraud/transactions")
+MODEL_HEALTH = Asset(name="fraud.model_health", uri="iceberg://fraudops/fraud/model_health")
 
 
 @dag(
     schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable("0 3 * * 1", timezone="UTC"), assets=[TRANSACTIONS]
+        timetable=CronTriggerTimetable("0 3 1 * *", timezone="UTC"), assets=[MODEL_HEALTH]
     ),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
@@ -42,32 +44,52 @@ TRANSACTIONS = Asset(name="fraud.transactions", uri="iceberg://fraudops/fraud/tr
 )
 def fraud_train_and_promote() -> None:
     @task
-    def pin_snapshot() -> str:
+    def pin_snapshot(*, dag_run: Any = None, triggering_asset_events: Any = None) -> dict[str, str]:
         from airflow.sdk.exceptions import AirflowSkipException
 
         from fraudops import lake
         from fraudops.config import get_settings
 
         settings = get_settings()
-        table = lake.transactions_table(lake.open_catalog(settings))
-        snapshot_id = lake.table_status(table).snapshot_id
-        have = len(lake.snapshot_days(table, snapshot_id)) if snapshot_id else 0
-        need = settings.valid_days + settings.holdout_days + 1
+        catalog = lake.open_catalog(settings)
+        table = lake.transactions_table(catalog)
+        have = len(lake.snapshot_days(table))
+        need = settings.valid_days + settings.holdout_days + 1 + settings.label_maturity_days
         if have < need:
             # a young installation, not a failure: nothing to retry until the history exists
             raise AirflowSkipException(
                 f"the lake has {have} day(s), training needs {need}: trigger fraud_bootstrap"
             )
-        log.info("training on %s @ snapshot %s (%d days)", lake.TRANSACTIONS, snapshot_id, have)
-        # a string: 64-bit ids lose digits in the UI's JSON view
-        return str(snapshot_id)
+        pinned = lake.pin(catalog)
+        events = [e for found in (triggering_asset_events or {}).values() for e in found]
+        if events:
+            extra = events[-1].extra or {}
+            trigger = f"fraud_monitor {extra.get('as_of')}: {extra.get('status')}: " + "; ".join(
+                extra.get("reasons") or []
+            )
+        else:
+            trigger = f"{dag_run.run_type}".split(".")[-1].lower() if dag_run else "manual"
+        log.info("training on %s (%d days), because %s", pinned, have, trigger)
+        # strings: 64-bit ids lose digits in the UI's JSON view
+        return {
+            "snapshot_id": str(pinned.transactions),
+            "labels_snapshot_id": str(pinned.labels),
+            "trigger": trigger[:500],
+        }
 
     @task(execution_timeout=timedelta(hours=2))
-    def train(snapshot_id: str) -> str:
+    def train(pinned: dict[str, str]) -> str:
         from fraudops.config import get_settings
         from fraudops.train import train_and_register
 
-        result = train_and_register(get_settings(), snapshot_id=int(snapshot_id), progress=log.info)
+        labels = pinned["labels_snapshot_id"]
+        result = train_and_register(
+            get_settings(),
+            snapshot_id=int(pinned["snapshot_id"]),
+            labels_snapshot_id=None if labels == "None" else int(labels),
+            trigger=pinned["trigger"],
+            progress=log.info,
+        )
         return str(result.version)
 
     @task

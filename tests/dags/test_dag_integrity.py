@@ -18,10 +18,12 @@ EXPECTED_TASKS = {
     "fraud_train_and_promote": ["pin_snapshot", "promote", "train"],
     "fraud_batch_score": ["score_inbox"],
     "fraud_bootstrap": ["generate_history", "promote", "train"],
+    "fraud_monitor": ["alarm", "check", "unhealthy"],
 }
 # never imported while the DAG files are parsed: only inside task bodies
 HEAVY = {"pandas", "numpy", "pyarrow", "mlflow", "xgboost", "pyiceberg", "sklearn", "pyspark"}
 TRANSACTIONS_URI = "iceberg://fraudops/fraud/transactions"
+MODEL_HEALTH_URI = "iceberg://fraudops/fraud/model_health"
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +56,17 @@ def test_dag_follows_the_house_rules(dagbag: dict[str, Any], dag_id: str) -> Non
     assert info["doc_md"].strip() == (module_doc or "").strip() != ""
 
 
-def test_generator_emits_the_asset_that_schedules_training(dagbag: dict[str, Any]) -> None:
+def test_monitoring_emits_the_asset_that_schedules_training(dagbag: dict[str, Any]) -> None:
     generator = dagbag["dags"]["fraud_generate_transactions"]
+    monitor = dagbag["dags"]["fraud_monitor"]
     training = dagbag["dags"]["fraud_train_and_promote"]
     assert generator["outlets"]["generate_day"] == [TRANSACTIONS_URI]
-    # weekly cron OR the asset
+    # only the alarm task emits it, and only runs when the model is not healthy
+    assert monitor["outlets"] == {"alarm": [MODEL_HEALTH_URI], "check": [], "unhealthy": []}
+    # a monthly safety cron OR the monitoring alarm
     assert training["timetable"] == "AssetOrTimeSchedule"
     assert training["inner_timetable"] == "CronTriggerTimetable"
-    assert training["schedule_assets"] == [TRANSACTIONS_URI]
+    assert training["schedule_assets"] == [MODEL_HEALTH_URI]
 
 
 def test_bootstrap_is_manual_and_ready_to_trigger(dagbag: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from fraudops import gate, inbox, lake, registry, tracking, trainset
+from fraudops import gate, generate, inbox, lake, registry, replay, tracking, trainset
 from fraudops.config import Settings
 from fraudops.demo import sample_csv
 from fraudops.evaluation import evaluate
@@ -91,7 +91,11 @@ def test_bootstrap_fills_the_history_and_promotes_a_first_model(
     assert decision["candidate_version"] == run["xcom"]["train"] == "1"
     tags = version_tags(settings, "1")
     assert tags["fraudops.gate.decision"] == "promoted"
-    assert tags["fraudops.snapshot_id"] == run["xcom"]["generate_history"]["snapshot_id"]
+    history = run["xcom"]["generate_history"]
+    assert tags["fraudops.snapshot_id"] == history["snapshot_id"]
+    assert tags["fraudops.labels_snapshot_id"] == history["labels_snapshot_id"]
+    assert history["label_events"] > 0
+    assert tags["fraudops.trigger"] == "fraud_bootstrap"
 
 
 def test_train_and_promote_registers_a_gated_version(
@@ -102,7 +106,9 @@ def test_train_and_promote_registers_a_gated_version(
     assert run["state"] == SUCCESS, run["tasks"]
     # pinned to the lake's snapshot at the time: the one bootstrap wrote
     snapshot_id = runs["fraud_bootstrap"]["xcom"]["generate_history"]["snapshot_id"]
-    assert run["xcom"]["pin_snapshot"] == snapshot_id
+    pinned = run["xcom"]["pin_snapshot"]
+    assert pinned["snapshot_id"] == snapshot_id
+    assert pinned["trigger"] == "manual"
     version, decision = run["xcom"]["train"], run["xcom"]["promote"]
     assert version == decision["candidate_version"] == "2"
     expected = gate_should_promote(settings, candidate="2", champion="1")
@@ -159,3 +165,36 @@ def test_generate_overwrites_its_day_and_training_waits_for_history(
     # one day of history is too little to train on: skipped, not failed
     assert training["state"] == SUCCESS
     assert set(training["tasks"].values()) == {"skipped"}
+
+
+def test_monitoring_raises_the_alarm_only_for_an_unhealthy_model(
+    run_dags: RunDags, tmp_path: Path
+) -> None:
+    settings = dag_settings(tmp_path / "home")
+    [boot] = run_dags(settings, [{"dag_id": "fraud_bootstrap", "logical_date": "2026-01-11"}])
+    assert boot["state"] == SUCCESS, boot["tasks"]
+    normal, drifted = dt.date(2026, 1, 11), dt.date(2026, 1, 12)
+    shifted = settings.model_copy(update={"drift_from": drifted})
+    for day in (normal, drifted):  # a day of production each, as the API would log it
+        generate.generate(shifted, start=day, days=1)
+        replay.replay(shifted, start=day)
+
+    healthy, unhealthy = run_dags(
+        settings,
+        [
+            {"dag_id": "fraud_monitor", "logical_date": "2026-01-12"},  # checks Jan 11
+            {"dag_id": "fraud_monitor", "logical_date": "2026-01-13"},  # checks Jan 12
+        ],
+    )
+
+    assert healthy["state"] == unhealthy["state"] == SUCCESS
+    assert healthy["xcom"]["check"]["status"] == "healthy", healthy["xcom"]["check"]
+    assert healthy["tasks"]["alarm"] == "skipped"
+    assert healthy["asset_events"] == []
+    check = unhealthy["xcom"]["check"]
+    assert check["status"] == "drifting" and "channel" in check["drifting_features"], check
+    [event] = unhealthy["asset_events"]
+    assert event["asset"] == "iceberg://fraudops/fraud/model_health"
+    assert event["extra"]["status"] == "drifting"
+    health = lake.model_health_table(lake.open_catalog(settings)).scan().to_arrow()
+    assert sorted(health["status"].to_pylist()) == ["drifting", "healthy"]
