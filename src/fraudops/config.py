@@ -73,6 +73,22 @@ class Settings(BaseSettings):
     )
     promotion_floor: float = Field(0.3, description="Candidate AP must be at least this.")
 
+    # monitoring
+    monitor_window_days: int = Field(1, ge=1, description="Event days a drift check looks at.")
+    decay_window_days: int = Field(
+        7, ge=1, description="Matured event days a decay check looks at."
+    )
+    drift_psi: float = Field(
+        0.2, gt=0, description="PSI of a feature or the score above which the model drifts."
+    )
+    decay_margin: float = Field(
+        0.1, gt=0, description="Matured AP or recall@budget this far below the holdout's: decay."
+    )
+    monitor_min_rows: int = Field(1_000, ge=1, description="Fewer predictions: no drift verdict.")
+    monitor_min_frauds: int = Field(
+        400, ge=1, description="Fewer matured frauds: no decay verdict (AP is noisy below)."
+    )
+
     # inbox
     inbox: str | None = Field(None, description="Inbox root: a folder or s3://bucket/prefix.")
     inbox_chunk_rows: int = Field(

@@ -53,6 +53,8 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 # XGBoost feature types: 'c' categorical (native splits, no one-hot), 'q' quantitative
 FEATURE_TYPES: tuple[str, ...] = ("c", "c") + ("q",) * (len(FEATURE_NAMES) - 2)
+# features with a few distinct values: drift compares them value by value, not by deciles
+DISCRETE_FEATURES: tuple[str, ...] = ("merchant_category", "channel", "card_present", "hour")
 
 Columns = Mapping[str, np.ndarray]
 

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
-from fraudops.cli import batch, lifecycle, services  # noqa: F401  (they register the commands)
+from fraudops.cli import (  # noqa: F401  (they register the commands)
+    batch,
+    lifecycle,
+    monitoring,
+    services,
+)
 from fraudops.cli.common import app, guarded
 
 __all__ = ["app", "main"]
 
 # `fraudops --help` lists the commands in the order of the lifecycle
-ORDER = ("generate", "train", "promote", "status", "demo", "score-inbox", "serve", "airflow")
+ORDER = (
+    "generate",
+    "train",
+    "promote",
+    "status",
+    "demo",
+    "score-inbox",
+    "replay",
+    "monitor",
+    "serve",
+    "airflow",
+)
 app.registered_commands.sort(
     key=lambda c: ORDER.index(c.name or (c.callback.__name__ if c.callback else ""))
 )
@@ -19,7 +34,5 @@ app.registered_commands.sort(
 
 def main() -> None:
     """Console-script entry point: one clear line for user-fixable errors, no traceback."""
-    # MLflow's INFO lines (table migrations, "registered model exists") drown the progress bars
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     guarded(lambda: app(standalone_mode=True))
     sys.exit(0)

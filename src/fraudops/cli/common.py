@@ -6,6 +6,7 @@ at the top: ``fraudops --help`` then answers without loading them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -25,6 +26,16 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console(stderr=True)
+
+
+@app.callback()
+def _quiet_mlflow() -> None:
+    # our own progress displays say what runs; MLflow's INFO lines (table migrations,
+    # "registered model exists") and per-download bars would drown them
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
 out = Console()
 T = TypeVar("T")
 

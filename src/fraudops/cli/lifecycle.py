@@ -146,9 +146,20 @@ def demo(
     ] = True,
     port: Annotated[int, typer.Option(help="Port of the scoring API.")] = 8000,
     ui_port: Annotated[int, typer.Option(help="Port of the MLflow UI.")] = 5000,
+    drift: Annotated[
+        bool,
+        typer.Option(
+            help="Then simulate days of production with a drift switch: drift detected, "
+            "retraining, the gate, matured AP before and after (minutes)."
+        ),
+    ] = False,
+    drift_days: Annotated[
+        int, typer.Option(min=10, help="Days of production to simulate with --drift.")
+    ] = 46,
 ) -> None:
     """Generate the default history, train, promote; then serve the API and the MLflow UI."""
     from fraudops.cli.batch import demo_inbox
+    from fraudops.cli.drift import run_drift_demo
     from fraudops.cli.services import serve_demo
 
     s = settings()
@@ -184,5 +195,7 @@ def demo(
     summary.add_row("MLflow UI", f"mlflow ui --backend-store-uri {s.tracking_url}")
     summary.add_row("status", "fraudops status --json")
     out.print(summary)
+    if drift:
+        run_drift_demo(s, days=drift_days)
     if serve_api:
         serve_demo(s, port=port, ui_port=ui_port)

@@ -15,9 +15,11 @@ The fraud process (why the label is learnable):
   - *camouflaged* (15%): drawn like legitimate traffic of the same card, so it stays hard.
 
   Fraud amounts are also large relative to the victim's bank balance.
-* **Drift** (``drift_from``): from that day on legitimate amounts grow 25%, more legitimate
-  traffic moves online, and a new pattern appears, *account takeover*: contactless purchases
-  near home in everyday categories with amounts out of proportion to the balance.
+* **Drift** (``drift_from``): from that day on prices grow 30%, most chip payments turn
+  contactless (a new phone wallet), more legitimate traffic moves online, and a new pattern
+  appears, *account takeover* (35% of fraud): contactless purchases near home, in the
+  daytime, in everyday categories, a few times the usual amount whatever the balance; a
+  model trained before it misses much of it.
 
 The same ``(seed, day)`` always yields the same rows, whatever else was generated.
 """
@@ -35,6 +37,8 @@ from fraudops.features import CATEGORY_MEDIAN_AMOUNT
 from fraudops.schema import CHANNELS, MERCHANT_CATEGORIES, arrow_schema
 
 _CAT = {name: i for i, name in enumerate(MERCHANT_CATEGORIES)}
+DRIFT_AMOUNT = 1.3  # prices from the drift day on
+DRIFT_WALLET = 0.7  # share of chip payments that turn contactless
 _CH = {name: i for i, name in enumerate(CHANNELS)}
 
 CATEGORY_SHARE = np.array([0.24, 0.16, 0.10, 0.14, 0.05, 0.04, 0.01, 0.08, 0.06, 0.12])
@@ -122,11 +126,14 @@ def generate_day(
     lon = np.where(travel, CITIES[away, 1] + rng.normal(0, 0.1, rows), lon)
     seconds = hour * 3600 + rng.integers(0, 3600, rows)
     if drifted:
-        amount *= 1.25
+        amount *= DRIFT_AMOUNT
         to_online = (rng.random(rows) < 0.15) & np.isin(
             cat, [_CAT["electronics"], _CAT["entertainment"]]
         )
         chan = np.where(to_online, _CH["online"], chan)
+        # a new phone wallet: half of chip payments become contactless
+        to_wallet = (rng.random(rows) < DRIFT_WALLET) & (chan == _CH["chip"])
+        chan = np.where(to_wallet, _CH["contactless"], chan)
     label = np.zeros(rows, dtype=np.int32)
 
     # -- fraud bursts on compromised cards ----------------------------------------------------
@@ -136,7 +143,7 @@ def generate_day(
         n_bursts = len(sizes)
         burst = np.repeat(np.arange(n_bursts), sizes)
         burst_card = rng.integers(0, len(holders), n_bursts)
-        pattern_p = [0.40, 0.25, 0.15, 0.20] if drifted else [0.55, 0.30, 0.15, 0.0]
+        pattern_p = [0.30, 0.20, 0.15, 0.35] if drifted else [0.55, 0.30, 0.15, 0.0]
         pattern = rng.choice(4, size=n_bursts, p=pattern_p)[burst]
         card[f] = burst_card[burst]
         start = _sample_hours(rng, _FRAUD_HOURS_P, n_bursts) * 3600 + rng.integers(
@@ -145,6 +152,9 @@ def generate_day(
         step = np.minimum(rng.exponential(180, n_fraud), 1800).astype(np.int64)
         first = np.r_[0, np.cumsum(sizes)[:-1]]
         offset = np.cumsum(step) - np.repeat(np.cumsum(step)[first] - step[first], sizes)
+        if drifted:  # account takeover happens in the daytime, like the holder's own payments
+            daytime = _sample_hours(rng, _LEGIT_HOURS_P, n_bursts) * 3600
+            start = np.where(pattern[first] == 3, daytime + rng.integers(0, 3600, n_bursts), start)
         seconds[f] = np.minimum(start[burst] + offset, 86_399)
         label[f] = 1
 
@@ -192,6 +202,9 @@ def generate_day(
         big = CATEGORY_MEDIAN_AMOUNT[fcat] * rng.lognormal(1.0, 0.8, n_fraud)
         big = np.maximum(big, np.minimum(bank * rng.uniform(0.5, 1.5, n_fraud), 20_000))
         famount = np.where(loud, big, famount)
+        if drifted:  # a few times the everyday amount, whatever the balance: easy to miss
+            quiet = CATEGORY_MEDIAN_AMOUNT[fcat] * DRIFT_AMOUNT * rng.lognormal(2.5, 0.25, n_fraud)
+            famount = np.where(takeover, quiet, famount)
         flat = np.where(far, far_lat, flat)
         flon = np.where(far, far_lon, flon)
 

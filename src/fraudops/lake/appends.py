@@ -22,6 +22,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.snapshots import ancestors_of
 
 from fraudops.errors import FraudOpsError
+from fraudops.lake.catalog import arrow_schema_of
 
 CONTENT_HASH_PROPERTY = "fraudops.content_hash"
 COMMIT_ATTEMPTS = 20
@@ -72,7 +73,7 @@ def append_once(
     committed since the check, and is then tried again from the check, so a retried commit
     finds its own earlier one and two writers never both append the same content.
     """
-    schema = table.schema().as_arrow()
+    schema = arrow_schema_of(table)
     counter = itertools.count(0)  # unique data file names across batches
     write_uuid = uuid.uuid4()
     files = [
@@ -114,7 +115,7 @@ def append_once(
 
 def append(table: Table, data: pa.Table, *, properties: dict[str, str] | None = None) -> int:
     """Append rows as one snapshot, trying again when another writer committed first."""
-    schema = table.schema().as_arrow()
+    schema = arrow_schema_of(table)
     data = data.select(schema.names).cast(schema)
     for _ in range(COMMIT_ATTEMPTS):
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
 
@@ -169,4 +170,30 @@ def model_health_table(catalog: Catalog) -> Table:
     catalog.create_namespace_if_not_exists(NAMESPACE)
     return catalog.create_table_if_not_exists(
         MODEL_HEALTH, schema=MODEL_HEALTH_SCHEMA, properties={"format-version": "2"}
+    )
+
+
+def arrow_schema_of(table: Table | Schema) -> pa.Schema:
+    """A table's Arrow schema with plain strings (pyiceberg gives large ones).
+
+    Every writer casts to this, so reads give back ``string`` columns that join and compare
+    with the rest of the package's tables.
+    """
+    schema = table.schema().as_arrow() if isinstance(table, Table) else table.as_arrow()
+    return pa.schema(
+        [f.with_type(pa.string()) if pa.types.is_large_string(f.type) else f for f in schema]
+    )
+
+
+def plain_strings(data: pa.Table) -> pa.Table:
+    """``data`` with large string columns as plain ones (a read may give either)."""
+    if not any(pa.types.is_large_string(f.type) for f in data.schema):
+        return data
+    return data.cast(
+        pa.schema(
+            [
+                f.with_type(pa.string()) if pa.types.is_large_string(f.type) else f
+                for f in data.schema
+            ]
+        )
     )

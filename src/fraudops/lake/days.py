@@ -29,6 +29,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 
 from fraudops.errors import FraudOpsError
+from fraudops.lake.catalog import arrow_schema_of, plain_strings
 from fraudops.schema import arrow_schema
 
 
@@ -49,8 +50,8 @@ def days_filter(days: Iterable[dt.date], column: str = "event_ts") -> BooleanExp
             ranges.append((day, day + dt.timedelta(days=1)))
     exprs: list[BooleanExpression] = [
         And(
-            GreaterThanOrEqual(column, _ts_literal(a)),  # type: ignore[call-arg]
-            LessThan(column, _ts_literal(b)),  # type: ignore[call-arg]
+            GreaterThanOrEqual(column, _ts_literal(a)),  # type: ignore[call-arg,misc]
+            LessThan(column, _ts_literal(b)),  # type: ignore[call-arg,misc]
         )
         for a, b in ranges
     ]
@@ -153,10 +154,10 @@ def snapshot_days(table: Table, snapshot_id: int | None = None) -> list[dt.date]
 def read_labels(table: Table, *, before: dt.datetime, snapshot_id: int | None = None) -> pa.Table:
     """Label events reported before ``before`` (a cut-off: nothing later is ever used)."""
     if snapshot_id is None and table.current_snapshot() is None:
-        return table.schema().as_arrow().empty_table()
-    cutoff = LessThan("reported_at", before.astimezone(dt.UTC).isoformat())  # type: ignore[call-arg]
+        return arrow_schema_of(table).empty_table()
+    cutoff = LessThan("reported_at", before.astimezone(dt.UTC).isoformat())  # type: ignore[call-arg,misc]
     scan = table.scan(row_filter=cutoff, snapshot_id=snapshot_id)
-    events = scan.to_arrow()
+    events = plain_strings(scan.to_arrow())
     # the filter prunes files; rows are checked again, exactly
     keep = pc.less(events["reported_at"], pa.scalar(before, events["reported_at"].type))
     return events.filter(keep)

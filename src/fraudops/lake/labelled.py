@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pyiceberg.catalog import Catalog
 
-from fraudops.lake.catalog import labels_table, transactions_table
+from fraudops.lake.catalog import arrow_schema_of, labels_table, transactions_table
 from fraudops.lake.days import read_labels, read_transactions, resolve_snapshot
 from fraudops.trainset import Labelled, cutoff_of, label_at
 
@@ -33,7 +33,7 @@ def read_labelled(catalog: Catalog, pinned: Pinned, *, maturity_days: int) -> La
     cutoff = cutoff_of(transactions)
     events_table = labels_table(catalog)
     if pinned.labels is None:
-        events = events_table.schema().as_arrow().empty_table()
+        events = arrow_schema_of(events_table).empty_table()
     else:
         events = read_labels(events_table, before=cutoff, snapshot_id=pinned.labels)
     return label_at(transactions, events, cutoff=cutoff, maturity_days=maturity_days)

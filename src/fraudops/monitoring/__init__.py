@@ -1,0 +1,21 @@
+"""Monitoring the production model: drift of its inputs and scores, decay on matured labels.
+
+``drift`` (PSI), ``rule`` (healthy, drifting or decayed), ``check`` (measuring, as of a day),
+``report`` (Evidently's HTML report), ``record`` (``monitor``: the check recorded in MLflow and
+``fraud.model_health``).
+"""
+
+from fraudops.monitoring.check import EXPERIMENT, Check
+from fraudops.monitoring.record import monitor
+from fraudops.monitoring.rule import Health, HealthStatus, Limits, Observed, assess
+
+__all__ = [
+    "EXPERIMENT",
+    "Check",
+    "Health",
+    "HealthStatus",
+    "Limits",
+    "Observed",
+    "assess",
+    "monitor",
+]
