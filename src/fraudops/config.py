@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     monitor_min_frauds: int = Field(
         400, ge=1, description="Fewer matured frauds: no decay verdict (AP is noisy below)."
     )
+    pushgateway_url: str | None = Field(
+        None,
+        description="Prometheus Pushgateway for batch jobs' figures (checks, inbox runs).",
+    )
 
     # inbox
     inbox: str | None = Field(None, description="Inbox root: a folder or s3://bucket/prefix.")

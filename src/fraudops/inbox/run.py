@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from fraudops import pushgateway
 from fraudops.config import Settings
 from fraudops.inbox.driver import InboxRun
 from fraudops.inbox.failures import StillChanging, describe_failure
@@ -68,12 +69,14 @@ def score_inbox(settings: Settings, *, progress: ProgressFn | None = None) -> In
                     run.quarantine_unsafe(entry, reason or "refused")
     finally:
         store.close()
-    return InboxSummary.of(
+    summary = InboxSummary.of(
         run.reports,
         inbox=store.url,
         outbox=store.location(OUTBOX),
         seconds=time.perf_counter() - t0,
     )
+    pushgateway.push(settings, pushgateway.INBOX_JOB, pushgateway.inbox_registry(summary))
+    return summary
 
 
 def _bind(fn: Callable[[Claim], None], claim: Claim) -> Callable[[], None]:

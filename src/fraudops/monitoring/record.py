@@ -11,7 +11,7 @@ import mlflow
 import numpy as np
 import pyarrow as pa
 
-from fraudops import lake, tracking
+from fraudops import lake, pushgateway, tracking
 from fraudops.config import Settings
 from fraudops.monitoring.check import EXPERIMENT, Check, Measured, observe_production
 from fraudops.monitoring.report import write_report
@@ -105,6 +105,7 @@ def monitor(settings: Settings, *, as_of: dt.date | None = None, report: bool = 
         checked_at=dt.datetime.now(dt.UTC),
     )
     lake.append(lake.model_health_table(lake.open_catalog(settings)), _health_row(check))
+    pushgateway.push(settings, pushgateway.MONITOR_JOB, pushgateway.check_registry(check))
     return check
 
 
