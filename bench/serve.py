@@ -6,10 +6,14 @@ two uvicorn workers each, measured one after the other with the same wrk client:
 * ``mlflow models serve``: the pyfunc behind MLflow's own scoring server (``/invocations``);
 * bare: FastAPI + ``features.py`` + ``booster.inplace_predict``, no validation, auth or metrics
   (given the same ``gc.freeze()`` after load, so the ratio measures what our API adds);
-* ``fraudops serve``: the API with strict validation, API keys, Prometheus and hot swap.
+* ``fraudops serve``: the API with strict validation, API keys, Prometheus, hot swap and the
+  inference log (every prediction batched into ``fraud.predictions``);
+* ``fraudops serve, no log``: the same with ``FRAUDOPS_PREDICTION_LOG=false``, so the ratio
+  of the two is what logging predictions costs.
 
 Goals (issue: the serving API): single-transaction /predict at 16 connections >= 10x mlflow
 serve and >= 70% of the bare app, p99 <= 15 ms; 1,000-transaction requests reported in rows/s.
+(issue: close the loop) logging predictions costs under 5% of /predict throughput.
 
     python -m bench serve            # via make bench
     python -m bench.serve --seconds 20 --connections 16
@@ -51,6 +55,7 @@ SCORER_ENV = "BENCH_SCORER_DIR"
 GOAL_VS_MLFLOW = 10.0
 GOAL_VS_BARE = 0.70
 GOAL_P99_MS = 15.0
+GOAL_LOG_COST = 0.05
 
 
 # -- the bare app (imported by its uvicorn workers) --------------------------------------------
@@ -167,6 +172,7 @@ def ensure_wrk() -> str:
 
 @dataclass(frozen=True)
 class Result:
+    requests: int
     requests_per_s: float
     p50_ms: float
     p99_ms: float
@@ -222,7 +228,8 @@ def wrk(
     errors = int(bad.group(1)) if bad else 0
     if socket:
         errors += sum(int(g) for g in socket.groups())
-    return Result(rps, p50, p99, errors)
+    total = int(_find(r"(\d+) requests in", out))
+    return Result(total, rps, p50, p99, errors)
 
 
 # -- the benchmark -----------------------------------------------------------------------------
@@ -242,13 +249,23 @@ class Target:
     headers: dict[str, str]
 
 
+SENT: dict[str, int] = {}  # transactions sent to each server, warm-ups included
+
+
 def measure(target: Target, *, seconds: float, work: Path) -> tuple[Result, Result]:
     """Single-transaction and batch runs, each after a 2 s warm-up."""
     common = {"headers": target.headers, "work": work}
-    wrk(target.url, target.one, connections=CONNECTIONS, seconds=2, **common)
-    single = wrk(target.url, target.one, connections=CONNECTIONS, seconds=seconds, **common)
-    wrk(target.url, target.many, connections=BATCH_CONNECTIONS, seconds=2, **common)
-    batch = wrk(target.url, target.many, connections=BATCH_CONNECTIONS, seconds=seconds, **common)
+    runs = [
+        wrk(target.url, target.one, connections=CONNECTIONS, seconds=2, **common),
+        wrk(target.url, target.one, connections=CONNECTIONS, seconds=seconds, **common),
+        wrk(target.url, target.many, connections=BATCH_CONNECTIONS, seconds=2, **common),
+        wrk(target.url, target.many, connections=BATCH_CONNECTIONS, seconds=seconds, **common),
+    ]
+    SENT[target.name] = (
+        SENT.get(target.name, 0) + runs[0].requests + runs[1].requests
+        + BATCH_ROWS * (runs[2].requests + runs[3].requests)
+    )  # fmt: skip
+    single, batch = runs[1], runs[3]
     print(
         f"  {target.name:<20} {single.requests_per_s:>7,.0f} req/s  p50 {single.p50_ms:6.2f} ms  "
         f"p99 {single.p99_ms:6.2f} ms | batch {batch.rows_per_s(BATCH_ROWS):>9,.0f} rows/s  "
@@ -330,27 +347,41 @@ def targets(settings: Any, *, scorer_dir: Path, work: Path, with_mlflow: bool) -
             headers=json_header,
         )
     )
-    port = free_port()
-    out.append(
-        Target(
-            name="fraudops serve",
-            cmd=[
-                str(bin_dir / "fraudops"),
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                str(WORKERS),
-            ],  # fmt: skip
-            env={**env, "FRAUDOPS_HOME": str(work / "home"), "FRAUDOPS_API_KEYS": API_KEY},
-            ready=f"http://127.0.0.1:{port}/health/ready",
-            url=f"http://127.0.0.1:{port}/predict",
-            one=one,
-            many=many,
-            headers={**json_header, "X-API-Key": API_KEY},
+    ours = {**env, "FRAUDOPS_HOME": str(work / "home"), "FRAUDOPS_API_KEYS": API_KEY}
+    for name, extra in (
+        ("fraudops serve", {}),
+        ("fraudops serve, no log", {"FRAUDOPS_PREDICTION_LOG": "false"}),
+    ):
+        port = free_port()
+        out.append(
+            Target(
+                name=name,
+                cmd=[
+                    str(bin_dir / "fraudops"),
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(WORKERS),
+                ],  # fmt: skip
+                env={**ours, **extra},
+                ready=f"http://127.0.0.1:{port}/health/ready",
+                url=f"http://127.0.0.1:{port}/predict",
+                one=one,
+                many=many,
+                headers={**json_header, "X-API-Key": API_KEY},
+            )
         )
-    )
     return out
+
+
+def logged_rows(settings: Any) -> int:
+    """Predictions the logging server committed to fraud.predictions (after it stopped)."""
+    from fraudops import lake
+
+    table = lake.predictions_table(lake.open_catalog(settings))
+    snapshot = table.current_snapshot()
+    return int(snapshot.summary["total-records"]) if snapshot and snapshot.summary else 0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -383,6 +414,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"round {round_no}", flush=True)
             for target in servers:
                 runs[target.name].append(measure(target, seconds=args.seconds, work=work))
+        running.close()  # stops the servers: the logging one commits what it still holds
+        logged = logged_rows(settings)
     best = {
         name: (
             max((r[0] for r in pairs), key=lambda r: r.requests_per_s),
@@ -392,6 +425,10 @@ def main(argv: list[str] | None = None) -> None:
     }
     errors = sum(r.errors for pairs in runs.values() for pair in pairs for r in pair)
     report(best, errors)
+    print(
+        f"inference log: {logged:,} predictions committed to fraud.predictions, "
+        f"{SENT['fraudops serve']:,} transactions sent (wrk counts requests cut at its end too)"
+    )
 
 
 def report(results: dict[str, tuple[Result, Result]], errors: int) -> None:
@@ -415,7 +452,15 @@ def report(results: dict[str, tuple[Result, Result]], errors: int) -> None:
             f"{ours_batch.requests_per_s / bare_batch.requests_per_s:.0%} of bare FastAPI"
         )
     vs_bare = ours.requests_per_s / bare.requests_per_s
+    quiet, quiet_batch = results["fraudops serve, no log"]
+    cost = 1 - ours.requests_per_s / quiet.requests_per_s
+    batch_cost = 1 - ours_batch.requests_per_s / quiet_batch.requests_per_s
+    print(
+        f"inference log: {ours.requests_per_s:,.0f} req/s logging vs {quiet.requests_per_s:,.0f} "
+        f"off ({cost:+.1%} cost); {BATCH_ROWS}-transaction requests {batch_cost:+.1%}"
+    )
     checks += [
+        (f"inference log cost {cost:.1%}", f"< {GOAL_LOG_COST:.0%}", cost < GOAL_LOG_COST),
         (f"vs bare FastAPI {vs_bare:.0%}", f">= {GOAL_VS_BARE:.0%}", vs_bare >= GOAL_VS_BARE),
         (f"p99 {ours.p99_ms:.1f} ms", f"<= {GOAL_P99_MS:g} ms", ours.p99_ms <= GOAL_P99_MS),
         (f"failed requests {errors}", "0", errors == 0),

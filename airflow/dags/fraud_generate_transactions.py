@@ -11,7 +11,11 @@ day (chargebacks and analysts' verdicts about that day's and earlier transaction
 
 It emits the asset `fraud.transactions` (day, rows and snapshot ids in the event's extra).
 
-Same step as `fraudops generate --start DAY --days 1`.
+Then `score_day` scores the day with the `@production` model into `fraud.predictions`
+(`source = replay`), as the bank's online scoring would have: the traffic `fraud_monitor`
+checks. Skipped while there is no production model; a rerun replaces the day's rows.
+
+Same steps as `fraudops generate --start DAY --days 1` and `fraudops replay --start DAY`.
 """
 
 from __future__ import annotations
@@ -61,7 +65,30 @@ def fraud_generate_transactions() -> None:
         log.info("wrote %s: %s", TRANSACTIONS.name, summary)
         return summary
 
-    generate_day()
+    @task(execution_timeout=timedelta(minutes=30))
+    def score_day(generated: dict[str, Any]) -> dict[str, Any]:
+        import datetime as dt
+
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from fraudops import registry, tracking
+        from fraudops.config import get_settings
+        from fraudops.replay import replay
+
+        settings = get_settings()
+        if registry.production_model(tracking.connect(settings), settings) is None:
+            raise AirflowSkipException("no production model yet: nothing scores the day")
+        result = replay(settings, start=dt.date.fromisoformat(generated["day"]))
+        summary = {
+            "day": generated["day"],
+            "rows": result.rows,
+            "model_version": result.model_version,
+            "snapshot_id": str(result.snapshot_id),
+        }
+        log.info("logged the day's predictions: %s", summary)
+        return summary
+
+    score_day(generate_day())
 
 
 fraud_generate_transactions()

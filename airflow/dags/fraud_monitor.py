@@ -11,7 +11,8 @@ a rerun checks the same day):
    `fraud.model_health`.
 2. `alarm`: only when the model is drifting or decayed (otherwise skipped), emits the asset
    `fraud.model_health`, which schedules `fraud_train_and_promote`; the event carries the
-   verdict, so the training run records why it ran.
+   verdict, so the training run records why it ran, and whether to retrain at all (not
+   while the last training is fewer than `FRAUDOPS_RETRAIN_COOLDOWN_DAYS` days of data old).
 
 Same check as `fraudops monitor --as-of DAY`.
 """
@@ -54,6 +55,8 @@ def fraud_monitor() -> None:
             "status": result.health.status.value,
             "alarm": result.health.alarm,
             "reasons": result.health.reasons,
+            "retrain": result.retrain.due,
+            "retrain_reason": result.retrain.reason,
             "drifting_features": result.health.drifting_features,
             "run_id": result.run_id,
         }

@@ -2,7 +2,9 @@
 
 Runs when `fraud_monitor` finds the production model drifting or decayed (the asset
 `fraud.model_health`), as a slow safety net on the first of each month (03:00 UTC), and on
-demand. Each training run records why it ran (MLflow tag `fraudops.trigger`).
+demand. Each training run records why it ran (MLflow tag `fraudops.trigger`). A run started
+by an alarm is skipped while the last training is fewer than `FRAUDOPS_RETRAIN_COOLDOWN_DAYS`
+days of data old (the check's `retrain` verdict): its labels have not had time to change.
 
 1. `pin_snapshot`: the current snapshots of `fraud.transactions` and `fraud.labels`; the rest
    of the run reads exactly those, so a retried task trains on the same data and labels.
@@ -60,8 +62,11 @@ def fraud_train_and_promote() -> None:
             raise AirflowSkipException(
                 f"the lake has {have} day(s), training needs {need}: trigger fraud_bootstrap"
             )
-        pinned = lake.pin(catalog)
         events = [e for found in (triggering_asset_events or {}).values() for e in found]
+        if events and events[-1].extra and events[-1].extra.get("retrain") is False:
+            # the check found a problem, but the last training is too recent to improve on
+            raise AirflowSkipException(f"not retraining: {events[-1].extra.get('retrain_reason')}")
+        pinned = lake.pin(catalog)
         if events:
             extra = events[-1].extra or {}
             trigger = f"fraud_monitor {extra.get('as_of')}: {extra.get('status')}: " + "; ".join(

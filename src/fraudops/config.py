@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     promotion_floor: float = Field(0.3, description="Candidate AP must be at least this.")
 
     # monitoring
+    retrain_cooldown_days: int = Field(
+        7,
+        ge=0,
+        description="An alarm retrains only if the last training's label cut-off is at least "
+        "this many days before the day checked (new labels take time to mature).",
+    )
     monitor_window_days: int = Field(1, ge=1, description="Event days a drift check looks at.")
     decay_window_days: int = Field(
         7, ge=1, description="Matured event days a decay check looks at."

@@ -2,9 +2,9 @@
 
 Each simulated day: the day's transactions and label events are generated into the lake,
 replayed through the production model (the inference log), and a monitoring check runs as
-of that day. An alarm retrains on the lake as it is that day and puts the candidate through
-the gate, at most once per ``cooldown_days`` (labels of a drift take the maturity window to
-reach training; retraining every day before that only repeats the refusal).
+of that day. When the check says to retrain (an alarm, and enough new days since the last
+training: :mod:`fraudops.monitoring.retrain`, the rule ``fraud_train_and_promote`` follows),
+the lake as it is that day trains a candidate, which goes through the gate.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from fraudops import generate, registry, replay, train
 from fraudops.config import Settings
 from fraudops.gate import Decision
 from fraudops.monitoring import Check, monitor
+
+WEEK = 7  # checks averaged for a matured AP figure: one 7-day window is noisy
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class Day:
 class Story:
     """What the scenario showed."""
 
-    drift_from: dt.date
+    drift_from: dt.date | None  # None: no drift switch in the days simulated
     maturity_days: int
     days: list[Day] = field(default_factory=list)
 
@@ -48,20 +50,40 @@ class Story:
         return [d for d in self.days if d.retrained is not None and d.retrained.promote]
 
     @property
+    def windows_to_detect(self) -> int | None:
+        """Daily windows from the drift switch to the alarm (1: the switch's own day)."""
+        found = self.detected
+        if found is None or self.drift_from is None:
+            return None
+        return (found.day - self.drift_from).days + 1
+
+    @property
+    def alarms(self) -> list[Day]:
+        """The days a check raised the alarm."""
+        return [d for d in self.days if d.check.health.alarm]
+
+    @property
     def matured_ap_before(self) -> float | None:
-        """Matured AP of the last check whose labelled window ended before the drift."""
+        """Mean matured AP of the last week of checks whose labels all predate the drift."""
+        if self.drift_from is None:
+            return None
         mature_before = self.drift_from + dt.timedelta(days=self.maturity_days)
-        judged = [
-            d.check.observed.matured_ap
-            for d in self.days
-            if d.check.as_of < mature_before and d.check.observed.matured_ap is not None
-        ]
-        return judged[-1] if judged else None
+        return _mean_ap([d for d in self.days if d.check.as_of < mature_before])
 
     @property
     def matured_ap_after(self) -> float | None:
-        """Matured AP of the last check (the model in production at the end)."""
-        return self.days[-1].check.observed.matured_ap if self.days else None
+        """Mean matured AP of the last week of checks of the model in production at the end."""
+        if not self.days:
+            return None
+        final = self.days[-1].check.model_version
+        return _mean_ap([d for d in self.days if d.check.model_version == final])
+
+
+def _mean_ap(days: list[Day]) -> float | None:
+    """The mean matured AP of the last ``WEEK`` of ``days`` whose check measured one."""
+    found = [d.check.observed.matured_ap for d in days]
+    values = [v for v in found if v is not None][-WEEK:]
+    return sum(values) / len(values) if values else None
 
 
 def run_scenario(
@@ -69,26 +91,22 @@ def run_scenario(
     *,
     first_day: dt.date,
     days: int,
-    cooldown_days: int = 7,
     on_day: Callable[[Day], None] | None = None,
 ) -> Story:
     """Simulate ``days`` of production from ``first_day`` (drift from ``settings.drift_from``)."""
-    assert settings.drift_from is not None, "the scenario needs FRAUDOPS_DRIFT_FROM"
     story = Story(settings.drift_from, settings.label_maturity_days)
-    last_retrain: dt.date | None = None
     for i in range(days):
         day = first_day + dt.timedelta(days=i)
         generate.generate(settings, start=day, days=1)
         replay.replay(settings, start=day)
         check = monitor(settings, as_of=day, report=False)
         decision = None
-        cooling = last_retrain is not None and (day - last_retrain).days < cooldown_days
-        if check.health.alarm and not cooling:
+        if check.retrain.due:
             why = f"monitor {day}: {check.health.status}: {'; '.join(check.health.reasons)}"
             trained = train.train_and_register(settings, trigger=why[:500])
             decision = registry.promote(settings, version=trained.version)
-            last_retrain = day
-        entry = Day(day, day >= settings.drift_from, check, decision)
+        drifted = settings.drift_from is not None and day >= settings.drift_from
+        entry = Day(day, drifted, check, decision)
         story.days.append(entry)
         if on_day:
             on_day(entry)

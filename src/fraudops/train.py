@@ -135,7 +135,12 @@ REFERENCE_ROWS = 20_000
 
 
 def log_reference(scorer: FraudScorer, data: pa.Table) -> None:
-    """The model's reference for monitoring: a seeded sample of its data, features and score."""
+    """The model's reference for monitoring: a seeded sample of what it learned from.
+
+    Drift then asks whether production still looks like the data the model was trained on:
+    after a shift, it keeps saying no until retrains have learned from enough of the new
+    world for it to outweigh the old.
+    """
     rng = np.random.default_rng(0)
     take = np.sort(rng.choice(data.num_rows, min(REFERENCE_ROWS, data.num_rows), replace=False))
     sample = data.take(pa.array(take))

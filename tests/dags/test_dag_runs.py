@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from fraudops import gate, generate, inbox, lake, registry, replay, tracking, trainset
+from fraudops import gate, inbox, lake, registry, tracking, trainset
 from fraudops.config import Settings
 from fraudops.demo import sample_csv
 from fraudops.evaluation import evaluate
@@ -155,6 +155,7 @@ def test_generate_overwrites_its_day_and_training_waits_for_history(
     for run in (first, rerun):
         assert run["state"] == SUCCESS, run["tasks"]
         assert run["xcom"]["generate_day"]["day"] == "2026-01-31"
+        assert run["tasks"]["score_day"] == "skipped"  # no production model to score with
     assert lake_days(settings) == {dt.date(2026, 1, 31): ROWS_PER_DAY}  # the rerun replaced it
     table = lake.transactions_table(lake.open_catalog(settings))
     assert str(lake.table_status(table).snapshot_id) == rerun["xcom"]["generate_day"]["snapshot_id"]
@@ -173,11 +174,22 @@ def test_monitoring_raises_the_alarm_only_for_an_unhealthy_model(
     settings = dag_settings(tmp_path / "home")
     [boot] = run_dags(settings, [{"dag_id": "fraud_bootstrap", "logical_date": "2026-01-11"}])
     assert boot["state"] == SUCCESS, boot["tasks"]
-    normal, drifted = dt.date(2026, 1, 11), dt.date(2026, 1, 12)
-    shifted = settings.model_copy(update={"drift_from": drifted})
-    for day in (normal, drifted):  # a day of production each, as the API would log it
-        generate.generate(shifted, start=day, days=1)
-        replay.replay(shifted, start=day)
+    shifted = settings.model_copy(update={"drift_from": dt.date(2026, 1, 12)})
+    days = run_dags(  # Jan 11 as before, Jan 12 drifted; each scored by production
+        shifted,
+        [
+            {"dag_id": "fraud_generate_transactions", "logical_date": "2026-01-12"},
+            {"dag_id": "fraud_generate_transactions", "logical_date": "2026-01-13"},
+        ],
+    )
+    for run, day in zip(days, ("2026-01-11", "2026-01-12"), strict=True):
+        assert run["state"] == SUCCESS, run["tasks"]
+        assert run["xcom"]["score_day"] == {
+            "day": day,
+            "rows": ROWS_PER_DAY,
+            "model_version": "1",
+            "snapshot_id": run["xcom"]["score_day"]["snapshot_id"],
+        }
 
     healthy, unhealthy = run_dags(
         settings,

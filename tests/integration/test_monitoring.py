@@ -23,7 +23,7 @@ from fraudops import lake, replay, tracking
 from fraudops.cli import app
 from fraudops.cli import common as cli_common
 from fraudops.config import Settings
-from fraudops.monitoring import EXPERIMENT
+from fraudops.monitoring import EXPERIMENT, Health, HealthStatus, retrain
 from tests.support.settings import make_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -63,7 +63,9 @@ def test_the_demo_tells_the_story_day_by_day(drift_demo: tuple[Settings, str]) -
     for line in lines[:5]:  # before the switch: no alarm
         assert "drifting" not in line and "decayed" not in line, line
     assert "drifting" in lines[5] or "decayed" in lines[5]  # the first drifted day
-    assert "retrained" in lines[5]
+    # the history ended 6 days before: one day short of the cooldown, so it waits a day
+    assert "not retraining yet" in lines[5]
+    assert "retrained" in lines[6]
     assert re.search(rf"detected\s+.*{DRIFT} \(1 daily window\(s\)\)", output), output
 
 
@@ -107,7 +109,8 @@ def test_the_alarm_retrained_once_within_the_cooldown(drift_demo: tuple[Settings
     retrained = [v for v in versions if str(v.version) != "1"]
     assert len(retrained) == 1
     run = client.get_run(retrained[0].run_id)
-    assert run.data.tags["fraudops.trigger"].startswith(f"monitor {DRIFT}")
+    day_after = DRIFT + dt.timedelta(days=1)
+    assert run.data.tags["fraudops.trigger"].startswith(f"monitor {day_after}")
 
 
 def test_replaying_a_day_again_replaces_it(drift_demo: tuple[Settings, str]) -> None:
@@ -129,10 +132,12 @@ def test_replaying_a_day_again_replaces_it(drift_demo: tuple[Settings, str]) -> 
 
 def test_fraudops_monitor_writes_an_offline_report(drift_demo: tuple[Settings, str]) -> None:
     settings, _ = drift_demo
-    output = _cli(settings, "monitor", "--as-of", DRIFT.isoformat(), "--json")
+    output = _cli(settings, "monitor", "--as-of", LAST.isoformat(), "--json")
     check = json.loads(output)
-    assert check["as_of"] == DRIFT.isoformat()
-    assert check["health"]["status"] in ("drifting", "decayed")
+    assert check["as_of"] == LAST.isoformat()
+    # production (v1, or v2 if the retrain passed the gate) scored the last day
+    assert check["observed"]["rows"] == settings.rows_per_day
+    assert check["health"]["status"] != "unknown"
     assert check["report"].endswith("report/drift_report.html")
     with tempfile.TemporaryDirectory() as tmp:
         path = mlflow.artifacts.download_artifacts(
@@ -152,3 +157,45 @@ def test_monitor_without_a_production_model_says_so(tmp_path: Path) -> None:
         result = CliRunner().invoke(app, ["monitor"])
     assert result.exit_code != 0
     assert "nothing to monitor" in str(result.exception)
+
+
+def _sweep(settings: Settings, *, cutoff: dt.date, status: str = "FINISHED") -> None:
+    """A training run as train_sweep leaves it: named sweep, with its label cut-off tag."""
+    client = tracking.connect(settings)
+    experiment_id = tracking.ensure_experiment(client, settings)
+    stamp = dt.datetime.combine(cutoff, dt.time(), dt.UTC).isoformat()
+    run = client.create_run(experiment_id, run_name="sweep", tags={"fraudops.label_cutoff": stamp})
+    client.set_terminated(run.info.run_id, status=status)
+
+
+@pytest.mark.parametrize(
+    ("status", "trainings", "due", "why"),
+    [
+        (HealthStatus.HEALTHY, [], False, "healthy: no retraining"),
+        (HealthStatus.UNKNOWN, [], False, "unknown: no retraining"),
+        (HealthStatus.DRIFTING, [], True, "drifting; never trained"),
+        # labels up to Mar 4 (cut-off Mar 5 00:00): Mar 5..10 is 6 new days
+        (HealthStatus.DRIFTING, [("2026-03-05", "FINISHED")], False, "6 new day(s) of data < 7"),
+        (HealthStatus.DECAYED, [("2026-03-04", "FINISHED")], True, "7 new day(s) of data since"),
+        # a failed training taught nothing: it does not hold a retrain back
+        (
+            HealthStatus.DRIFTING,
+            [("2026-03-01", "FINISHED"), ("2026-03-09", "FAILED")],
+            True,
+            "10 new day(s)",
+        ),
+    ],
+)
+def test_an_alarm_retrains_once_new_labels_had_time_to_arrive(
+    tmp_path: Path,
+    status: HealthStatus,
+    trainings: list[tuple[str, str]],
+    due: bool,
+    why: str,
+) -> None:
+    settings = make_settings(tmp_path / "home", retrain_cooldown_days=7)
+    for cutoff, run_status in trainings:
+        _sweep(settings, cutoff=dt.date.fromisoformat(cutoff), status=run_status)
+    decision = retrain.decide(settings, Health(status, ["because"]), dt.date(2026, 3, 10))
+    assert decision.due is due
+    assert why in decision.reason

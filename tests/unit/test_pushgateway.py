@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from fraudops import pushgateway
 from fraudops.inbox.report import InboxSummary
-from fraudops.monitoring import Check, Health, HealthStatus, Observed
+from fraudops.monitoring import Check, Health, HealthStatus, Observed, RetrainDecision
 from fraudops.procs import free_port
 from tests.support.settings import make_settings
 
@@ -38,6 +38,7 @@ CHECK = Check(
     run_id="abc",
     report="",
     checked_at=dt.datetime(2026, 3, 2, 4, 0, tzinfo=dt.UTC),
+    retrain=RetrainDecision(True, "drifting; 7 new day(s) of data since the last training"),
 )
 
 

@@ -28,6 +28,8 @@ def _line(day: Day) -> str:
         parts.append("drifting: " + ", ".join(f"{f} {o.feature_psi[f]:.2f}" for f in top))
     if o.matured_ap is not None and o.matured_frauds:
         parts.append(f"matured AP {o.matured_ap:.3f}")
+    if h.alarm and not day.check.retrain.due:
+        parts.append("(not retraining yet: the last training is too recent)")
     if day.retrained is not None:
         d = day.retrained
         verdict = "[green]promoted[/]" if d.promote else "[yellow]refused[/]"
@@ -54,7 +56,7 @@ def run_drift_demo(settings: Settings, *, days: int) -> None:
     summary.add_row("drift switch", str(story.drift_from))
     summary.add_row(
         "detected",
-        f"{found.day} ({(found.day - story.drift_from).days + 1} daily window(s)): "
+        f"{found.day} ({story.windows_to_detect} daily window(s)): "
         + ", ".join(found.check.health.drifting_features or [found.check.health.status.value])
         if found
         else "not detected",
@@ -63,6 +65,13 @@ def run_drift_demo(settings: Settings, *, days: int) -> None:
         assert day.retrained is not None
         summary.add_row(f"promoted {day.day}", f"v{day.retrained.candidate_version}")
     before, after = story.matured_ap_before, story.matured_ap_after
-    summary.add_row("matured AP before the drift", f"{before:.3f}" if before else "n/a")
-    summary.add_row("matured AP at the end", f"{after:.3f}" if after else "n/a (not matured)")
+    summary.add_row(
+        "matured AP before the drift", f"{before:.3f} (a week of checks)" if before else "n/a"
+    )
+    summary.add_row(
+        "matured AP at the end",
+        f"{after:.3f} (the last week of checks of v{story.days[-1].check.model_version})"
+        if after
+        else "n/a (its predictions have not matured yet)",
+    )
     out.print(summary)

@@ -39,6 +39,9 @@ def print_check(check: Check) -> None:
         )
     if o.label_coverage is not None:
         table.add_row("label coverage", f"{o.label_coverage:.1%}")
+    table.add_row(
+        "retrain", f"{'yes' if check.retrain.due else 'no'}: {safe(check.retrain.reason)}"
+    )
     table.add_row("MLflow run", f"{check.run_id} (experiment fraud-monitoring)")
     if check.report:
         table.add_row("report", safe(check.report))

@@ -149,7 +149,9 @@ MODEL_HEALTH_SCHEMA = Schema(
     NestedField(3, "window_to", DateType(), required=True, doc="Last event day checked."),
     NestedField(4, "model_name", StringType(), required=True),
     NestedField(5, "model_version", StringType(), required=True),
-    NestedField(6, "status", StringType(), required=True, doc="healthy, drifting or decayed."),
+    NestedField(
+        6, "status", StringType(), required=True, doc="healthy, drifting, decayed or unknown."
+    ),
     NestedField(7, "reasons", StringType(), required=True),
     NestedField(8, "rows", LongType(), required=True, doc="Predictions in the drift window."),
     NestedField(9, "score_psi", DoubleType(), required=False),

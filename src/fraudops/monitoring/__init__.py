@@ -1,12 +1,13 @@
 """Monitoring the production model: drift of its inputs and scores, decay on matured labels.
 
-``drift`` (PSI), ``rule`` (healthy, drifting or decayed), ``check`` (measuring, as of a day),
-``report`` (Evidently's HTML report), ``record`` (``monitor``: the check recorded in MLflow and
-``fraud.model_health``).
+``drift`` (PSI), ``rule`` (healthy, drifting, decayed or unknown), ``check`` (measuring, as
+of a day), ``report`` (Evidently's HTML report), ``retrain`` (whether an alarm retrains),
+``record`` (``monitor``: the check recorded in MLflow and ``fraud.model_health``).
 """
 
 from fraudops.monitoring.check import EXPERIMENT, Check
 from fraudops.monitoring.record import monitor
+from fraudops.monitoring.retrain import RetrainDecision
 from fraudops.monitoring.rule import Health, HealthStatus, Limits, Observed, assess
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "HealthStatus",
     "Limits",
     "Observed",
+    "RetrainDecision",
     "assess",
     "monitor",
 ]

@@ -32,6 +32,7 @@ from fraudops.errors import FraudOpsError
 from fraudops.evaluation import at_budget, evaluate
 from fraudops.features import DISCRETE_FEATURES, FEATURE_NAMES, features_from_table
 from fraudops.monitoring.drift import psi, psi_table
+from fraudops.monitoring.retrain import RetrainDecision
 from fraudops.monitoring.rule import Health, Limits, Observed, assess
 from fraudops.schema import TRANSACTION_COLUMNS
 
@@ -60,6 +61,7 @@ class Check:
     run_id: str
     report: str  # where the HTML report is (an MLflow artifact URI)
     checked_at: dt.datetime
+    retrain: RetrainDecision
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form (``fraudops monitor --json``)."""

@@ -15,6 +15,7 @@ from fraudops import lake, pushgateway, tracking
 from fraudops.config import Settings
 from fraudops.monitoring.check import EXPERIMENT, Check, Measured, observe_production
 from fraudops.monitoring.report import write_report
+from fraudops.monitoring.retrain import decide
 from fraudops.monitoring.rule import Observed
 
 
@@ -72,7 +73,10 @@ def monitor(settings: Settings, *, as_of: dt.date | None = None, report: bool = 
         if experiment
         else client.create_experiment(EXPERIMENT, artifact_location=_artifacts(settings))
     )
+    retrain = decide(settings, health, day)
     tags = {
+        "fraudops.retrain": str(retrain.due).lower(),
+        "fraudops.retrain_reason": retrain.reason,
         "fraudops.health": health.status.value,
         "fraudops.reasons": "; ".join(health.reasons)[:5000],
         "fraudops.drifting_features": ",".join(health.drifting_features),
@@ -103,6 +107,7 @@ def monitor(settings: Settings, *, as_of: dt.date | None = None, report: bool = 
         run_id=run.info.run_id,
         report=where,
         checked_at=dt.datetime.now(dt.UTC),
+        retrain=retrain,
     )
     lake.append(lake.model_health_table(lake.open_catalog(settings)), _health_row(check))
     pushgateway.push(settings, pushgateway.MONITOR_JOB, pushgateway.check_registry(check))
