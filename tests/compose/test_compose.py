@@ -421,12 +421,41 @@ def test_airflow_init_makes_an_admin_and_a_read_only_login(services: dict[str, A
 
 
 def test_the_airflow_image_gets_the_fab_provider_at_the_tested_version() -> None:
-    # The image installs fraudops[airflow] with requirements.lock as constraints.
+    # The image installs fraudops[airflow,monitoring] with requirements.lock as constraints.
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     extra = pyproject["project"]["optional-dependencies"]["airflow"]
     assert any(req.startswith("apache-airflow-providers-fab") for req in extra), extra
     lock = (ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines()
     assert any(line.startswith("apache-airflow-providers-fab==") for line in lock)
+
+
+def _installed_requirements(dockerfile: Path) -> set[str]:
+    """Distribution names a Dockerfile gets from ``pip install ... "<path>[extras]"``."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    runs = [args for keyword, args in dockerfile_instructions(dockerfile) if keyword == "RUN"]
+    text = " ".join(runs)
+    found = re.search(r"/(?:tmp/)?fraudops\[([\w,]+)\]|\"\.\[([\w,]+)\]\"", text)
+    assert found, f"{dockerfile}: no pip install of the fraudops package with extras"
+    extras = (found.group(1) or found.group(2)).split(",")
+    requirements = list(pyproject["dependencies"])
+    for extra in extras:
+        requirements += pyproject["optional-dependencies"][extra]
+    return {re.split(r"[\[<>=!~;\s]", req, maxsplit=1)[0].lower() for req in requirements}
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "needed"),
+    [
+        # DAG tasks: the monitoring check writes Evidently's report; checks and inbox runs push
+        # their figures to the Pushgateway (fraudops.pushgateway imports prometheus_client).
+        ("airflow/Dockerfile", {"apache-airflow", "evidently", "prometheus-client"}),
+        # the API serves /metrics and writes the inference log to the lake
+        ("api/Dockerfile", {"fastapi", "prometheus-client", "pyiceberg"}),
+    ],
+)
+def test_images_get_the_packages_their_code_imports(dockerfile: str, needed: set[str]) -> None:
+    installed = _installed_requirements(ROOT / dockerfile)
+    assert needed <= installed, f"{dockerfile} lacks {sorted(needed - installed)}"
 
 
 def test_pipeline_and_api_get_what_fraudops_reads(services: dict[str, Any]) -> None:
