@@ -487,10 +487,23 @@ def test_pipeline_and_api_get_what_fraudops_reads(services: dict[str, Any]) -> N
         "MLFLOW_TRACKING_PASSWORD",
     ):
         assert api.get(key), f"api: {key} is not set"
-    # The API reads artifacts through the MLflow server: it holds no storage credentials.
-    leaked = [k for k in api if "S3" in k or k.startswith("AWS_") or k == "FRAUDOPS_CATALOG_URI"]
-    assert not leaked, f"api must not hold storage credentials: {leaked}"
     assert api["MLFLOW_TRACKING_USERNAME"] != scheduler["MLFLOW_TRACKING_USERNAME"]
+    # The inference log writes fraud.predictions to the lake the pipeline reads (fraud_monitor),
+    # with the API's own key, never Airflow's; model artifacts come through the MLflow server.
+    for key in ("FRAUDOPS_CATALOG_URI", "FRAUDOPS_WAREHOUSE", "FRAUDOPS_S3_ENDPOINT"):
+        assert api.get(key) == scheduler[key], f"api: {key}={api.get(key)!r}"
+    assert api["FRAUDOPS_S3_ACCESS_KEY"] == "test-api_s3_access_key"
+    assert api["FRAUDOPS_S3_SECRET_KEY"] == "test-api_s3_secret_key"
+    assert not [k for k in api if k.startswith("AWS_")], "api: no key to the mlflow bucket"
+
+
+def test_the_api_key_is_for_the_inference_log_only(raw: dict[str, Any]) -> None:
+    holders = {
+        name
+        for name, svc in raw["services"].items()
+        if any("API_S3_" in value for value in environment(svc).values())
+    }
+    assert holders == {"api", "minio-init"}
 
 
 def test_mlflow_server_proxies_artifacts_behind_auth(services: dict[str, Any]) -> None:
