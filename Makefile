@@ -90,7 +90,9 @@ up: ## Build and start the stack on 127.0.0.1, wait until healthy, print URLs an
 	echo "Airflow  http://$$BIND_ADDRESS:$$AIRFLOW_PORT        $$AIRFLOW_ADMIN_USERNAME / $$AIRFLOW_ADMIN_PASSWORD (read-only: $$AIRFLOW_VIEWER_USERNAME / $$AIRFLOW_VIEWER_PASSWORD)"; \
 	echo "MLflow   http://$$BIND_ADDRESS:$$MLFLOW_PORT        $$MLFLOW_ADMIN_USERNAME / $$MLFLOW_ADMIN_PASSWORD"; \
 	echo "API      http://$$BIND_ADDRESS:$$API_PORT/docs   X-API-Key: $${API_KEYS%%,*}"; \
-	echo "MinIO    http://$$BIND_ADDRESS:$$MINIO_CONSOLE_PORT        $$MINIO_ROOT_USER / $$MINIO_ROOT_PASSWORD"
+	echo "MinIO    http://$$BIND_ADDRESS:$$MINIO_CONSOLE_PORT        $$MINIO_ROOT_USER / $$MINIO_ROOT_PASSWORD"; \
+	echo "Grafana  http://$$BIND_ADDRESS:$$GRAFANA_PORT        $$GRAFANA_ADMIN_USERNAME / $$GRAFANA_ADMIN_PASSWORD (dashboard FraudOps)"; \
+	echo "Prometheus http://$$BIND_ADDRESS:$$PROMETHEUS_PORT    Pushgateway http://$$BIND_ADDRESS:$$PUSHGATEWAY_PORT"
 
 down: ## Stop the stack (keeps the volumes)
 	$(COMPOSE) down

@@ -56,9 +56,20 @@ EXPECTED_SERVICES = {
     "airflow-dag-processor",
     "airflow-triggerer",
     "api",
+    "pushgateway",
+    "prometheus",
+    "grafana",
 }
 # Container port published per service; nothing else may be reachable from the host.
-PUBLISHED = {"airflow-apiserver": "8080", "mlflow": "5000", "api": "8000", "minio": "9001"}
+PUBLISHED = {
+    "airflow-apiserver": "8080",
+    "mlflow": "5000",
+    "api": "8000",
+    "minio": "9001",
+    "grafana": "3000",
+    "prometheus": "9090",
+    "pushgateway": "9091",
+}
 LOOPBACK_HOSTS = ("127.0.0.1", "${BIND_ADDRESS:-127.0.0.1}")
 WEAK_VALUES = ("minioadmin", "password1234", "airflow:airflow@", "changeme")
 BANNED_IMAGES = {"minio/minio", "minio/mc"}
@@ -337,7 +348,7 @@ def test_build_context_leaves_out_secrets_and_local_state() -> None:
         assert entry in ignored, f".dockerignore must exclude {entry}"
 
 
-def test_only_the_uis_and_the_api_are_published_on_loopback(raw: dict[str, Any]) -> None:
+def test_only_the_uis_and_the_apis_are_published_on_loopback(raw: dict[str, Any]) -> None:
     problems = []
     published = {}
     for name, svc in raw["services"].items():
