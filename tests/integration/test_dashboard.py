@@ -36,7 +36,15 @@ from fraudops.demo import SAMPLE_BAD_ROWS, sample_csv
 from fraudops.inbox import score_inbox
 from fraudops.monitoring import monitor
 from fraudops.procs import free_port
-from tests.support.api import ADMIN, AUTH, as_json, copy_registry, served, transactions
+from tests.support.api import (
+    ADMIN,
+    AUTH,
+    RegistryCopy,
+    as_json,
+    copy_registry,
+    served,
+    transactions,
+)
 from tests.support.dashboard import (
     PROMETHEUS_CONFIG,
     Query,
@@ -69,32 +77,32 @@ class Scraped:
     check_status: str
 
 
-def _reload(http: httpx.Client, version: str | None, registry: Any, expected: int) -> None:
-    if version:
-        registry.set_alias(version)
+def _predict(http: httpx.Client, seed: int, rows: int = 50) -> None:
+    resp = http.post("/predict", json=as_json(transactions(rows, seed=seed)))
+    assert resp.status_code == 200, resp.text
+
+
+def _reload(http: httpx.Client, registry: RegistryCopy, version: str, expected: int) -> None:
+    registry.set_alias(version)
     resp = http.post("/model/reload", headers=ADMIN)
     assert resp.status_code == expected, resp.text
 
 
-def _drive_traffic(url: str, registry: Any) -> None:
+def _drive_traffic(url: str, registry: RegistryCopy) -> None:
     csv_body = to_csv_bytes(transactions(40, seed=21))
     with httpx.Client(base_url=url, headers=AUTH, timeout=30) as http:
         for seed in range(4):
-            assert (
-                http.post("/predict", json=as_json(transactions(50, seed=seed))).status_code == 200
-            )
+            _predict(http, seed)
         bad = http.post("/predict", json={"transaction_id": "only-an-id"})
         assert bad.status_code == 422
         csv = http.post("/predict/csv", content=csv_body, headers={"Content-Type": "text/csv"})
         assert csv.status_code == 200, csv.text
-        _reload(http, "2", registry, 200)  # a new version: loaded and swapped in
-        assert http.post("/predict", json=as_json(transactions(30, seed=5))).status_code == 200
-        _reload(http, "3", registry, 503)  # not a model: the load fails, v2 keeps serving
-        _reload(http, "1", registry, 200)
+        _reload(http, registry, "2", 200)  # a new version: loaded and swapped in
+        _predict(http, 5, rows=30)
+        _reload(http, registry, "3", 503)  # not a model: the load fails, v2 keeps serving
+        _reload(http, registry, "1", 200)
         for seed in range(6, 9):
-            assert (
-                http.post("/predict", json=as_json(transactions(50, seed=seed))).status_code == 200
-            )
+            _predict(http, seed)
 
 
 @pytest.fixture(scope="module")
