@@ -35,13 +35,15 @@ lock: ## Re-pin requirements.lock after a dependency change in pyproject.toml
 	  .lock-venv/bin/uv pip freeze --python .lock-venv/bin/python --exclude-editable | LC_ALL=C sort -f; } > requirements.lock
 	rm -rf .lock-venv
 
-system-deps: ## Install the Debian packages the tests need (the PostgreSQL server, curl)
+system-deps: ## Install the Debian packages the tests need (PostgreSQL, Prometheus, its Pushgateway, curl)
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing=" postgresql"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
+	command -v prometheus-pushgateway >/dev/null || missing="$$missing prometheus-pushgateway"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
-		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
 demo: $(STAMP) ## Run the whole lifecycle on embedded defaults (SQLite + local folders)
@@ -88,7 +90,9 @@ up: ## Build and start the stack on 127.0.0.1, wait until healthy, print URLs an
 	echo "Airflow  http://$$BIND_ADDRESS:$$AIRFLOW_PORT        $$AIRFLOW_ADMIN_USERNAME / $$AIRFLOW_ADMIN_PASSWORD (read-only: $$AIRFLOW_VIEWER_USERNAME / $$AIRFLOW_VIEWER_PASSWORD)"; \
 	echo "MLflow   http://$$BIND_ADDRESS:$$MLFLOW_PORT        $$MLFLOW_ADMIN_USERNAME / $$MLFLOW_ADMIN_PASSWORD"; \
 	echo "API      http://$$BIND_ADDRESS:$$API_PORT/docs   X-API-Key: $${API_KEYS%%,*}"; \
-	echo "MinIO    http://$$BIND_ADDRESS:$$MINIO_CONSOLE_PORT        $$MINIO_ROOT_USER / $$MINIO_ROOT_PASSWORD"
+	echo "MinIO    http://$$BIND_ADDRESS:$$MINIO_CONSOLE_PORT        $$MINIO_ROOT_USER / $$MINIO_ROOT_PASSWORD"; \
+	echo "Grafana  http://$$BIND_ADDRESS:$$GRAFANA_PORT        $$GRAFANA_ADMIN_USERNAME / $$GRAFANA_ADMIN_PASSWORD (dashboard FraudOps)"; \
+	echo "Prometheus http://$$BIND_ADDRESS:$$PROMETHEUS_PORT    Pushgateway http://$$BIND_ADDRESS:$$PUSHGATEWAY_PORT"
 
 down: ## Stop the stack (keeps the volumes)
 	$(COMPOSE) down

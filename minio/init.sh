@@ -12,10 +12,13 @@
 #             airflow  policies/lake.json + batch.json   read-write on lake; batch on inbox
 #             upload   policies/upload.json              put into inbox/incoming/, nothing else:
 #                                                        for people dropping CSVs (mc, boto3)
+#             api      policies/predictions.json         read and add files of the lake table
+#                                                        fraud.predictions only (the inference
+#                                                        log); no delete, no other table
 #
-# The API gets no key at all: it downloads model artifacts through the MLflow server, which
-# proxies them from the mlflow bucket, and it authenticates to MLflow with its own read-only
-# user. Airflow logs artifacts the same way, so only the MLflow server can touch that bucket.
+# The API downloads model artifacts through the MLflow server, which proxies them from the
+# mlflow bucket, and it authenticates to MLflow with its own read-only user. Airflow logs
+# artifacts the same way, so only the MLflow server can touch that bucket.
 # S3 has no folders: the inbox prefixes appear with their first object (upload CSVs to
 # inbox/incoming/ with the upload key); the batch policy already names them.
 set -eu
@@ -28,6 +31,8 @@ set -eu
 : "${AIRFLOW_S3_SECRET_KEY:?AIRFLOW_S3_SECRET_KEY is not set: run make env}"
 : "${INBOX_UPLOAD_ACCESS_KEY:?INBOX_UPLOAD_ACCESS_KEY is not set: run make env}"
 : "${INBOX_UPLOAD_SECRET_KEY:?INBOX_UPLOAD_SECRET_KEY is not set: run make env}"
+: "${API_S3_ACCESS_KEY:?API_S3_ACCESS_KEY is not set: run make env}"
+: "${API_S3_SECRET_KEY:?API_S3_SECRET_KEY is not set: run make env}"
 
 endpoint="${MINIO_ENDPOINT:-http://minio:9000}"
 policies="${MINIO_POLICY_DIR:-/etc/fraudops/minio/policies}"
@@ -46,7 +51,7 @@ done
 mcq version enable fraudops/inbox >/dev/null
 
 # `policy create` replaces an existing policy of the same name, so edits to the JSON files apply.
-for name in mlflow lake batch upload; do
+for name in mlflow lake batch upload predictions; do
     mcq admin policy create fraudops "fraudops-${name}" "${policies}/${name}.json"
 done
 
@@ -71,4 +76,7 @@ attach fraudops-batch "${AIRFLOW_S3_ACCESS_KEY}"
 mcq admin user add fraudops "${INBOX_UPLOAD_ACCESS_KEY}" "${INBOX_UPLOAD_SECRET_KEY}" >/dev/null
 attach fraudops-upload "${INBOX_UPLOAD_ACCESS_KEY}"
 
-echo "minio-init: buckets lake, mlflow, inbox (versioned); keys for mlflow, airflow and uploads"
+mcq admin user add fraudops "${API_S3_ACCESS_KEY}" "${API_S3_SECRET_KEY}" >/dev/null
+attach fraudops-predictions "${API_S3_ACCESS_KEY}"
+
+echo "minio-init: buckets lake, mlflow, inbox (versioned); keys for mlflow, airflow, the api and uploads"

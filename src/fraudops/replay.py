@@ -49,7 +49,7 @@ def replay(settings: Settings, *, start: dt.date, days: int = 1) -> ReplayResult
         .append_column("source", pa.repeat(pa.scalar(SOURCE), n))
     )
     table = lake.predictions_table(catalog)
-    replaced = And(lake.days_filter(wanted), EqualTo("source", SOURCE))  # type: ignore[call-arg,misc]
+    replaced = And(lake.days_filter(wanted), EqualTo("source", SOURCE))  # type: ignore[call-arg]
     schema = lake.arrow_schema_of(table)
     with warnings.catch_warnings():  # first replay of a day: "delete did not match any records"
         warnings.simplefilter("ignore", UserWarning)

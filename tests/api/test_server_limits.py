@@ -6,18 +6,15 @@ refuses them (431, 408, a fast 503) and keeps answering the others.
 
 from __future__ import annotations
 
-import os
 import socket
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from fraudops.config import Settings
-from fraudops.procs import free_port, start_group, stop_groups, wait_http, wait_until
-from tests.support.api import KEY
+from fraudops.procs import wait_until
+from tests.support.api import served
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -27,25 +24,17 @@ CONCURRENCY = 40
 
 @pytest.fixture(scope="module")
 def server(served_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUDOPS_")}
-    env.update(
-        FRAUDOPS_HOME=str(served_settings.home_dir),
-        FRAUDOPS_SERVING_CACHE=str(tmp_path_factory.mktemp("limits-cache")),
-        FRAUDOPS_API_KEYS=KEY,
+    settings = served_settings.model_copy(
+        update={"serving_cache": tmp_path_factory.mktemp("limits-cache")}
+    )
+    with served(
+        settings,
+        log=tmp_path_factory.mktemp("limits") / "serve.log",
         FRAUDOPS_API_HEADER_TIMEOUT=str(HEADER_TIMEOUT),
         FRAUDOPS_API_MAX_CONCURRENCY=str(CONCURRENCY),
         FRAUDOPS_API_MAX_HEADER_BYTES="16384",
-    )
-    log = tmp_path_factory.mktemp("limits") / "serve.log"
-    exe = str(Path(sys.executable).with_name("fraudops"))
-    proc = start_group([exe, "serve", "--port", str(port)], env=env, log=log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/health/ready", proc=proc, timeout=120, ready=lambda s: s == 200)
+    ) as url:
         yield url
-    finally:
-        stop_groups([proc], grace=10)
 
 
 def _connect(url: str) -> socket.socket:

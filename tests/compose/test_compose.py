@@ -56,9 +56,20 @@ EXPECTED_SERVICES = {
     "airflow-dag-processor",
     "airflow-triggerer",
     "api",
+    "pushgateway",
+    "prometheus",
+    "grafana",
 }
 # Container port published per service; nothing else may be reachable from the host.
-PUBLISHED = {"airflow-apiserver": "8080", "mlflow": "5000", "api": "8000", "minio": "9001"}
+PUBLISHED = {
+    "airflow-apiserver": "8080",
+    "mlflow": "5000",
+    "api": "8000",
+    "minio": "9001",
+    "grafana": "3000",
+    "prometheus": "9090",
+    "pushgateway": "9091",
+}
 LOOPBACK_HOSTS = ("127.0.0.1", "${BIND_ADDRESS:-127.0.0.1}")
 WEAK_VALUES = ("minioadmin", "password1234", "airflow:airflow@", "changeme")
 BANNED_IMAGES = {"minio/minio", "minio/mc"}
@@ -337,7 +348,7 @@ def test_build_context_leaves_out_secrets_and_local_state() -> None:
         assert entry in ignored, f".dockerignore must exclude {entry}"
 
 
-def test_only_the_uis_and_the_api_are_published_on_loopback(raw: dict[str, Any]) -> None:
+def test_only_the_uis_and_the_apis_are_published_on_loopback(raw: dict[str, Any]) -> None:
     problems = []
     published = {}
     for name, svc in raw["services"].items():
@@ -421,12 +432,41 @@ def test_airflow_init_makes_an_admin_and_a_read_only_login(services: dict[str, A
 
 
 def test_the_airflow_image_gets_the_fab_provider_at_the_tested_version() -> None:
-    # The image installs fraudops[airflow] with requirements.lock as constraints.
+    # The image installs fraudops[airflow,monitoring] with requirements.lock as constraints.
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     extra = pyproject["project"]["optional-dependencies"]["airflow"]
     assert any(req.startswith("apache-airflow-providers-fab") for req in extra), extra
     lock = (ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines()
     assert any(line.startswith("apache-airflow-providers-fab==") for line in lock)
+
+
+def _installed_requirements(dockerfile: Path) -> set[str]:
+    """Distribution names a Dockerfile gets from ``pip install ... "<path>[extras]"``."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    runs = [args for keyword, args in dockerfile_instructions(dockerfile) if keyword == "RUN"]
+    text = " ".join(runs)
+    found = re.search(r"/(?:tmp/)?fraudops\[([\w,]+)\]|\"\.\[([\w,]+)\]\"", text)
+    assert found, f"{dockerfile}: no pip install of the fraudops package with extras"
+    extras = (found.group(1) or found.group(2)).split(",")
+    requirements = list(pyproject["dependencies"])
+    for extra in extras:
+        requirements += pyproject["optional-dependencies"][extra]
+    return {re.split(r"[\[<>=!~;\s]", req, maxsplit=1)[0].lower() for req in requirements}
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "needed"),
+    [
+        # DAG tasks: the monitoring check writes Evidently's report; checks and inbox runs push
+        # their figures to the Pushgateway (fraudops.pushgateway imports prometheus_client).
+        ("airflow/Dockerfile", {"apache-airflow", "evidently", "prometheus-client"}),
+        # the API serves /metrics and writes the inference log to the lake
+        ("api/Dockerfile", {"fastapi", "prometheus-client", "pyiceberg"}),
+    ],
+)
+def test_images_get_the_packages_their_code_imports(dockerfile: str, needed: set[str]) -> None:
+    installed = _installed_requirements(ROOT / dockerfile)
+    assert needed <= installed, f"{dockerfile} lacks {sorted(needed - installed)}"
 
 
 def test_pipeline_and_api_get_what_fraudops_reads(services: dict[str, Any]) -> None:
@@ -458,10 +498,23 @@ def test_pipeline_and_api_get_what_fraudops_reads(services: dict[str, Any]) -> N
         "MLFLOW_TRACKING_PASSWORD",
     ):
         assert api.get(key), f"api: {key} is not set"
-    # The API reads artifacts through the MLflow server: it holds no storage credentials.
-    leaked = [k for k in api if "S3" in k or k.startswith("AWS_") or k == "FRAUDOPS_CATALOG_URI"]
-    assert not leaked, f"api must not hold storage credentials: {leaked}"
     assert api["MLFLOW_TRACKING_USERNAME"] != scheduler["MLFLOW_TRACKING_USERNAME"]
+    # The inference log writes fraud.predictions to the lake the pipeline reads (fraud_monitor),
+    # with the API's own key, never Airflow's; model artifacts come through the MLflow server.
+    for key in ("FRAUDOPS_CATALOG_URI", "FRAUDOPS_WAREHOUSE", "FRAUDOPS_S3_ENDPOINT"):
+        assert api.get(key) == scheduler[key], f"api: {key}={api.get(key)!r}"
+    assert api["FRAUDOPS_S3_ACCESS_KEY"] == "test-api_s3_access_key"
+    assert api["FRAUDOPS_S3_SECRET_KEY"] == "test-api_s3_secret_key"
+    assert not [k for k in api if k.startswith("AWS_")], "api: no key to the mlflow bucket"
+
+
+def test_the_api_key_is_for_the_inference_log_only(raw: dict[str, Any]) -> None:
+    holders = {
+        name
+        for name, svc in raw["services"].items()
+        if any("API_S3_" in value for value in environment(svc).values())
+    }
+    assert holders == {"api", "minio-init"}
 
 
 def test_mlflow_server_proxies_artifacts_behind_auth(services: dict[str, Any]) -> None:

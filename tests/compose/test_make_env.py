@@ -60,13 +60,15 @@ def test_values_fit_what_each_service_accepts(written: tuple[Path, dict[str, str
     fernet = base64.urlsafe_b64decode(env["AIRFLOW_FERNET_KEY"])
     assert len(fernet) == 32
     assert re.fullmatch(r"[0-9a-f]{128}", env["AIRFLOW_JWT_SECRET"])  # 64 bytes, hex
-    for name in ("MLFLOW_S3_ACCESS_KEY", "AIRFLOW_S3_ACCESS_KEY", "INBOX_UPLOAD_ACCESS_KEY"):
+    access_keys = ("MLFLOW_S3_ACCESS_KEY", "AIRFLOW_S3_ACCESS_KEY", "INBOX_UPLOAD_ACCESS_KEY")
+    for name in (*access_keys, "API_S3_ACCESS_KEY"):
         assert re.fullmatch(r"[A-Z0-9]{20}", env[name])
     for name in (
         "MINIO_ROOT_PASSWORD",
         "MLFLOW_S3_SECRET_KEY",
         "AIRFLOW_S3_SECRET_KEY",
         "INBOX_UPLOAD_SECRET_KEY",
+        "API_S3_SECRET_KEY",
     ):
         assert 8 <= len(env[name]) <= 40, name  # MinIO's limits for a secret key
     for name in ("MLFLOW_ADMIN_PASSWORD", "MLFLOW_AIRFLOW_PASSWORD", "MLFLOW_API_PASSWORD"):

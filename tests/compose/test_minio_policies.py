@@ -146,6 +146,7 @@ def test_init_creates_every_policy_and_gives_each_key_its_own() -> None:
         "MLFLOW_S3_ACCESS_KEY": {"mlflow"},
         "AIRFLOW_S3_ACCESS_KEY": {"lake", "batch"},
         "INBOX_UPLOAD_ACCESS_KEY": {"upload"},
+        "API_S3_ACCESS_KEY": {"predictions"},
     }
 
 
@@ -163,6 +164,7 @@ def test_each_key_reaches_only_its_buckets() -> None:
     assert buckets("lake") == {"lake"}
     assert buckets("batch") == {"inbox"}
     assert buckets("upload") == {"inbox"}
+    assert buckets("predictions") == {"lake"}
 
 
 # --- the inbox: versioned, results never removed ---------------------------------------------
@@ -220,3 +222,39 @@ def test_upload_key_only_puts_into_incoming() -> None:
     assert not rights(upload, BUCKET_ACTIONS, arn("inbox"))
     for bucket in BUCKETS - {"inbox"}:
         assert not rights(upload, OBJECT_ACTIONS, arn(bucket, "incoming/day.csv")), bucket
+
+
+# --- the API's key: the inference log -------------------------------------------------------
+
+# pyiceberg's table location for fraud.predictions under FRAUDOPS_WAREHOUSE=s3://lake/warehouse
+PREDICTIONS = "warehouse/fraud/predictions"
+# An append: HEAD/GET of metadata, data files and manifests (multipart uploads), a new metadata
+# file; nothing is ever deleted. A HEAD of a missing key lists the bucket with that prefix.
+API_NEEDS = {
+    f"{PREDICTIONS}/data/event_day=2026-02-01/00000-0-x.parquet": READ | WRITE,
+    f"{PREDICTIONS}/metadata/00001-x.metadata.json": READ | WRITE,
+    f"{PREDICTIONS}/metadata/snap-1-0-x.avro": READ | WRITE,
+}
+OTHER_TABLES = [
+    "warehouse/fraud/transactions/data/x.parquet",
+    "warehouse/fraud/labels/metadata/00001-x.metadata.json",
+    "warehouse/fraud/scores/data/x.parquet",
+    "warehouse/fraud/model_health/metadata/x.avro",
+    "warehouse/fraud/predictions",  # the prefix's own name is not in the table
+    "warehouse/fraud/predictions_copy/data/x.parquet",
+]
+
+
+@pytest.mark.parametrize("key", sorted(API_NEEDS), ids=str)
+def test_api_key_reads_and_adds_files_of_the_predictions_table(key: str) -> None:
+    assert rights(load("predictions"), OBJECT_ACTIONS, arn("lake", key)) == API_NEEDS[key]
+
+
+def test_api_key_reaches_no_other_table_and_no_other_bucket() -> None:
+    api = load("predictions")
+    for key in OTHER_TABLES:
+        assert not rights(api, OBJECT_ACTIONS, arn("lake", key)), key
+    for bucket in BUCKETS - {"lake"}:
+        assert not rights(api, OBJECT_ACTIONS, arn(bucket, f"{PREDICTIONS}/x")), bucket
+        assert not rights(api, BUCKET_ACTIONS, arn(bucket)), bucket
+    assert rights(api, BUCKET_ACTIONS, arn("lake")) == {"s3:GetBucketLocation", "s3:ListBucket"}

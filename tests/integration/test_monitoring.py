@@ -64,7 +64,7 @@ def test_the_demo_tells_the_story_day_by_day(drift_demo: tuple[Settings, str]) -
         assert "drifting" not in line and "decayed" not in line, line
     assert "drifting" in lines[5] or "decayed" in lines[5]  # the first drifted day
     # the history ended 6 days before: one day short of the cooldown, so it waits a day
-    assert "not retraining yet" in lines[5]
+    assert "too soon to retrain" in lines[5]
     assert "retrained" in lines[6]
     assert re.search(rf"detected\s+.*{DRIFT} \(1 daily window\(s\)\)", output), output
 

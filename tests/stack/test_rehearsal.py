@@ -5,7 +5,9 @@ and the Dockerfiles and starts every service with its container's command and en
 (hosts mapped to 127.0.0.1 and free ports), PostgreSQL initialised by postgres/init, moto's S3
 server in place of MinIO with minio/init.sh's buckets. Then scripts/smoke.py, the script behind
 `make smoke`, runs against it: fraud_bootstrap through the Airflow REST API, POST /predict,
-a CSV through the inbox and fraud_batch_score.
+a CSV through the inbox and fraud_batch_score; Prometheus (Debian's, with the stack's
+prometheus.yml) must then show the API and the figures the batch DAG pushed. Grafana is not
+rehearsed: no binary exists for this machine.
 
 Small data keeps the scenario within a few minutes on two cores: the scheduler (where the
 LocalExecutor runs tasks) gets FRAUDOPS_DAYS=10, FRAUDOPS_ROWS_PER_DAY=3000,
@@ -52,9 +54,9 @@ def _missing_prerequisite() -> str | None:
     for module, extra in (("airflow", "airflow"), ("moto", "dev"), ("fastapi", "api")):
         if importlib.util.find_spec(module) is None:
             return f"{module} is not installed (the fraudops[{extra}] extra)"
-    for command in ("bash", "curl"):
+    for command in ("bash", "curl", "wget", "prometheus", "prometheus-pushgateway"):
         if not have_command(command):
-            return f"{command} is not installed"
+            return f"{command} is not installed (make system-deps)"
     return None
 
 
@@ -238,6 +240,8 @@ def test_every_compose_healthcheck_passes(stack: Stack) -> None:
         "airflow-dag-processor",
         "airflow-triggerer",
         "api",
+        "prometheus",
+        "pushgateway",
     }
     failed = {}
     for name in sorted(stack.healthchecks):
@@ -283,3 +287,24 @@ def test_make_smoke_scenario_passes(stack: Stack) -> None:
         f"smoke failed after {time.monotonic() - started:.0f}s:\n{output}\n{stack.logs(40)}"
     )
     assert "smoke test passed" in done.stdout
+
+
+def test_prometheus_sees_the_api_and_what_the_batch_dag_pushed(stack: Stack) -> None:
+    # After the smoke scenario: the API has scored and logged predictions to the lake, and
+    # fraud_batch_score, run in the scheduler, pushed its run's figures to the Pushgateway.
+    # Only the last run's figures are kept there: the unpaused DAG's scheduled run may come
+    # after the smoke's and find the inbox empty, so the figures must exist, not be > 0.
+    expected = {
+        "the API is scraped": 'up{job="fraudops-api"} == 1',
+        "the inference log committed": 'fraudops_prediction_log_rows_total{job="fraudops-api"} > 0',
+        "the inbox run was pushed": 'fraudops_inbox_run_rows{job="fraudops_inbox"}',
+        "when it ended": 'fraudops_inbox_last_run_timestamp_seconds{job="fraudops_inbox"}',
+    }
+    missing = dict(expected)
+    deadline = time.monotonic() + 90  # the stack scrapes every 15 s
+    while missing and time.monotonic() < deadline:
+        for what, expr in list(missing.items()):
+            if test_services.prometheus_query(stack.urls["prometheus"], expr):
+                del missing[what]
+        time.sleep(2)
+    assert not missing, f"{missing}\n{stack.logs(20)}"

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +18,7 @@ from mlflow.tracking import MlflowClient
 
 from fraudops import datagen, tracking
 from fraudops.config import Settings
+from fraudops.procs import free_port, start_group, stop_groups, wait_http
 from tests.support.settings import make_settings
 
 KEY = "test-client-key-0123456789"
@@ -27,6 +32,37 @@ def api_settings(home: Path, cache: Path, **overrides: Any) -> Settings:
     return make_settings(
         home, api_keys=KEY, admin_api_keys=ADMIN_KEY, serving_cache=cache, **overrides
     )
+
+
+def serve_env(settings: Settings, **overrides: str) -> dict[str, str]:
+    """The environment of ``fraudops serve`` on ``settings`` (none of the caller's FRAUDOPS_*)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUDOPS_")}
+    env.update(
+        FRAUDOPS_HOME=str(settings.home_dir),
+        FRAUDOPS_CATALOG_URI=settings.catalog_url,
+        FRAUDOPS_WAREHOUSE=settings.warehouse_url,
+        FRAUDOPS_TRACKING_URI=settings.tracking_url,
+        FRAUDOPS_SERVING_CACHE=str(settings.serving_cache_dir),
+        FRAUDOPS_API_KEYS=",".join(k.get_secret_value() for k in settings.api_keys),
+        FRAUDOPS_ADMIN_API_KEYS=",".join(k.get_secret_value() for k in settings.admin_api_keys),
+        **overrides,
+    )
+    return env
+
+
+@contextmanager
+def served(settings: Settings, *, log: Path, **overrides: str) -> Iterator[str]:
+    """``fraudops serve`` (real uvicorn) in a subprocess, ready with a model; yields its URL."""
+    port = free_port()
+    exe = str(Path(sys.executable).with_name("fraudops"))
+    argv = [exe, "serve", "--port", str(port)]
+    proc = start_group(argv, env=serve_env(settings, **overrides), log=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/health/ready", proc=proc, timeout=120, ready=lambda s: s == 200)
+        yield url
+    finally:
+        stop_groups([proc], grace=10)
 
 
 def transactions(rows: int = 200, *, seed: int = 7) -> pa.Table:

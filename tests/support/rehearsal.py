@@ -30,6 +30,12 @@ Stand-ins, because the real thing cannot run here:
   no MinIO admin API (users, policies), and its optional IAM checks ignore S3 condition keys,
   so the per-service keys and their least-privilege policies are not exercised here
   (tests/compose/test_minio_policies.py evaluates them statically);
+* ``prometheus`` and ``pushgateway``: Debian's binaries (Prometheus 2.42 and Pushgateway 1.5,
+  older than the pinned images) with the service's flags; Prometheus gets prometheus/prometheus.yml
+  with its targets pointed at the native services;
+* ``grafana`` is not rehearsed: there is no Grafana binary for this machine. Its provisioning
+  and dashboard are checked as files (tests/compose/test_observability.py), and every query of
+  the dashboard runs against a real Prometheus in tests/integration/test_dashboard.py;
 * the healthchecks: cheap probes while starting, then each compose healthcheck command is run
   once, translated like the rest, by the tests.
 
@@ -69,6 +75,7 @@ from tests.support.compose import (
     interpolate,
     make_env,
 )
+from tests.support.dashboard import PROMETHEUS_CONFIG, load_yaml, local_config
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -105,6 +112,9 @@ AIRFLOW_PORTS = {
 # /api/v2/monitor/health while starting, run once by the tests.
 MONITORED = {"airflow-dag-processor": "dag_processor", "airflow-triggerer": "triggerer"}
 STAND_INS = {"postgres", "minio", "minio-init"}
+# Upstream images run natively from Debian's packages (make system-deps installs them).
+NATIVE = {"prometheus": "prometheus", "pushgateway": "prometheus-pushgateway"}
+NOT_REHEARSED = {"grafana"}  # no binary for this machine
 
 
 class RehearsalError(RuntimeError):
@@ -489,6 +499,29 @@ class Rehearsal:
             Path(tr.path(folder)).mkdir(parents=True, exist_ok=True)
         return Process(name, argv, env, Path(tr.path(image.workdir)), self.logdir / f"{name}.log")
 
+    def native_process(self, name: str, service: dict[str, Any], tr: Translation) -> Process:
+        """An upstream image's program from Debian's package, with the service's flags."""
+        binary = shutil.which(NATIVE[name])
+        if binary is None:
+            raise RehearsalError(f"{NATIVE[name]} is not installed (make system-deps)")
+        argv = [binary, *tr.args(as_argv(service.get("command")) or [])]
+        if name == "prometheus":
+            # the mounted prometheus.yml, its targets (service:port) at the native addresses
+            addresses = {
+                f"{svc}:{port}": f"{LOOPBACK}:{native}"
+                for (svc, port), native in tr.endpoints.items()
+            }
+            addresses.update({f"localhost:{p}": f"{LOOPBACK}:{n}" for p, n in tr.own_ports.items()})
+            config = self.base / "prometheus.yml"
+            config.write_text(yaml.safe_dump(local_config(load_yaml(PROMETHEUS_CONFIG), addresses)))
+            argv = [
+                f"--config.file={config}" if a.startswith("--config.file=") else a for a in argv
+            ]
+        (port,) = tr.own_ports.values()
+        argv.append(f"--web.listen-address={LOOPBACK}:{port}")
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+        return Process(name, argv, env, tr.rootfs, self.logdir / f"{name}.log")
+
     def airflow_env(self, tr: Translation) -> dict[str, str]:
         """Settings Airflow derives from the image's layout, made explicit natively."""
         env = {
@@ -542,8 +575,11 @@ class Rehearsal:
         env_file = self.base / ".env"
         dotenv = generate_dotenv(env_file)
         compose = load_compose(dotenv)
-        services: dict[str, Any] = compose["services"]
-        unknown = set(services) - STAND_INS - {n for n, s in services.items() if "build" in s}
+        services: dict[str, Any] = {
+            name: svc for name, svc in compose["services"].items() if name not in NOT_REHEARSED
+        }
+        built = {n for n, s in services.items() if "build" in s}
+        unknown = set(services) - STAND_INS - set(NATIVE) - built
         if unknown:
             raise RehearsalError(f"no way to rehearse services without a build: {sorted(unknown)}")
         with ExitStack() as cleanup:
@@ -556,6 +592,8 @@ class Rehearsal:
                 ("mlflow", 5000): test_services.free_port(),
                 ("airflow-apiserver", 8080): test_services.free_port(),
                 ("api", 8000): test_services.free_port(),
+                ("pushgateway", 9091): test_services.free_port(),
+                ("prometheus", 9090): test_services.free_port(),
             }
             # One setting per port, shared by every Airflow component, as their one config is.
             self.airflow_ports = {port: test_services.free_port() for port in AIRFLOW_PORTS}
@@ -565,6 +603,8 @@ class Rehearsal:
                 "mlflow": f"http://{LOOPBACK}:{endpoints[('mlflow', 5000)]}",
                 "api": f"http://{LOOPBACK}:{endpoints[('api', 8000)]}",
                 "scheduler_health": f"http://{LOOPBACK}:{self.airflow_ports[8974]}/health",
+                "prometheus": f"http://{LOOPBACK}:{endpoints[('prometheus', 9090)]}",
+                "pushgateway": f"http://{LOOPBACK}:{endpoints[('pushgateway', 9091)]}",
             }
             stack = Stack(self.base, dotenv, env_file, compose, pg, s3, urls)
             volumes = compose.get("volumes") or {}
@@ -573,7 +613,9 @@ class Rehearsal:
                 check = self.healthcheck(service, tr)
                 if check:
                     stack.healthchecks[name] = check
-                if name not in STAND_INS:
+                if name in NATIVE:
+                    stack.processes[name] = self.native_process(name, service, tr)
+                elif name not in STAND_INS:
                     stack.processes[name] = self.process_for(name, service, tr)
             stack.healthchecks.pop("minio", None)  # moto stands in for MinIO
             if "postgres" in stack.healthchecks:
@@ -649,6 +691,8 @@ class Rehearsal:
             "airflow-apiserver": lambda: http_ok(f"{stack.urls['airflow']}/api/v2/version"),
             "airflow-scheduler": lambda: http_ok(stack.urls["scheduler_health"]),
             "api": lambda: http_ok(f"{stack.urls['api']}/health/live"),
+            "prometheus": lambda: http_ok(f"{stack.urls['prometheus']}/-/ready"),
+            "pushgateway": lambda: http_ok(f"{stack.urls['pushgateway']}/-/ready"),
         }
         if name in MONITORED:
             return "healthy" if airflow_component_healthy(stack, MONITORED[name]) else "started"

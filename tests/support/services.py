@@ -5,16 +5,22 @@
 * S3: moto's S3 server (``ThreadedMotoServer``) on loopback stands in for MinIO, which has no
   binary for these machines.
 * MLflow: ``mlflow server`` as a subprocess, backed by the PostgreSQL cluster.
+* Prometheus and its Pushgateway: Debian's ``prometheus`` and ``prometheus-pushgateway``
+  binaries (make system-deps installs them), storage in a temp folder.
 """
 
 from __future__ import annotations
 
 import glob
+import json
 import os
 import pwd
 import shutil
 import subprocess
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +28,16 @@ from typing import Any
 
 from fraudops.procs import free_port, start_group, stop_groups, wait_http
 
-__all__ = ["create_database", "free_port", "mlflow_server", "moto_s3", "postgres_cluster"]
+__all__ = [
+    "create_database",
+    "free_port",
+    "mlflow_server",
+    "moto_s3",
+    "postgres_cluster",
+    "prometheus_query",
+    "prometheus_server",
+    "pushgateway_server",
+]
 
 
 def pg_bin(name: str) -> str:
@@ -163,3 +178,69 @@ def mlflow_server(backend_uri: str, artifacts: Path, *, log: Path) -> Iterator[s
         yield uri
     finally:
         stop_groups([proc], grace=20)
+
+
+def prometheus_bin(name: str) -> str:
+    """A binary of Debian's prometheus or prometheus-pushgateway package."""
+    found = shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} is not installed (make system-deps installs it)")
+    return found
+
+
+@contextmanager
+def pushgateway_server(base: Path) -> Iterator[str]:
+    """A Prometheus Pushgateway on loopback; yields its http URL."""
+    base.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    argv = [prometheus_bin("prometheus-pushgateway"), f"--web.listen-address=127.0.0.1:{port}"]
+    proc = start_group(argv, log=base / "pushgateway.log", cwd=base)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/-/ready", timeout=30, proc=proc, ready=lambda s: s == 200)
+        yield url
+    finally:
+        stop_groups([proc], grace=5)
+
+
+@contextmanager
+def prometheus_server(
+    config: dict[str, Any], base: Path, *, port: int | None = None
+) -> Iterator[str]:
+    """Prometheus on loopback with ``config`` (a prometheus.yml as data); yields its URL."""
+    import yaml
+
+    base.mkdir(parents=True, exist_ok=True)
+    config_file = base / "prometheus.yml"
+    config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
+    port = port or free_port()
+    argv = [
+        prometheus_bin("prometheus"),
+        f"--config.file={config_file}",
+        f"--storage.tsdb.path={base / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    proc = start_group(argv, log=base / "prometheus.log", cwd=base)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/-/ready", timeout=60, proc=proc, ready=lambda s: s == 200)
+        yield url
+    finally:
+        stop_groups([proc], grace=10)
+
+
+def prometheus_query(url: str, expr: str) -> list[dict[str, Any]]:
+    """The result of an instant query through Prometheus' HTTP API (``/api/v1/query``).
+
+    Raises:
+        RuntimeError: Prometheus refused the query (a syntax error, an unknown function).
+    """
+    body = urllib.parse.urlencode({"query": expr}).encode()
+    try:
+        with urllib.request.urlopen(f"{url}/api/v1/query", data=body, timeout=10) as resp:
+            answer = json.load(resp)
+    except urllib.error.HTTPError as exc:  # 400/422: the query itself is wrong
+        answer = json.load(exc)
+    if answer.get("status") != "success":
+        raise RuntimeError(f"{expr}: {answer.get('errorType')}: {answer.get('error')}")
+    return answer["data"]["result"]  # type: ignore[no-any-return]

@@ -29,7 +29,7 @@ def _line(day: Day) -> str:
     if o.matured_ap is not None and o.matured_frauds:
         parts.append(f"matured AP {o.matured_ap:.3f}")
     if h.alarm and not day.check.retrain.due:
-        parts.append("(not retraining yet: the last training is too recent)")
+        parts.append("(too soon to retrain)")
     if day.retrained is not None:
         d = day.retrained
         verdict = "[green]promoted[/]" if d.promote else "[yellow]refused[/]"

@@ -50,8 +50,8 @@ def days_filter(days: Iterable[dt.date], column: str = "event_ts") -> BooleanExp
             ranges.append((day, day + dt.timedelta(days=1)))
     exprs: list[BooleanExpression] = [
         And(
-            GreaterThanOrEqual(column, _ts_literal(a)),  # type: ignore[call-arg,misc]
-            LessThan(column, _ts_literal(b)),  # type: ignore[call-arg,misc]
+            GreaterThanOrEqual(column, _ts_literal(a)),  # type: ignore[call-arg]
+            LessThan(column, _ts_literal(b)),  # type: ignore[call-arg]
         )
         for a, b in ranges
     ]
@@ -155,7 +155,7 @@ def read_labels(table: Table, *, before: dt.datetime, snapshot_id: int | None = 
     """Label events reported before ``before`` (a cut-off: nothing later is ever used)."""
     if snapshot_id is None and table.current_snapshot() is None:
         return arrow_schema_of(table).empty_table()
-    cutoff = LessThan("reported_at", before.astimezone(dt.UTC).isoformat())  # type: ignore[call-arg,misc]
+    cutoff = LessThan("reported_at", before.astimezone(dt.UTC).isoformat())  # type: ignore[call-arg]
     scan = table.scan(row_filter=cutoff, snapshot_id=snapshot_id)
     events = plain_strings(scan.to_arrow())
     # the filter prunes files; rows are checked again, exactly

@@ -109,8 +109,8 @@ def observe(settings: Settings, *, version: str, run_id: str, as_of: dt.date) ->
     catalog = lake.open_catalog(settings)
     end = as_of + dt.timedelta(days=1)
     span = And(
-        GreaterThanOrEqual("event_ts", _day_start(min(decay_from, window_from)).isoformat()),  # type: ignore[call-arg,misc]
-        LessThan("event_ts", _day_start(end).isoformat()),  # type: ignore[call-arg,misc]
+        GreaterThanOrEqual("event_ts", _day_start(min(decay_from, window_from)).isoformat()),  # type: ignore[call-arg]
+        LessThan("event_ts", _day_start(end).isoformat()),  # type: ignore[call-arg]
     )
     scored = lake.predictions_table(catalog).scan(row_filter=span, selected_fields=tuple(_COLUMNS))
     rows = lake.plain_strings(scored.to_arrow())
