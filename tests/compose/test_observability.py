@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 from fraudops import pushgateway
 from fraudops.api.metrics import Metrics
 from fraudops.inbox.report import InboxSummary
-from fraudops.monitoring import Check, Health, HealthStatus, Observed
+from fraudops.monitoring import Check, Health, HealthStatus, Observed, RetrainDecision
 from tests.support.compose import (
     COMPOSE_FILE,
     ENV_EXAMPLE,
@@ -384,6 +384,7 @@ def test_every_query_names_metrics_and_jobs_that_exist(
         run_id="x",
         report="",
         checked_at=dt.datetime(2026, 3, 2, tzinfo=dt.UTC),
+        retrain=RetrainDecision(False, "healthy: no retraining"),
     )
     summary = InboxSummary(
         inbox="x", files=1, rows_scored=1, rows_rejected=0, files_quarantined=0,
