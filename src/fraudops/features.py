@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fraudops.geo import haversine_km
 from fraudops.schema import CHANNELS, MERCHANT_CATEGORIES
 
 # median amount per merchant category, in the order of MERCHANT_CATEGORIES
@@ -101,17 +102,6 @@ def columns_from_records(records: Sequence[Mapping[str, Any]]) -> dict[str, np.n
     )
     cols["channel"] = np.fromiter((_CH_CODE[r["channel"]] for r in rows), np.float32, len(rows))
     return cols
-
-
-def haversine_km(
-    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
-) -> np.ndarray:
-    """Great-circle distance in km."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dphi = p2 - p1
-    dlmb = np.radians(lon2 - lon1)
-    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
-    return np.asarray(2 * 6371.0088 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))))
 
 
 def build_features(cols: Columns) -> np.ndarray:

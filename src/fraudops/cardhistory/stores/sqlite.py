@@ -1,0 +1,150 @@
+"""The embedded store: one SQLite file, shared safely by several API workers.
+
+Each recorded event is one short write transaction (``BEGIN IMMEDIATE``: workers take turns,
+none loses another's event); WAL journaling lets readers run beside the writer. No server to
+run: the embedded default.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+from pathlib import Path
+
+from fraudops.cardhistory.definition import HORIZON
+from fraudops.cardhistory.stores.base import KEEP, Event, HistoryStore, StoreUnavailable
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    card TEXT NOT NULL, txn TEXT NOT NULL, ts INTEGER NOT NULL,
+    amount REAL NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL, merchant TEXT NOT NULL,
+    PRIMARY KEY (card, txn)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_by_time ON events (card, ts);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+_INSERT = "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?)"
+_WINDOW = (
+    "SELECT card, ts, txn, amount, lat, lon, merchant FROM events "
+    "WHERE card = ? AND ts >= ? AND ts < ? ORDER BY ts, txn"
+)
+_BATCH = 500  # cards per IN (...) query
+
+
+def _row(event: Event) -> tuple[object, ...]:
+    card, ts, txn, amount, lat, lon, merchant = event
+    return (card, txn, ts, amount, lat, lon, merchant)
+
+
+def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+class SqliteStore(HistoryStore):
+    """Card histories in a SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.url = f"sqlite:///{path}"
+        self._local = threading.local()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._connection().executescript(_SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"card-history store {self.url}: {exc}") from exc
+            self._local.conn = conn
+        return conn
+
+    def _write(self) -> sqlite3.Connection:
+        conn = self._connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"card-history store {self.url}: {exc}") from exc
+        return conn
+
+    def record_and_fetch(self, events: Sequence[Event]) -> list[list[Event]]:
+        """One write transaction for the request: workers take turns, none loses an event."""
+        out: list[list[Event]] = []
+        conn = self._write()
+        try:
+            for event in events:
+                card, ts = event[0], event[1]
+                conn.execute(_INSERT, _row(event))
+                rows = conn.execute(_WINDOW, (card, ts - HORIZON, ts)).fetchall()
+                out.append([(c, t, x, a, la, lo, m) for c, t, x, a, la, lo, m in rows])
+                conn.execute("DELETE FROM events WHERE card = ? AND ts < ?", (card, ts - KEEP))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return out
+
+    def fetch(self, cards: Iterable[str], *, since: int, until: int) -> list[Event]:
+        """The cards' events in ``[since, until)``, a few hundred cards a query."""
+        conn = self._connection()
+        out: list[Event] = []
+        for batch in _batches(sorted(set(cards)), _BATCH):
+            marks = ",".join("?" * len(batch))
+            out.extend(
+                conn.execute(
+                    "SELECT card, ts, txn, amount, lat, lon, merchant FROM events "
+                    f"WHERE card IN ({marks}) AND ts >= ? AND ts < ?",  # noqa: S608  (marks only)
+                    (*batch, since, until),
+                ).fetchall()
+            )
+        return out
+
+    def load(self, events: Iterable[Event]) -> int:
+        """Insert in one transaction; events already there are left as they are."""
+        conn = self._write()
+        try:
+            before = conn.total_changes
+            conn.executemany(_INSERT, (_row(e) for e in events))
+            added = conn.total_changes - before
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return added
+
+    def clear(self) -> None:
+        """Delete every event and the version."""
+        conn = self._write()
+        conn.execute("DELETE FROM events")
+        conn.execute("DELETE FROM meta")
+        conn.execute("COMMIT")
+
+    def version(self) -> str | None:
+        """The version in the ``meta`` table."""
+        row = self._connection().execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+        return str(row[0]) if row else None
+
+    def set_version(self, version: str) -> None:
+        """Write the version to the ``meta`` table."""
+        self._connection().execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (version,))
+
+    def stats(self) -> dict[str, int]:
+        """Counted in the file."""
+        conn = self._connection()
+        events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+        cards = conn.execute("SELECT count(DISTINCT card) FROM events").fetchone()[0]
+        return {"cards": int(cards), "events": int(events)}
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
