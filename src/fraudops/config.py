@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     monitor_min_frauds: int = Field(
         400, ge=1, description="Fewer matured frauds: no decay verdict (AP is noisy below)."
     )
+    feature_store: str | None = Field(
+        None,
+        description="Card-history store: redis://[:password@]host:6379/0 (Valkey or Redis), "
+        "or a SQLite file (default: home/feature-store.db).",
+    )
     pushgateway_url: str | None = Field(
         None,
         description="Prometheus Pushgateway for batch jobs' figures (checks, inbox runs).",
@@ -195,6 +200,11 @@ class Settings(BaseSettings):
     def serving_cache_dir(self) -> Path:
         """Where the API keeps the last good models, defaulting to a folder under home."""
         return (self.serving_cache or self.home_dir / "serving-cache").expanduser().resolve()
+
+    @property
+    def feature_store_url(self) -> str:
+        """The card-history store: a redis:// URL or a SQLite file (default under home)."""
+        return self.feature_store or str(self.home_dir / "feature-store.db")
 
     @property
     def inbox_url(self) -> str:
