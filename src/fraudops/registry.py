@@ -8,7 +8,6 @@ is its rule, a pure function.
 
 from __future__ import annotations
 
-import datetime as dt
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,6 @@ import mlflow
 import mlflow.artifacts
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model
@@ -27,11 +25,12 @@ from fraudops import lake, tracking
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError
 from fraudops.evaluation import evaluate
-from fraudops.gate import GATE, Decision, should_promote
+from fraudops.gate import GATE, Decision, decide
 from fraudops.schema import LABEL
 from fraudops.scoring import FraudScorer, score_table
 
 CHALLENGER = "challenger"
+GATE_ATTEMPTS = 5  # comparisons a gate makes while other gates keep moving production
 TAG = "fraudops."
 # what `fraudops train` writes on every version it registers: without them the gate does not
 # know what data made the version, and refuses it unread
@@ -122,50 +121,66 @@ def gate(
     holdout: pa.Table,
     holdout_snapshot_id: int | None = None,
 ) -> Decision:
-    """Re-score candidate and current production on the same holdout; move the alias if it wins."""
-    name = settings.model_name
-    champion = alias_version(client, name, settings.model_alias)
-    champion_version = champion.version if champion and champion.version != version else None
+    """Re-score candidate and current production on the same holdout; move the alias if it wins.
+
+    Another gate may move production while this one scores: the alias moves only if it still
+    points at the champion this gate compared against, and is read back after the move; if
+    it moved, the candidate is compared again with the version served now.
+    """
+    name, version = settings.model_name, str(version)
     missing = missing_lineage(client, settings, version)
-    if missing:
-        promote, candidate_ap, champion_ap = False, 0.0, None
-        reason = (
-            f"version {version} has no training lineage ({', '.join(missing)}): only versions "
-            "that `fraudops train` registered are scored, and this one was not read"
-        )
-    else:
-        client.set_registered_model_alias(name, CHALLENGER, version)
-        candidate_ap = score_version(settings, version, holdout)
-        champion_ap = (
-            score_version(settings, champion_version, holdout) if champion_version else None
-        )
-        promote, reason = should_promote(
-            candidate_ap,
-            champion_ap,
-            margin=settings.promotion_margin,
-            floor=settings.promotion_floor,
-        )
-    ts = pc.cast(holdout["event_ts"], pa.date32())
-    days = f"{pc.min(ts).as_py()}..{pc.max(ts).as_py()}" if holdout.num_rows else ""
-    decision = Decision(
-        promote=promote,
-        reason=reason,
-        candidate_version=str(version),
-        candidate_ap=round(candidate_ap, 6),
-        champion_version=None if champion_version is None else str(champion_version),
-        champion_ap=None if champion_ap is None else round(champion_ap, 6),
-        holdout_rows=holdout.num_rows,
-        holdout_snapshot_id=holdout_snapshot_id,
-        holdout_days=days,
-        decided_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    )
-    for key, value in decision.as_tags().items():
-        client.set_model_version_tag(name, version, key, value)
-    if promote:
-        client.set_registered_model_alias(name, settings.model_alias, version)
     if not missing:
-        client.delete_registered_model_alias(name, CHALLENGER)
-    return decision
+        client.set_registered_model_alias(name, CHALLENGER, version)
+    scores: dict[str, float] = {}
+
+    def ap(of: str) -> float:
+        if of not in scores:
+            scores[of] = score_version(settings, of, holdout)
+        return scores[of]
+
+    try:
+        for _ in range(GATE_ATTEMPTS):
+            champion = _served_other(client, settings, version)
+            decision = decide(
+                version=version,
+                champion=champion,
+                missing=missing,
+                ap=ap,
+                holdout=holdout,
+                holdout_snapshot_id=holdout_snapshot_id,
+                margin=settings.promotion_margin,
+                floor=settings.promotion_floor,
+            )
+            for key, value in decision.as_tags().items():
+                client.set_model_version_tag(name, version, key, value)
+            if not decision.promote:
+                return decision
+            if _served_other(client, settings, version) != champion:
+                continue  # production moved while this gate scored: compare again
+            client.set_registered_model_alias(name, settings.model_alias, version)
+            now = _served_other(client, settings, version)
+            if now is None or _decided_against(client, settings, now) == version:
+                return decision  # still served, or replaced by a gate that compared with it
+    finally:
+        if not missing:
+            client.delete_registered_model_alias(name, CHALLENGER)
+    raise FraudOpsError(
+        f"{name}@{settings.model_alias} kept moving while version {version} was gated; "
+        "run the promotion again"
+    )
+
+
+def _served_other(client: MlflowClient, settings: Settings, version: str) -> str | None:
+    """The version production points at, unless it is ``version`` itself (or none)."""
+    served = alias_version(client, settings.model_name, settings.model_alias)
+    return None if served is None or str(served.version) == version else str(served.version)
+
+
+def _decided_against(client: MlflowClient, settings: Settings, version: str) -> str | None:
+    """The champion the gate of ``version`` compared it with (None: none recorded)."""
+    tags = client.get_model_version(settings.model_name, version).tags or {}
+    decision = Decision.from_tags(tags)
+    return decision.champion_version if decision else None
 
 
 def promote(settings: Settings, *, version: str | None = None) -> Decision:
