@@ -158,8 +158,8 @@ class Inbox:
         raw = self.read(".lock-epoch")
         return int(raw.decode().strip() or 0) if raw else 0
 
-    def scores(self) -> pa.Table:
-        """Every row of ``fraud.scores`` (an empty table before the first commit)."""
+    def scores(self, *, snapshots: list[dict[str, Any]] | None = None) -> pa.Table:
+        """Every row of ``fraud.scores`` (empty before the first commit); its snapshots too."""
         from pyiceberg.catalog.sql import SqlCatalog
         from pyiceberg.exceptions import NoSuchTableError
 
@@ -172,11 +172,18 @@ class Inbox:
             **settings.s3_options,
         )
         try:
-            return catalog.load_table("fraud.scores").scan().to_arrow()
+            table = catalog.load_table("fraud.scores")
         except NoSuchTableError:
             return pa.table({"transaction_id": pa.array([], pa.string())})
         finally:
             catalog.engine.dispose()
+        if snapshots is not None:
+            for snap in table.snapshots():
+                summary = dict(snap.summary.additional_properties) if snap.summary else {}
+                snapshots.append(
+                    {"id": snap.snapshot_id, "parent": snap.parent_snapshot_id, **summary}
+                )
+        return table.scan().to_arrow()
 
     def scored_ids(self) -> Counter[str]:
         """Transaction ids in every scored file of the outbox."""
@@ -210,22 +217,40 @@ class Inbox:
         """One whole run; its exit code."""
         return self.start(**overrides).wait(timeout=300)
 
+    def last_report(self) -> dict[str, Any]:
+        """What the last run told its user (its ``--json`` summary)."""
+        text = (self.work / f"score-inbox-{self.runs}.log").read_text()
+        report: dict[str, Any] = json.loads(text[text.index("{") :])
+        return report
+
     # -- the count ----------------------------------------------------------------------------
     def count(self, files: list[Dropped]) -> Counts:
         """What the outbox and the lake hold, against what was dropped.
 
-        A file whose bytes were dropped before counts once (a duplicate is not scored again).
-        Every input must have reached ``processed/``, nothing may be left in flight, and
-        nothing quarantined (every file here is a valid CSV).
+        A file whose bytes were dropped before counts once (a duplicate is not scored again,
+        and gets a duplicate note; no other file may). Every input must have reached
+        ``processed/``, nothing may be left in flight, and nothing quarantined (every file
+        here is a valid CSV).
         """
         expected: set[str] = set()
         contents: set[bytes] = set()
+        twins = set()
         for f in files:
-            if f.data not in contents:
+            if f.data in contents:
+                twins.add(f.name.removesuffix(".csv"))
+            else:
                 expected.update(f.ids)
                 contents.add(f.data)
         outbox = self.scored_ids()
-        lake = Counter(self.scores()["transaction_id"].to_pylist())
+        snapshots: list[dict[str, Any]] = []
+        lake = Counter(self.scores(snapshots=snapshots)["transaction_id"].to_pylist())
+        evidence: dict[str, Any] = {f: self.names(f) for f in ("outbox", "processed", "ledger")}
+        evidence["claims"] = [
+            json.loads(self.read(f"ledger/claims/{n}") or b"null")
+            for n in self.names("ledger/claims")
+        ]
+        evidence["fraud.scores snapshots"] = snapshots
+        (self.work / "evidence.json").write_text(json.dumps(evidence, indent=2, default=str))
         problems = []
         lost = {i for i in expected if not outbox[i] or not lake[i]}
         if lost:
@@ -233,15 +258,23 @@ class Inbox:
                 f"{sum(1 for i in expected if not outbox[i])} rows missing from the outbox, "
                 f"{sum(1 for i in expected if not lake[i])} from fraud.scores"
             )
-        duplicated = sum(n - 1 for n in outbox.values() if n > 1)
-        duplicated += sum(n - 1 for n in lake.values() if n > 1)
-        if duplicated:
-            problems.append(f"{duplicated} extra copies of rows")
+        twice_out = sum(n - 1 for n in outbox.values() if n > 1)
+        twice_lake = sum(n - 1 for n in lake.values() if n > 1)
+        duplicated = twice_out + twice_lake
+        if twice_out:
+            scored = [n for n in self.names("outbox") if n.endswith(".scored.csv")]
+            problems.append(f"{twice_out} extra copies in the outbox ({scored})")
+        if twice_lake:
+            problems.append(f"{twice_lake} extra copies in fraud.scores")
         errors = 0
         strangers = (set(outbox) | set(lake)) - expected
         if strangers:
             errors += 1
             problems.append(f"{len(strangers)} rows nobody dropped")
+        notes = {n.split(".")[0] for n in self.names("outbox") if n.endswith(".duplicate.json")}
+        if notes != twins:
+            errors += 1
+            problems.append(f"duplicate notes for {sorted(notes)}, twins dropped {sorted(twins)}")
         processed = set(self.names("processed"))
         for f in files:
             if f.name not in processed:

@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -108,8 +109,8 @@ class World:
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
     def database(self, name: str) -> str:
-        """A new database in the shared cluster; its SQLAlchemy URI."""
-        return services.create_database(self.pg, name)
+        """A new database in the shared cluster (``name`` and a unique suffix); its URI."""
+        return services.create_database(self.pg, f"{name}_{uuid.uuid4().hex[:8]}")
 
     def mlflow_instance(self, log: Path) -> services.MlflowServer:
         """Another ``mlflow server`` on the same backend (the same registry), not started."""

@@ -5,7 +5,8 @@ claims a large file and is frozen with SIGSTOP at a random moment of its work (a
 stuck node). Once the lease has expired by the clock, run B takes the lock over and scores
 the file. Then A is resumed with SIGCONT and runs on with its stale idea of the inbox; the
 fencing token must keep it from committing or publishing anything twice. Counted as in the
-SIGKILL scenario (``_inbox.py``) once A has exited; A must not report success.
+SIGKILL scenario (``_inbox.py``) once A has exited and a third run has followed (it must
+find nothing to do or report); A must not report success.
 """
 
 from __future__ import annotations
@@ -61,9 +62,15 @@ def outlived(world: World, rng: random.Random, s3: dict[str, str]) -> Row:
         if a.poll() is None:
             os.killpg(a.pid, signal.SIGKILL)
             a.wait(timeout=30)
+    c = inbox.run()  # the next scheduled run finds nothing left to do
+    told = [f"{r['file']} {r['status']}" for r in inbox.last_report()["reports"]]
+    say(f"run C exited with {c}, reported {told or 'nothing'}")
     counts = inbox.count([file])
     problems = list(counts.problems)
     errors = counts.errors
+    if c != 0 or told:
+        problems.append(f"the next run exited {c} and reported {told}")
+        errors += 1
     if b != 0:
         problems.append(f"run B exited {b}")
         errors += 1
@@ -80,7 +87,7 @@ def outlived(world: World, rng: random.Random, s3: dict[str, str]) -> Row:
         errors=errors,
         notes=(
             f"A paused {delay:.2f} s after its claim, exited {code_a} once resumed; B exited "
-            f"{b}; problems: {'; '.join(problems) or 'none'}"
+            f"{b}, C {c}; problems: {'; '.join(problems) or 'none'}"
         ),
     )
 
