@@ -17,10 +17,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+# --compile-bytecode: every service the tests, bench and chaos start imports MLflow; without
+# .pyc files (uv writes none, and PYTHONDONTWRITEBYTECODE stops Python from caching them) each
+# start compiles it again, about twice the time
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
-	$(BIN)/uv pip install --python $(BIN)/python --constraint requirements.lock -e '.[$(EXTRAS)]'
+	$(BIN)/uv pip install --python $(BIN)/python --constraint requirements.lock --compile-bytecode -e '.[$(EXTRAS)]'
 	@touch $(STAMP)
 
 venv: $(STAMP) ## Create the virtualenv and install everything (once)
