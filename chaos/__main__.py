@@ -48,12 +48,17 @@ def run_one(world: _world.World, name: str, *, seed: int | None, timeout: float)
         argv += ["--seed", str(seed)]
     t0 = time.perf_counter()
     with open(logs / f"{name}.log", "wb") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=HERE.parent)
         try:
-            code = subprocess.call(
-                argv, stdout=log, stderr=subprocess.STDOUT, cwd=HERE.parent, timeout=timeout
-            )
+            code: int | None = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             code = None
+            proc.terminate()  # SIGTERM: the scenario stops the services it started, then exits
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     elapsed = time.perf_counter() - t0
     rows = read_rows(out) if code == 0 and out.exists() else []
     if not rows:

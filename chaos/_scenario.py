@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import logging
 import random
+import signal
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +36,8 @@ def main(run: Scenario) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=None, help="Seed of the random faults.")
     args = parser.parse_args()
+    # a runner that gives up sends SIGTERM: exit through the finally blocks that stop services
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server: one line a request
     world = World.load(args.world)
