@@ -9,6 +9,9 @@ is its rule, a pure function.
 from __future__ import annotations
 
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +33,9 @@ from fraudops.schema import LABEL
 from fraudops.scoring import FraudScorer, score_table
 
 CHALLENGER = "challenger"
-GATE_ATTEMPTS = 5  # comparisons a gate makes while other gates keep moving production
+GATE_ATTEMPTS = 5  # comparisons a gate makes while someone keeps moving production by hand
+GATE_LOCK = ".gate-lock"  # the registered model that exists while a gate runs
+GATE_LEASE = 600.0  # seconds a gate may hold it (and another wait for it)
 TAG = "fraudops."
 # what `fraudops train` writes on every version it registers: without them the gate does not
 # know what data made the version, and refuses it unread
@@ -123,14 +128,12 @@ def gate(
 ) -> Decision:
     """Re-score candidate and current production on the same holdout; move the alias if it wins.
 
-    Another gate may move production while this one scores: the alias moves only if it still
-    points at the champion this gate compared against, and is read back after the move; if
-    it moved, the candidate is compared again with the version served now.
+    Gates run one at a time (:func:`gate_lock`): a second gate compares its candidate with
+    what the first one left in production. The alias moves only if production still points
+    at the champion compared against (a person may move it meanwhile), else it compares again.
     """
     name, version = settings.model_name, str(version)
     missing = missing_lineage(client, settings, version)
-    if not missing:
-        client.set_registered_model_alias(name, CHALLENGER, version)
     scores: dict[str, float] = {}
 
     def ap(of: str) -> float:
@@ -138,32 +141,32 @@ def gate(
             scores[of] = score_version(settings, of, holdout)
         return scores[of]
 
-    try:
-        for _ in range(GATE_ATTEMPTS):
-            champion = _served_other(client, settings, version)
-            decision = decide(
-                version=version,
-                champion=champion,
-                missing=missing,
-                ap=ap,
-                holdout=holdout,
-                holdout_snapshot_id=holdout_snapshot_id,
-                margin=settings.promotion_margin,
-                floor=settings.promotion_floor,
-            )
-            for key, value in decision.as_tags().items():
-                client.set_model_version_tag(name, version, key, value)
-            if not decision.promote:
-                return decision
-            if _served_other(client, settings, version) != champion:
-                continue  # production moved while this gate scored: compare again
-            client.set_registered_model_alias(name, settings.model_alias, version)
-            now = _served_other(client, settings, version)
-            if now is None or _decided_against(client, settings, now) == version:
-                return decision  # still served, or replaced by a gate that compared with it
-    finally:
+    with gate_lock(client, settings):
         if not missing:
-            client.delete_registered_model_alias(name, CHALLENGER)
+            client.set_registered_model_alias(name, CHALLENGER, version)
+        try:
+            for _ in range(GATE_ATTEMPTS):
+                champion = _served_other(client, settings, version)
+                decision = decide(
+                    version=version,
+                    champion=champion,
+                    missing=missing,
+                    ap=ap,
+                    holdout=holdout,
+                    holdout_snapshot_id=holdout_snapshot_id,
+                    margin=settings.promotion_margin,
+                    floor=settings.promotion_floor,
+                )
+                for key, value in decision.as_tags().items():
+                    client.set_model_version_tag(name, version, key, value)
+                if not decision.promote:
+                    return decision
+                if _served_other(client, settings, version) == champion:
+                    client.set_registered_model_alias(name, settings.model_alias, version)
+                    return decision
+        finally:
+            if not missing:
+                client.delete_registered_model_alias(name, CHALLENGER)
     raise FraudOpsError(
         f"{name}@{settings.model_alias} kept moving while version {version} was gated; "
         "run the promotion again"
@@ -176,11 +179,48 @@ def _served_other(client: MlflowClient, settings: Settings, version: str) -> str
     return None if served is None or str(served.version) == version else str(served.version)
 
 
-def _decided_against(client: MlflowClient, settings: Settings, version: str) -> str | None:
-    """The champion the gate of ``version`` compared it with (None: none recorded)."""
-    tags = client.get_model_version(settings.model_name, version).tags or {}
-    decision = Decision.from_tags(tags)
-    return decision.champion_version if decision else None
+@contextmanager
+def gate_lock(client: MlflowClient, settings: Settings) -> Iterator[None]:
+    """One promotion gate at a time, across processes and hosts.
+
+    The lock is a registered model ``<name>.gate-lock``, there while a gate runs: the
+    registry creates a name only once, so two gates never both hold it. A gate that died
+    leaves it behind; it is removed once its lease has run out.
+    """
+    lock = settings.model_name + GATE_LOCK
+    deadline = time.monotonic() + GATE_LEASE
+    while True:
+        expires = f"{time.time() + GATE_LEASE:.0f}"
+        try:
+            client.create_registered_model(
+                lock,
+                tags={"expires_at": expires},
+                description=("Held while a promotion gate runs (fraudops)."),
+            )
+            break
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        if not _lapsed(client, lock):
+            if time.monotonic() > deadline:
+                raise FraudOpsError(f"another promotion still holds {lock}; try again later")
+            time.sleep(0.5)
+    try:
+        yield
+    finally:
+        with suppress(MlflowException):
+            client.delete_registered_model(lock)
+
+
+def _lapsed(client: MlflowClient, lock: str) -> bool:
+    """Remove a lock whose lease ran out (its gate died); whether it is gone now."""
+    try:
+        if float(client.get_registered_model(lock).tags.get("expires_at", "0")) > time.time():
+            return False
+        client.delete_registered_model(lock)
+    except MlflowException:
+        pass  # released, or removed by another gate, meanwhile
+    return True
 
 
 def promote(settings: Settings, *, version: str | None = None) -> Decision:
