@@ -9,7 +9,8 @@ read back from the registry:
   lost), the better one being measured on the gate's own holdout when the world was made;
 * duplicated: a round in which both gates recorded a promotion decided against the same
   champion (both moved the alias on one comparison: the race itself);
-* errors: a promote process that failed, or a gate that recorded no decision.
+* errors: a promote process that failed, a gate that recorded no decision, a gate lock left
+  in the registry after the rounds.
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ def run(world: World, rng: random.Random) -> list[Row]:
             f"round {r}: started {order}, exit codes {codes}, alias on {final}; promoted "
             f"{len(promoted)} against {sorted(map(str, against))}"
         )
+    # a gate holds a lock (a registered model) while it runs: none may be left behind
+    locks = client.search_registered_models(filter_string=f"name = '{MODEL}.gate-lock'")
+    errors += len(locks)
     return [
         Row(
             scenario="registry: two concurrent promotions",
@@ -80,7 +84,7 @@ def run(world: World, rng: random.Random) -> list[Row]:
                 f"candidates v{candidates[0]} (holdout AP {world.holdout_ap[candidates[0]]:.3f}) "
                 f"and v{candidates[1]} ({world.holdout_ap[candidates[1]]:.3f}) over champion "
                 f"v{champion} ({world.holdout_ap[champion]:.3f}); alias ended on "
-                f"{', '.join('v' + f for f in finals)}"
+                f"{', '.join('v' + f for f in finals)}; gate locks left: {len(locks)}"
             ),
         )
     ]
