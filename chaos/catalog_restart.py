@@ -1,7 +1,8 @@
 """The PostgreSQL of the Iceberg catalog restarted during a lake commit, and between two.
 
-The scenario runs its own PostgreSQL cluster for the catalog of ``fraud.scores`` (the shared
-one carries MLflow), and a local inbox with its warehouse in a folder.
+Each of the two cases below runs its own PostgreSQL cluster for the catalog of
+``fraud.scores`` (the shared one carries MLflow), and a local inbox with its warehouse in a
+folder; they run side by side.
 
 * during a commit: the harness holds the row lock of ``fraud.scores`` in the catalog table,
   so the inbox's commit of its first file blocks inside its UPDATE; seen waiting in
@@ -22,6 +23,8 @@ from __future__ import annotations
 import os
 import random
 import signal
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +41,24 @@ from tests.support import services
 
 def run(world: World, rng: random.Random) -> list[Row]:
     work = world.workdir("catalog_restart")
+    with ThreadPoolExecutor(2) as pool:  # side by side, each on a cluster of its own
+        during = pool.submit(on_own_cluster, during_commit, world, work / "during")
+        between = pool.submit(on_own_cluster, between_commits, world, work / "between")
+        return [during.result(), between.result()]
+
+
+Phase = Callable[[World, Path, dict[str, Any], Path], Row]
+
+
+def on_own_cluster(phase: Phase, world: World, work: Path) -> Row:
+    """Run one phase with a PostgreSQL cluster of its own for its catalog."""
     with services.postgres_cluster(work / "pg") as pg:
-        base = Path(str(pg["base"]))
-        return [during_commit(world, work, pg, base), between_commits(world, work, pg, base)]
+        return phase(world, work, pg, Path(str(pg["base"])))
 
 
 def _inbox(world: World, work: Path, pg: dict[str, Any], name: str) -> Inbox:
     uri = services.create_database(pg, name)
-    inbox = Inbox(world, work / name, backend="local", catalog_uri=uri)
+    inbox = Inbox(world, work, backend="local", catalog_uri=uri)
     lake.scores_table(lake.open_catalog(world.settings(**inbox.fields)))  # the table exists
     return inbox
 
