@@ -12,15 +12,18 @@ PYTEST_ARGS ?=
 COMPOSE ?= docker compose
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv lock system-deps demo test test-fast bench lint hooks serve airflow env up down logs smoke clean clean-home
+.PHONY: help venv lock system-deps demo test test-fast bench chaos lint hooks serve airflow env up down logs smoke clean clean-home
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+# --compile-bytecode: every service the tests, bench and chaos start imports MLflow; without
+# .pyc files (uv writes none, and PYTHONDONTWRITEBYTECODE stops Python from caching them) each
+# start compiles it again, about twice the time
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
-	$(BIN)/uv pip install --python $(BIN)/python --constraint requirements.lock -e '.[$(EXTRAS)]'
+	$(BIN)/uv pip install --python $(BIN)/python --constraint requirements.lock --compile-bytecode -e '.[$(EXTRAS)]'
 	@touch $(STAMP)
 
 venv: $(STAMP) ## Create the virtualenv and install everything (once)
@@ -58,7 +61,10 @@ test-fast: $(STAMP) ## Unit tests only (no services)
 bench: $(STAMP) ## Run the benchmarks under bench/ and print the figures
 	$(BIN)/python -m bench $(ARGS)
 
-LINTED := src tests bench airflow scripts
+chaos: $(STAMP) system-deps ## Inject faults into real services; table of lost/duplicated/errors (ARGS=--quick)
+	$(BIN)/python -m chaos $(ARGS)
+
+LINTED := src tests bench chaos airflow scripts
 
 lint: $(STAMP) ## ruff (with Airflow's AIR rules), ruff format, mypy --strict
 	$(BIN)/ruff check $(LINTED)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import uuid
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -231,7 +232,7 @@ class Settings(BaseSettings):
         try:
             for sub in ("lake/warehouse", "mlflow/artifacts"):
                 (home / sub).mkdir(parents=True, exist_ok=True)
-            probe = home / ".write-test"
+            probe = home / f".write-test-{uuid.uuid4().hex}"  # its own: others may check too
             probe.write_text("ok")
             probe.unlink()
         except OSError as exc:

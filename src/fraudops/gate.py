@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 GATE = "fraudops.gate."  # decision tags on a version
 
@@ -82,3 +86,44 @@ def should_promote(
             f"candidate AP {candidate:.4f} >= champion AP {champion:.4f} - margin {margin:.4f}"
         )
     return False, f"candidate AP {candidate:.4f} < champion AP {champion:.4f} - margin {margin:.4f}"
+
+
+def decide(
+    *,
+    version: str,
+    champion: str | None,
+    missing: list[str],
+    ap: Callable[[str], float],
+    holdout: pa.Table,
+    holdout_snapshot_id: int | None,
+    margin: float,
+    floor: float,
+) -> Decision:
+    """The decision for a candidate against a champion, each scored on the holdout by ``ap``.
+
+    A candidate without training lineage (``missing`` names what it lacks) is refused unread.
+    """
+    if missing:
+        promote, candidate_ap, champion_ap = False, 0.0, None
+        reason = (
+            f"version {version} has no training lineage ({', '.join(missing)}): only versions "
+            "that `fraudops train` registered are scored, and this one was not read"
+        )
+    else:
+        candidate_ap = ap(version)
+        champion_ap = ap(champion) if champion else None
+        promote, reason = should_promote(candidate_ap, champion_ap, margin=margin, floor=floor)
+    ts = pc.cast(holdout["event_ts"], pa.date32())
+    days = f"{pc.min(ts).as_py()}..{pc.max(ts).as_py()}" if holdout.num_rows else ""
+    return Decision(
+        promote=promote,
+        reason=reason,
+        candidate_version=version,
+        candidate_ap=round(candidate_ap, 6),
+        champion_version=champion,
+        champion_ap=None if champion_ap is None else round(champion_ap, 6),
+        holdout_rows=holdout.num_rows,
+        holdout_snapshot_id=holdout_snapshot_id,
+        holdout_days=days,
+        decided_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )

@@ -8,8 +8,10 @@ is its rule, a pure function.
 
 from __future__ import annotations
 
-import datetime as dt
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,11 +29,14 @@ from fraudops import lake, tracking
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError
 from fraudops.evaluation import evaluate
-from fraudops.gate import GATE, Decision, should_promote
+from fraudops.gate import GATE, Decision, decide
 from fraudops.schema import LABEL
 from fraudops.scoring import FraudScorer, score_table
 
 CHALLENGER = "challenger"
+GATE_ATTEMPTS = 5  # comparisons a gate makes while someone keeps moving production by hand
+GATE_LOCK = ".gate-lock"  # the registered model that exists while a gate runs
+GATE_LEASE = 600.0  # seconds a gate may hold it (and another wait for it)
 TAG = "fraudops."
 # what `fraudops train` writes on every version it registers: without them the gate does not
 # know what data made the version, and refuses it unread
@@ -125,50 +130,101 @@ def gate(
     holdout: pa.Table,
     holdout_snapshot_id: int | None = None,
 ) -> Decision:
-    """Re-score candidate and current production on the same holdout; move the alias if it wins."""
-    name = settings.model_name
-    champion = alias_version(client, name, settings.model_alias)
-    champion_version = champion.version if champion and champion.version != version else None
+    """Re-score candidate and current production on the same holdout; move the alias if it wins.
+
+    Gates run one at a time (:func:`gate_lock`): a second gate compares its candidate with
+    what the first one left in production. The alias moves only if production still points
+    at the champion compared against (a person may move it meanwhile), else it compares again.
+    """
+    name, version = settings.model_name, str(version)
     missing = missing_lineage(client, settings, version)
-    if missing:
-        promote, candidate_ap, champion_ap = False, 0.0, None
-        reason = (
-            f"version {version} has no training lineage ({', '.join(missing)}): only versions "
-            "that `fraudops train` registered are scored, and this one was not read"
-        )
-    else:
-        client.set_registered_model_alias(name, CHALLENGER, version)
-        candidate_ap = score_version(settings, version, holdout)
-        champion_ap = (
-            score_version(settings, champion_version, holdout) if champion_version else None
-        )
-        promote, reason = should_promote(
-            candidate_ap,
-            champion_ap,
-            margin=settings.promotion_margin,
-            floor=settings.promotion_floor,
-        )
-    ts = pc.cast(holdout["event_ts"], pa.date32())
-    days = f"{pc.min(ts).as_py()}..{pc.max(ts).as_py()}" if holdout.num_rows else ""
-    decision = Decision(
-        promote=promote,
-        reason=reason,
-        candidate_version=str(version),
-        candidate_ap=round(candidate_ap, 6),
-        champion_version=None if champion_version is None else str(champion_version),
-        champion_ap=None if champion_ap is None else round(champion_ap, 6),
-        holdout_rows=holdout.num_rows,
-        holdout_snapshot_id=holdout_snapshot_id,
-        holdout_days=days,
-        decided_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    scores: dict[str, float] = {}
+
+    def ap(of: str) -> float:
+        if of not in scores:
+            scores[of] = score_version(settings, of, holdout)
+        return scores[of]
+
+    with gate_lock(client, settings):
+        if not missing:
+            client.set_registered_model_alias(name, CHALLENGER, version)
+        try:
+            for _ in range(GATE_ATTEMPTS):
+                champion = _served_other(client, settings, version)
+                decision = decide(
+                    version=version,
+                    champion=champion,
+                    missing=missing,
+                    ap=ap,
+                    holdout=holdout,
+                    holdout_snapshot_id=holdout_snapshot_id,
+                    margin=settings.promotion_margin,
+                    floor=settings.promotion_floor,
+                )
+                for key, value in decision.as_tags().items():
+                    client.set_model_version_tag(name, version, key, value)
+                if not decision.promote:
+                    return decision
+                if _served_other(client, settings, version) == champion:
+                    client.set_registered_model_alias(name, settings.model_alias, version)
+                    return decision
+        finally:
+            if not missing:
+                client.delete_registered_model_alias(name, CHALLENGER)
+    raise FraudOpsError(
+        f"{name}@{settings.model_alias} kept moving while version {version} was gated; "
+        "run the promotion again"
     )
-    for key, value in decision.as_tags().items():
-        client.set_model_version_tag(name, version, key, value)
-    if promote:
-        client.set_registered_model_alias(name, settings.model_alias, version)
-    if not missing:
-        client.delete_registered_model_alias(name, CHALLENGER)
-    return decision
+
+
+def _served_other(client: MlflowClient, settings: Settings, version: str) -> str | None:
+    """The version production points at, unless it is ``version`` itself (or none)."""
+    served = alias_version(client, settings.model_name, settings.model_alias)
+    return None if served is None or str(served.version) == version else str(served.version)
+
+
+@contextmanager
+def gate_lock(client: MlflowClient, settings: Settings) -> Iterator[None]:
+    """One promotion gate at a time, across processes and hosts.
+
+    The lock is a registered model ``<name>.gate-lock``, there while a gate runs: the
+    registry creates a name only once, so two gates never both hold it. A gate that died
+    leaves it behind; it is removed once its lease has run out.
+    """
+    lock = settings.model_name + GATE_LOCK
+    deadline = time.monotonic() + GATE_LEASE
+    while True:
+        expires = f"{time.time() + GATE_LEASE:.0f}"
+        try:
+            client.create_registered_model(
+                lock,
+                tags={"expires_at": expires},
+                description=("Held while a promotion gate runs (fraudops)."),
+            )
+            break
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        if not _lapsed(client, lock):
+            if time.monotonic() > deadline:
+                raise FraudOpsError(f"another promotion still holds {lock}; try again later")
+            time.sleep(0.5)
+    try:
+        yield
+    finally:
+        with suppress(MlflowException):
+            client.delete_registered_model(lock)
+
+
+def _lapsed(client: MlflowClient, lock: str) -> bool:
+    """Remove a lock whose lease ran out (its gate died); whether it is gone now."""
+    try:
+        if float(client.get_registered_model(lock).tags.get("expires_at", "0")) > time.time():
+            return False
+        client.delete_registered_model(lock)
+    except MlflowException:
+        pass  # released, or removed by another gate, meanwhile
+    return True
 
 
 def promote(settings: Settings, *, version: str | None = None) -> Decision:

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 import fraudops
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError, redact
+
+log = logging.getLogger(__name__)
+# how long a failed training waits for the tracking server to record its runs as FAILED
+FAILED_RUNS_PATIENCE = 600.0
 
 
 def check_reachable(uri: str, *, timeout: float = 5.0) -> None:
@@ -53,6 +62,54 @@ def ensure_experiment(client: MlflowClient, settings: Settings) -> str:
     return str(
         client.create_experiment(settings.experiment, artifact_location=settings.artifact_location)
     )
+
+
+@contextmanager
+def failed_runs_recorded(
+    client: MlflowClient, uri: str, *, patience: float = FAILED_RUNS_PATIENCE
+) -> Iterator[list[str]]:
+    """Collect run ids; if the block fails, make sure the server records them FAILED.
+
+    ``with mlflow.start_run()`` marks its run FAILED on the way out, but that needs the
+    server: when it is down at that moment the mark is lost and the run shows RUNNING for
+    ever. Here the runs still RUNNING are marked once the server answers again (within
+    ``patience`` seconds), then the error goes on.
+    """
+    run_ids: list[str] = []
+    try:
+        yield run_ids
+    except Exception:
+        left = _fail_running(client, uri, run_ids, patience=patience)
+        if left:
+            log.warning("MLflow did not come back: runs %s stay RUNNING", ", ".join(left))
+        raise
+
+
+def _fail_running(
+    client: MlflowClient, uri: str, run_ids: list[str], *, patience: float
+) -> list[str]:
+    """Mark the runs still RUNNING as FAILED once the server answers; the runs left over."""
+    deadline = time.monotonic() + patience
+    waiting = False
+    while True:
+        try:
+            check_reachable(uri)
+            break
+        except FraudOpsError:
+            if time.monotonic() > deadline:
+                return run_ids
+            if not waiting:
+                log.warning("MLflow is unreachable: waiting up to %.0f s to end runs", patience)
+                waiting = True
+            time.sleep(2.0)
+    left = []
+    for run_id in dict.fromkeys(run_ids):
+        try:
+            if client.get_run(run_id).info.status == "RUNNING":
+                client.set_terminated(run_id, "FAILED")
+        except MlflowException:
+            left.append(run_id)
+    return left
 
 
 @lru_cache

@@ -216,13 +216,18 @@ def train_sweep(
     budget = settings.alert_budget
 
     best: tuple[float, str, FraudScorer, dict[str, Any], dict[str, float]] | None = None
-    with mlflow.start_run(experiment_id=experiment_id, run_name="sweep", tags=tags) as parent:
+    with (
+        tracking.failed_runs_recorded(client, settings.tracking_url) as started,
+        mlflow.start_run(experiment_id=experiment_id, run_name="sweep", tags=tags) as parent,
+    ):
+        started.append(parent.info.run_id)
         mlflow.log_params({"n_configs": len(configs), "train_rows": split.train.num_rows})
         for i, config in enumerate(configs, start=1):
             say(f"config {i}/{len(configs)}: {config}")
             with mlflow.start_run(
                 experiment_id=experiment_id, run_name=f"config-{i}", nested=True, tags=tags
             ) as child:
+                started.append(child.info.run_id)
                 booster = trimmed(fit(x_tr, y_tr, x_va, y_va, params=config))
                 scorer = FraudScorer(booster, threshold=0.5)
                 p_va = scorer.predict_proba(x_va)

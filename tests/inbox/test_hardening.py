@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import threading
+from dataclasses import asdict
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -16,6 +17,7 @@ from fraudops.config import Settings
 from fraudops.demo import sample_csv
 from fraudops.errors import FraudOpsError
 from fraudops.inbox import driver, scorefile
+from fraudops.inbox.ledger import Claim, ClaimState, now
 from fraudops.lake import appends as scores_module
 from tests.support.inbox import (
     HEADER,
@@ -225,3 +227,75 @@ def test_a_run_that_outlives_its_lease_cannot_commit_twice(
     assert len(pc.unique(rows["transaction_id"])) == 300
     assert hash_snapshots(settings, sha256(GOOD)) == 1
     assert names(settings, "processed") == ["late.csv"]
+
+
+@pytest.mark.integration
+def test_a_run_that_outlives_its_lease_writes_no_claim_after_the_next_run_finished(
+    trained_settings: Settings,
+    tmp_path: Path,
+    s3: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = inbox_settings(trained_settings, tmp_path / "lease", "s3", s3)
+    put(settings, "incoming/late.csv", GOOD)
+    scored, resume = threading.Event(), threading.Event()
+    real_score = scorefile.score_file
+    main = threading.current_thread()
+
+    def paused_after_scoring(path: Path, **kwargs: object) -> scorefile.Staged:
+        staged = real_score(path, **kwargs)  # type: ignore[arg-type]
+        if threading.current_thread() is not main and not scored.is_set():
+            scored.set()  # run A has scored the file, and stops here for a while
+            assert resume.wait(60)
+        return staged
+
+    monkeypatch.setattr(driver, "score_file", paused_after_scoring)
+    outcome: dict[str, BaseException | inbox.InboxSummary] = {}
+
+    def run_a() -> None:
+        try:
+            outcome["a"] = inbox.score_inbox(settings)
+        except BaseException as exc:  # noqa: BLE001  (the test reads it)
+            outcome["a"] = exc
+
+    thread = threading.Thread(target=run_a)
+    thread.start()
+    assert scored.wait(60)
+    expire_lease(settings)
+    b = inbox.score_inbox(settings)  # takes over and finishes the file, A's claim included
+    resume.set()
+    thread.join(60)
+
+    assert _report(b, "late.csv").rows_scored == 300
+    assert isinstance(outcome["a"], FraudOpsError), outcome["a"]
+    assert "lock" in str(outcome["a"])
+    assert names(settings, "ledger/claims") == []  # no claim for a third run to call missing
+    assert inbox.score_inbox(settings).reports == []
+    assert scores(settings).num_rows == 300
+
+
+def test_a_claim_written_after_its_file_was_finished_is_dropped_quietly(
+    local_inbox: Settings,
+) -> None:
+    put(local_inbox, "incoming/done.csv", GOOD)
+    inbox.score_inbox(local_inbox)
+    # what a run that lost its lock writes when it is paused between its lock check and the
+    # write, and the run that took the lock over finishes the file meanwhile
+    stale = Claim(
+        name="done.csv",
+        source="paused",
+        claimed_at=now(),
+        state=ClaimState.SCORING,
+        content_hash=sha256(GOOD),
+        out="done",
+        model_name="fraud-detector",
+        model_version="1",
+        scored_at=now(),
+    )
+    put(local_inbox, "ledger/claims/done.csv.json", json.dumps(asdict(stale)).encode())
+
+    summary = inbox.score_inbox(local_inbox)
+
+    assert summary.reports == []  # not reported missing: it was scored
+    assert names(local_inbox, "ledger/claims") == []
+    assert scores(local_inbox).num_rows == 300

@@ -3,6 +3,7 @@ PostgreSQL catalog: overwrite-by-day never duplicates, every write is a snapshot
 can be pinned to a snapshot id."""
 
 import datetime as dt
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -10,7 +11,7 @@ import pytest
 
 from fraudops import generate, lake
 from fraudops.datagen import generate_day
-from tests.support.services import create_database
+from tests.support.services import create_database, postgres_cluster, restart_postgres
 from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.integration
@@ -91,3 +92,18 @@ def test_write_requires_contract_schema(settings):
     bad = pa.table({"transaction_id": ["x"]})
     with pytest.raises((ValueError, KeyError, pa.ArrowInvalid)):
         lake.write_days(table, bad, [D0])
+
+
+def test_postgres_catalog_reconnects_after_a_restart(tmp_path):
+    # its own cluster: the session's PostgreSQL carries the mlflow server of other tests
+    with postgres_cluster(tmp_path / "pg") as pg:
+        settings = make_settings(tmp_path / "home", catalog_uri=create_database(pg, "lake"))
+        table = lake.transactions_table(lake.open_catalog(settings))
+        generate.generate(settings, start=D0, days=1, rows_per_day=500)
+
+        restart_postgres(Path(str(pg["base"])))  # the catalog's pooled connection is now dead
+
+        table.refresh()
+        assert lake.table_status(table).rows == 500
+        generate.generate(settings, start=D0, days=1, rows_per_day=500)
+        assert lake.table_status(table.refresh()).rows == 500

@@ -16,19 +16,21 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import sys
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from fraudops.procs import free_port, start_group, stop_groups, wait_http
 
 __all__ = [
+    "MlflowServer",
     "create_database",
     "free_port",
     "mlflow_server",
@@ -37,6 +39,7 @@ __all__ = [
     "prometheus_query",
     "prometheus_server",
     "pushgateway_server",
+    "restart_postgres",
 ]
 
 
@@ -49,27 +52,47 @@ def pg_bin(name: str) -> str:
     return found
 
 
-@contextmanager
-def postgres_cluster(base: Path) -> Iterator[dict[str, str | int]]:
-    """A running PostgreSQL cluster on loopback; yields host, port, user."""
-    base.mkdir(parents=True, exist_ok=True)
-    data = base / "data"
-    run_as: list[str] = []
-    user = pwd.getpwuid(os.getuid()).pw_name
-    if os.getuid() == 0:
-        user = "postgres"
-        try:
-            pw = pwd.getpwnam(user)
-        except KeyError:
-            subprocess.run(["useradd", "--system", "--no-create-home", user], check=True)
-            pw = pwd.getpwnam(user)
+def _server_user(base: Path) -> tuple[str, list[str]]:
+    """The user the server runs as, and the command prefix that runs a program as that user.
+
+    As root it is the ``postgres`` system user (created if missing), who must reach ``base``.
+    """
+    if os.getuid() != 0:
+        return pwd.getpwuid(os.getuid()).pw_name, []
+    user = "postgres"
+    try:
+        pw = pwd.getpwnam(user)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", user], check=True)
+        pw = pwd.getpwnam(user)
+    if base.stat().st_uid != pw.pw_uid:
         os.chown(base, pw.pw_uid, pw.pw_gid)
         base.chmod(0o755)
         for parent in base.parents:  # the server user must reach its folder
             if parent == Path("/"):
                 break
             parent.chmod(parent.stat().st_mode | 0o011)
-        run_as = ["runuser", "-u", user, "--"]
+    return user, ["runuser", "-u", user, "--"]
+
+
+def pg_ctl(base: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """Run ``pg_ctl`` on the cluster in ``base`` as its server user (output to its log)."""
+    _, run_as = _server_user(base)
+    argv = [*run_as, pg_bin("pg_ctl"), "-D", str(base / "data"), "-l", str(base / "server.log")]
+    return subprocess.run([*argv, *args], check=True, capture_output=True)
+
+
+def restart_postgres(base: Path, *, mode: str = "fast") -> None:
+    """Restart the cluster in ``base`` (``fast``: open sessions are cut, then it comes back)."""
+    pg_ctl(base, "-m", mode, "-w", "-t", "60", "restart")
+
+
+@contextmanager
+def postgres_cluster(base: Path) -> Iterator[dict[str, str | int]]:
+    """A running PostgreSQL cluster on loopback; yields host, port, user and its folder."""
+    base.mkdir(parents=True, exist_ok=True)
+    data = base / "data"
+    user, run_as = _server_user(base)
     port = free_port()
     subprocess.run(
         [
@@ -88,28 +111,18 @@ def postgres_cluster(base: Path) -> Iterator[dict[str, str | int]]:
         check=True,
         capture_output=True,
     )
-    log = base / "server.log"
-    subprocess.run(
-        [
-            *run_as,
-            pg_bin("pg_ctl"),
-            "-D",
-            str(data),
-            "-l",
-            str(log),
-            "-w",
-            "-t",
-            "60",
-            "-o",
-            f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c full_page_writes=off -c synchronous_commit=off -c max_connections=200",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
+    pg_ctl(
+        base,
+        "-w",
+        "-t",
+        "60",
+        "-o",
+        f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c full_page_writes=off -c synchronous_commit=off -c max_connections=200",
+        "start",
     )
     try:
-        yield {"host": "127.0.0.1", "port": port, "user": user}
+        yield {"host": "127.0.0.1", "port": port, "user": user, "base": str(base)}
     finally:
         subprocess.run(
             [*run_as, pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
@@ -161,23 +174,50 @@ def s3_client(endpoint: dict[str, str]) -> Any:
     )
 
 
+class MlflowServer:
+    """``mlflow server`` in a subprocess that can be killed and started again on its port."""
+
+    def __init__(self, backend_uri: str, artifacts: Path, *, log: Path) -> None:
+        self.port = free_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        mlflow_bin = str(Path(sys.executable).with_name("mlflow"))
+        self.argv = [mlflow_bin, "server", "--backend-store-uri", backend_uri]
+        self.argv += ["--artifacts-destination", artifacts.as_uri(), "--serve-artifacts"]
+        self.argv += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, *, timeout: float = 120) -> None:
+        """Start the server and wait until it answers."""
+        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        self.proc = start_group(self.argv, env=env, log=self.log)
+        wait_http(f"{self.uri}/health", timeout=timeout, proc=self.proc)
+
+    def kill(self) -> None:
+        """SIGKILL the server and its workers (as a crash or the OOM killer would)."""
+        if self.proc is not None:
+            with suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+            self.proc = None
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL what is left."""
+        if self.proc is not None:
+            stop_groups([self.proc], grace=20)
+            self.proc = None
+
+
 @contextmanager
 def mlflow_server(backend_uri: str, artifacts: Path, *, log: Path) -> Iterator[str]:
     """``mlflow server`` in a subprocess; yields its http URI."""
-    port = free_port()
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    mlflow_bin = str(Path(sys.executable).with_name("mlflow"))
-    argv = [mlflow_bin, "server", "--backend-store-uri", backend_uri]
-    argv += ["--artifacts-destination", artifacts.as_uri(), "--serve-artifacts"]
-    argv += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     log.unlink(missing_ok=True)
-    proc = start_group(argv, env=env, log=log)
-    uri = f"http://127.0.0.1:{port}"
+    server = MlflowServer(backend_uri, artifacts, log=log)
     try:
-        wait_http(f"{uri}/health", timeout=120, proc=proc)
-        yield uri
+        server.start()
+        yield server.uri
     finally:
-        stop_groups([proc], grace=20)
+        server.stop()
 
 
 def prometheus_bin(name: str) -> str:

@@ -1,6 +1,8 @@
 import os
 import subprocess
 import sys
+import threading
+from pathlib import Path
 
 import pytest
 
@@ -48,6 +50,35 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         env={**os.environ, **env},
         timeout=120,
     )
+
+
+def test_two_processes_may_check_the_same_home_at_once(tmp_path, monkeypatch):
+    settings = Settings(_env_file=None, home=tmp_path / "h")
+    settings.ensure_home()
+    both_wrote = threading.Barrier(2, timeout=30)
+    real_unlink = Path.unlink
+
+    def unlink_once_both_wrote(path, *args, **kwargs):
+        if path.parent == settings.home_dir:  # each one's write probe: both exist now
+            both_wrote.wait()
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "unlink", unlink_once_both_wrote)
+    errors = []
+
+    def check():
+        try:
+            settings.ensure_home()
+        except FraudOpsError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=check) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert errors == []
 
 
 def test_cli_unwritable_home_is_one_clear_line(tmp_path):

@@ -5,7 +5,9 @@ sending their headers one byte at a time hold a worker. As Envoy and nginx do in
 KServe and Triton, this protocol refuses a head over ``max_header_bytes`` or with more than
 ``max_headers`` fields (431), closes a connection whose head is not complete within
 ``header_timeout`` or whose body stalls for ``body_timeout`` (408), and leaves the rest to
-uvicorn, whose ``limit_concurrency`` answers a fast 503 beyond the bound.
+uvicorn, whose ``limit_concurrency`` answers a fast 503 beyond the bound. When the server
+stops, a kept-alive connection with no request under way is not closed at once: a request
+already on its way in it is answered first (see :meth:`GuardedHttpToolsProtocol.shutdown`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from fraudops.config import Settings, get_settings
+
+SHUTDOWN_GRACE = 1.0  # seconds an idle connection stays open once the server stops
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._fields = 0
         self._refusal: tuple[int, str] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._stopping = False
 
     # -- timers --------------------------------------------------------------------------
     def _arm(self, seconds: float, status: int, message: str) -> None:
@@ -154,6 +159,27 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm()
         self._arm(self.limits.body_timeout, 408, "request body not received in time")
         super().on_headers_complete()
+        if self._stopping and self.cycle is not None:
+            self.cycle.keep_alive = False  # answered with Connection: close, then closed
+
+    # -- graceful shutdown ---------------------------------------------------------------
+    def shutdown(self) -> None:
+        """The server stops: finish the request under way, or one already on its way.
+
+        uvicorn closes an idle kept-alive connection at once; a request the client sent just
+        before (it could not know), still unread in the socket, was then reset unanswered.
+        An idle connection stays open for ``SHUTDOWN_GRACE``: a request arriving meanwhile
+        is answered with ``Connection: close``; the server waits for it before exiting.
+        """
+        self._stopping = True
+        if self.cycle is None or self.cycle.response_complete:
+            self.loop.call_later(SHUTDOWN_GRACE, self._close_if_idle)
+        else:
+            self.cycle.keep_alive = False
+
+    def _close_if_idle(self) -> None:
+        if self.cycle is None or self.cycle.response_complete:
+            self.transport.close()
 
     def on_body(self, body: bytes) -> None:
         """Body bytes came: the stall clock starts again."""

@@ -61,7 +61,7 @@ class InboxRun:
     ) -> None:
         self.settings = settings
         self.store = store
-        self.ledger = Ledger(store)
+        self.ledger = Ledger(store, guard=lock.check)
         self.lock = lock
         self.progress = progress
         self.reports: list[FileReport] = []
@@ -118,6 +118,12 @@ class InboxRun:
         if final and self.store.exists(f"{final[0]}/{claim.out}.csv"):  # cut after the last move
             self.ledger.finish(claim, final[1])
             self.report(claim, final[1])
+            return
+        done = self.ledger.content(claim.content_hash) if claim.content_hash else None
+        if done is not None and done.name == claim.name:
+            # finished by another run; a run that had lost the lock wrote this claim after
+            # that (paused between its lock check and the write): nothing is in flight
+            self.ledger.forget(claim)
             return
         claim.reason = "the claimed input disappeared before it was scored"
         self.ledger.finish(claim, Outcome.MISSING)

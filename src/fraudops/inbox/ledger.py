@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -116,13 +117,20 @@ class InvalidTransition(RuntimeError):
 
 
 class Ledger:
-    """Claim and content records in an inbox's storage."""
+    """Claim and content records in an inbox's storage.
 
-    def __init__(self, store: Storage) -> None:
+    ``guard`` runs before every write: a run that lost the inbox lock (its lease ran out while
+    it was paused) must not write a record after the run that took the lock over finished the
+    same file, or that record would bring the file back as in flight.
+    """
+
+    def __init__(self, store: Storage, *, guard: Callable[[], None] = lambda: None) -> None:
         self.store = store
+        self.guard = guard
 
     def save(self, claim: Claim) -> None:
         """Write the claim record (atomically)."""
+        self.guard()
         self.store.write_json(claim.key, asdict(claim))
 
     def advance(self, claim: Claim, state: ClaimState, **changes: Any) -> None:
@@ -135,6 +143,11 @@ class Ledger:
             setattr(claim, name, value)
         claim.state = state
         self.save(claim)
+
+    def forget(self, claim: Claim) -> None:
+        """Drop a claim record that stands for no work (its file was finished)."""
+        self.guard()
+        self.store.delete(claim.key)
 
     def in_flight(self) -> list[Claim]:
         """Claim records a previous run left (in name order)."""
@@ -157,6 +170,7 @@ class Ledger:
 
     def finish(self, claim: Claim, outcome: Outcome) -> None:
         """Record a scored or quarantined file by content, then drop its claim."""
+        self.guard()
         if outcome in (Outcome.SCORED, Outcome.QUARANTINED):
             assert claim.content_hash is not None
             record = ContentRecord(

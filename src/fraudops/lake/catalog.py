@@ -69,6 +69,9 @@ def open_catalog(settings: Settings) -> Catalog:
             "fraudops",
             uri=settings.catalog_url,
             warehouse=settings.warehouse_url,
+            # a pooled connection dies with a PostgreSQL restart: test it before each use,
+            # or the first commit after the restart fails although the server is back
+            pool_pre_ping="true",
             **settings.s3_options,
         )
     except Exception as exc:  # SQLAlchemy raises many kinds; the user needs one message

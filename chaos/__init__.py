@@ -1,0 +1,1 @@
+"""Fault and load scenarios against real services: ``python -m chaos`` (``make chaos``)."""

@@ -1,0 +1,59 @@
+"""Training while the MLflow server dies: no run may be left RUNNING once it is back.
+
+``with mlflow.start_run()`` marks a run FAILED on the way out, but that mark needs the
+server: killed mid-sweep and back only after the trainer gave up, MLflow kept the runs
+RUNNING for ever (found by ``make chaos``: train: MLflow killed mid-training).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from fraudops import generate, train
+from tests.support.services import MlflowServer, create_database
+from tests.support.settings import make_settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_a_sweep_cut_off_from_mlflow_leaves_no_run_running(
+    postgres: dict[str, str | int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = create_database(postgres, "mlflow_outage")
+    server = MlflowServer(backend, tmp_path / "artifacts", log=tmp_path / "mlflow.log")
+    server.start()
+    try:
+        settings = make_settings(tmp_path / "home", tracking_uri=server.uri)
+        generate.generate(settings)
+        # the client gives up at once (its default retries last four minutes)
+        monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        back = threading.Thread(target=server.start)  # it comes back seconds later
+        real_fit = train.fit
+        fits = []
+
+        def fit_while_mlflow_dies(*args: object, **kwargs: object) -> object:
+            fits.append(1)
+            if len(fits) == 2:  # the second config: the server is killed under the sweep
+                server.kill()
+                back.start()
+            return real_fit(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(train, "fit", fit_while_mlflow_dies)
+
+        with pytest.raises(MlflowException):
+            train.train_sweep(settings, configs=train.SWEEP[:2])
+
+        back.join(120)
+        client = MlflowClient(server.uri)
+        experiment = client.get_experiment_by_name(settings.experiment)
+        assert experiment is not None
+        runs = client.search_runs([experiment.experiment_id])
+        states = sorted((r.info.run_name, r.info.status) for r in runs)
+        assert states == [("config-1", "FINISHED"), ("config-2", "FAILED"), ("sweep", "FAILED")]
+    finally:
+        server.stop()
