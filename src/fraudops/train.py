@@ -82,9 +82,7 @@ def fit(
 def trimmed(booster: xgb.Booster) -> xgb.Booster:
     """The booster cut at its best iteration (so inplace_predict needs no range)."""
     best = getattr(booster, "best_iteration", None)
-    if best is None:
-        return booster
-    return booster[: best + 1]
+    return booster if best is None else booster[: best + 1]
 
 
 @dataclass(frozen=True)
