@@ -15,6 +15,8 @@ import pyarrow as pa
 from pyiceberg.expressions import And, EqualTo
 
 from fraudops import lake, registry
+from fraudops.cardhistory import EVENT_COLUMNS, enrich
+from fraudops.cardhistory.definition import HISTORY_DAYS
 from fraudops.config import Settings
 from fraudops.scoring import scored_table
 
@@ -36,7 +38,12 @@ def replay(settings: Settings, *, start: dt.date, days: int = 1) -> ReplayResult
     scorer, version = registry.load_production_scorer(settings)
     catalog = lake.open_catalog(settings)
     wanted = [start + dt.timedelta(days=i) for i in range(days)]
-    data = lake.read_transactions(lake.transactions_table(catalog), days=wanted)
+    transactions = lake.transactions_table(catalog)
+    data = lake.read_transactions(transactions, days=wanted)
+    # the cards' history: the days before, as far back as the longest window
+    before = [start - dt.timedelta(days=i) for i in range(1, HISTORY_DAYS + 1)]
+    history = lake.read_transactions(transactions, days=before, columns=EVENT_COLUMNS)
+    data = enrich(data, history)
     scored = scored_table(scorer, data)
     now = pa.scalar(dt.datetime.now(dt.UTC), pa.timestamp("us", tz="UTC"))
     n = data.num_rows

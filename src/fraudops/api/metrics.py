@@ -90,6 +90,18 @@ class Metrics:
             registry=reg,
             multiprocess_mode="livesum",
         )
+        self.history_seconds = Histogram(
+            "fraudops_card_history_seconds",
+            "Time to record a request's transactions in the card-history store and compute "
+            "their features.",
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.history_errors = Counter(
+            "fraudops_card_history_errors",
+            "Requests refused (503) because the card-history store did not answer.",
+            registry=reg,
+        )
         self.poll_errors = Counter(
             "fraudops_model_poll_errors",
             "Polls of the registry alias that failed (e.g. MLflow unreachable).",

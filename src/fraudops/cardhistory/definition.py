@@ -38,6 +38,7 @@ WINDOWS: dict[str, int] = {
     "30d": 30 * 86_400 * US,
 }
 HORIZON = WINDOWS["30d"]  # nothing older than this counts
+HISTORY_DAYS = 31  # whole days before a day that hold every transaction within the horizon
 AMOUNT_WINDOWS = ("1h", "24h", "7d", "30d")  # sums kept (30d for the mean)
 MIN_HOURS = 1 / 60  # a speed over less than a minute is taken over a minute
 

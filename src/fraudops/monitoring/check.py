@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
 
 from fraudops import lake, registry, tracking
+from fraudops.cardhistory import HISTORY_FEATURES
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError
 from fraudops.evaluation import at_budget, evaluate
@@ -37,7 +38,12 @@ from fraudops.monitoring.rule import Health, Limits, Observed, assess
 from fraudops.schema import TRANSACTION_COLUMNS
 
 EXPERIMENT = "fraud-monitoring"
-_COLUMNS = [c.name for c in TRANSACTION_COLUMNS] + ["fraud_probability", "model_version"]
+_COLUMNS = [
+    *(c.name for c in TRANSACTION_COLUMNS),
+    *HISTORY_FEATURES,
+    "fraud_probability",
+    "model_version",
+]
 
 
 @dataclass(frozen=True)
