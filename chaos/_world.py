@@ -74,7 +74,7 @@ class World:
     # -- settings ---------------------------------------------------------------------------
     def fields(self, **overrides: object) -> dict[str, object]:
         """Settings fields of the shared lake and registry (small data in --quick)."""
-        days, rows = (8, 2_500) if self.quick else (10, 4_000)
+        days, rows = (12, 2_500) if self.quick else (14, 4_000)
         base: dict[str, object] = {
             "home": Path(self.root) / "home",
             "catalog_uri": self.lake_catalog,
@@ -84,6 +84,7 @@ class World:
             "rows_per_day": rows,
             "valid_days": 2,
             "holdout_days": 2,
+            "label_maturity_days": 2,  # labels known for all but the last 2 days
             "promotion_floor": 0.1,
             "api_keys": CLIENT_KEY,
             "admin_api_keys": ADMIN_KEY,
