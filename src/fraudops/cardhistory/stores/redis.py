@@ -19,8 +19,7 @@ import re
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from itertools import islice
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis
@@ -29,7 +28,7 @@ from redis.exceptions import InvalidResponse, OutOfMemoryError, ReadOnlyError
 from redis.retry import Retry
 
 from fraudops.cardhistory.definition import HORIZON, US
-from fraudops.cardhistory.stores.base import KEEP, Event, HistoryStore, StoreUnavailable
+from fraudops.cardhistory.stores.base import KEEP, Event, HistoryStore, StoreUnavailable, chunks
 from fraudops.errors import redact
 
 PREFIX = "fraudops:hist:"
@@ -54,7 +53,6 @@ _LOAD_PER_CALL = 1_000
 _CALLS_PER_TRIP = 20
 _CARDS_PER_CALL = 500
 _PASSWORD_PARAM = re.compile(r"([?&]password=)[^&#]*")
-T = TypeVar("T")
 
 # A window comes back as one string: its events' packed records, each self-delimiting, in
 # time order (then id); one bulk reply parses far faster than two per event.
@@ -149,12 +147,6 @@ def _unpack(card: str, window: bytes) -> list[Event]:
     return out
 
 
-def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    it = iter(items)
-    while chunk := list(islice(it, size)):
-        yield chunk
-
-
 def _password(url: str) -> str:
     parts = urlsplit(url)
     return unquote(parts.password or "") or parse_qs(parts.query).get("password", [""])[0]
@@ -187,7 +179,7 @@ class RedisStore(HistoryStore):
         """One script call per 256 events: each added, read around and pruned atomically."""
         out: list[list[Event]] = []
         with self._answering():
-            for chunk in _chunks(events, _EVENTS_PER_CALL):
+            for chunk in chunks(events, _EVENTS_PER_CALL):
                 keys: list[str] = []
                 args: list[Any] = [TTL_SECONDS]
                 for event in chunk:
@@ -202,7 +194,7 @@ class RedisStore(HistoryStore):
         """The cards' events in ``[since, until)``, 500 cards a script call."""
         out: list[Event] = []
         with self._answering():
-            for batch in _chunks(sorted(set(cards)), _CARDS_PER_CALL):
+            for batch in chunks(sorted(set(cards)), _CARDS_PER_CALL):
                 keys = [key for card in batch for key in card_keys(card)]
                 windows = self._fetch(keys=keys, args=[since, until])
                 for card, rows in zip(batch, windows, strict=True):
@@ -213,7 +205,7 @@ class RedisStore(HistoryStore):
         """Add events 1,000 a script call, 20 calls a round trip; stored ones are left as is."""
         added = 0
         with self._answering():
-            for trip in _chunks(_chunks(events, _LOAD_PER_CALL), _CALLS_PER_TRIP):
+            for trip in chunks(chunks(events, _LOAD_PER_CALL), _CALLS_PER_TRIP):
                 pipe = self._client.pipeline(transaction=False)
                 for chunk in trip:
                     keys: list[str] = []
@@ -228,7 +220,7 @@ class RedisStore(HistoryStore):
     def clear(self) -> None:
         """Unlink this store's keys (and only them), found by a SCAN of the prefix."""
         with self._answering():
-            for batch in _chunks(self._client.scan_iter(match=f"{PREFIX}*", count=1_000), 1_000):
+            for batch in chunks(self._client.scan_iter(match=f"{PREFIX}*", count=1_000), 1_000):
                 self._client.unlink(*batch)
 
     def version(self) -> str | None:
@@ -247,7 +239,7 @@ class RedisStore(HistoryStore):
         with self._answering():
             times = set(self._client.scan_iter(match=f"{PREFIX}{{*", count=1_000, _type="zset"))
             sizes: list[int] = []
-            for batch in _chunks(times, 1_000):
+            for batch in chunks(times, 1_000):
                 pipe = self._client.pipeline(transaction=False)
                 for key in batch:
                     pipe.zcard(key)
