@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tests.support.services import redis_server
 
 from fraudops.cardhistory.definition import US
 from fraudops.cardhistory.online import record_and_compute
 from fraudops.cardhistory.stores.base import Event, HistoryStore
 from fraudops.cardhistory.stores.redis import RedisStore
 from fraudops.cardhistory.stores.sqlite import SqliteStore
+from tests.support.services import redis_server
 
 CARDS = 2_000
 HISTORY_DAYS = 30

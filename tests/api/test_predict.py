@@ -16,8 +16,8 @@ import pytest
 
 from fraudops import lake, registry, tracking
 from fraudops.cardhistory import enrich, sources
-from fraudops.scoring import score_table
 from fraudops.schema import EXAMPLE_TRANSACTION, SUSPICIOUS_TRANSACTION
+from fraudops.scoring import score_table
 from tests.support.api import AUTH, as_json, transactions
 
 pytestmark = pytest.mark.slow

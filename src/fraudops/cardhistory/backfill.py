@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -80,3 +81,13 @@ def backfill(settings: Settings, *, days: int = HISTORY_DAYS, keep: bool = False
 def ingest(store: HistoryStore, table: pa.Table) -> int:
     """Add transactions the API did not see (a day generated or imported) to the store."""
     return store.load(events_of(table))
+
+
+def ingest_day(settings: Settings, day: dt.date) -> int:
+    """A lake day's transactions into the store (a rerun adds nothing); how many were new."""
+    store = open_store(settings)
+    try:
+        table = lake.transactions_table(lake.open_catalog(settings))
+        return ingest(store, lake.read_transactions(table, days=[day], columns=EVENT_COLUMNS))
+    finally:
+        store.close()
