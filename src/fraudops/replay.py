@@ -8,7 +8,6 @@ The demo and the benchmarks have no real card traffic; replaying a day of
 from __future__ import annotations
 
 import datetime as dt
-import warnings
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -57,14 +56,7 @@ def replay(settings: Settings, *, start: dt.date, days: int = 1) -> ReplayResult
     )
     table = lake.predictions_table(catalog)
     replaced = And(lake.days_filter(wanted), EqualTo("source", SOURCE))  # type: ignore[call-arg]
-    schema = lake.arrow_schema_of(table)
-    with warnings.catch_warnings():  # first replay of a day: "delete did not match any records"
-        warnings.simplefilter("ignore", UserWarning)
-        table.overwrite(rows.select(schema.names).cast(schema), overwrite_filter=replaced)
-    snap = table.current_snapshot()
+    snapshot_id = lake.overwrite(table, rows, where=replaced)
     return ReplayResult(
-        days=[d.isoformat() for d in wanted],
-        rows=n,
-        model_version=version,
-        snapshot_id=snap.snapshot_id if snap else None,
+        days=[d.isoformat() for d in wanted], rows=n, model_version=version, snapshot_id=snapshot_id
     )
