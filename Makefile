@@ -38,10 +38,11 @@ lock: ## Re-pin requirements.lock after a dependency change in pyproject.toml
 	  .lock-venv/bin/uv pip freeze --python .lock-venv/bin/python --exclude-editable | LC_ALL=C sort -f; } > requirements.lock
 	rm -rf .lock-venv
 
-system-deps: ## Install the Debian packages the tests need (PostgreSQL, Prometheus, its Pushgateway, curl)
+system-deps: ## Install the Debian packages the tests need (PostgreSQL, Redis, Prometheus, its Pushgateway, curl)
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing=" postgresql"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
 	command -v prometheus-pushgateway >/dev/null || missing="$$missing prometheus-pushgateway"; \
 	if [ -n "$$missing" ]; then \

@@ -3,7 +3,8 @@
 Each contender runs in its own child process (so peak memory is its own ru_maxrss), on the
 same CSV file and the same registered 200-tree model, one after the other:
 
-* pandas: ``pandas.read_csv`` + ``features.py`` + ``inplace_predict`` + ``to_csv``;
+* pandas: ``pandas.read_csv`` + card history (``cardhistory.enrich``) + ``features.py`` +
+  ``inplace_predict`` + ``to_csv``;
 * pyarrow: the same with pyarrow's CSV reader and writer;
 * fraudops: ``score_inbox`` on an inbox holding the file: claim, hash, stream in chunks,
   validate every row, score, write the outbox atomically, commit to ``fraud.scores``, move
@@ -41,13 +42,16 @@ def _peak_mib() -> float:
 
 def run_pandas(csv: Path, scorer_dir: Path, out: Path) -> int:
     import pandas as pd
+    import pyarrow as pa
 
+    from fraudops.cardhistory import enrich
     from fraudops.features import features_from_table
     from fraudops.scoring import FraudScorer
 
     scorer = FraudScorer.load(scorer_dir)
     df = pd.read_csv(csv, parse_dates=["event_ts"])
-    proba = scorer.booster.inplace_predict(features_from_table(df), validate_features=False)
+    features = features_from_table(enrich(pa.Table.from_pandas(df, preserve_index=False)))
+    proba = scorer.booster.inplace_predict(features, validate_features=False)
     pd.DataFrame(
         {
             "transaction_id": df["transaction_id"],
@@ -62,12 +66,15 @@ def run_pyarrow(csv: Path, scorer_dir: Path, out: Path) -> int:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    from fraudops.cardhistory import enrich
     from fraudops.features import features_from_table
     from fraudops.scoring import FraudScorer
 
     scorer = FraudScorer.load(scorer_dir)
     table = pacsv.read_csv(csv)
-    proba = scorer.booster.inplace_predict(features_from_table(table), validate_features=False)
+    proba = scorer.booster.inplace_predict(
+        features_from_table(enrich(table)), validate_features=False
+    )
     pacsv.write_csv(
         pa.table(
             {
@@ -188,8 +195,8 @@ def main(argv: list[str] | None = None) -> None:
 def report(results: dict[str, dict[str, Any]], rows: int) -> None:
     rate = {kind: rows / r["seconds"] for kind, r in results.items()}
     labels = {
-        "pandas": "pandas baseline (read_csv + features + predict + to_csv)",
-        "pyarrow": "pyarrow baseline (CSV reader + features + predict + writer)",
+        "pandas": "pandas baseline (read_csv + history + features + predict + to_csv)",
+        "pyarrow": "pyarrow baseline (CSV reader + history + features + predict + writer)",
         "fraudops": "fraudops score-inbox (validate, score, outbox, lake commit)",
     }
     for kind, r in results.items():

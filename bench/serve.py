@@ -4,12 +4,21 @@ The same 200-tree model (registered in a throwaway embedded MLflow store) behind
 two uvicorn workers each, measured one after the other with the same wrk client:
 
 * ``mlflow models serve``: the pyfunc behind MLflow's own scoring server (``/invocations``);
-* bare: FastAPI + ``features.py`` + ``booster.inplace_predict``, no validation, auth or metrics
-  (given the same ``gc.freeze()`` after load, so the ratio measures what our API adds);
+* bare: FastAPI + ``features.py`` (card history from its own store, as ours) +
+  ``booster.inplace_predict``, no validation, auth or metrics (given the same ``gc.freeze()``
+  after load, so the ratio measures what our API adds);
 * ``fraudops serve``: the API with strict validation, API keys, Prometheus, hot swap and the
   inference log (every prediction batched into ``fraud.predictions``);
 * ``fraudops serve, no log``: the same with ``FRAUDOPS_PREDICTION_LOG=false``, so the ratio
-  of the two is what logging predictions costs.
+  of the two is what logging predictions costs;
+* ``fraudops serve, valkey``: the first with its card-history store on a real Valkey/Redis
+  server (Debian's ``redis-server``) instead of the embedded SQLite file.
+
+Each server that computes card history (ours and the bare app) has a store of its own, loaded
+with the model's five training days. Single-transaction requests cycle through the next
+day's 20,000 transactions in event-time order (each wrk thread from its own offset), so
+every request reads and extends its card's history; once a cycle is done, a transaction
+comes again as a retry (read, counted once).
 
 Goals (issue: the serving API): single-transaction /predict at 16 connections >= 10x mlflow
 serve and >= 70% of the bare app, p99 <= 15 ms; 1,000-transaction requests reported in rows/s.
@@ -38,10 +47,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from fraudops.procs import free_port, start_group, stop_groups, wait_http
+from tests.support.services import redis_server
 
 REPO = Path(__file__).resolve().parents[1]
 WORKERS = 2
@@ -51,6 +62,9 @@ BATCH_CONNECTIONS = 4
 TREES = 200
 API_KEY = "bench-key-0123456789abcdef"
 SCORER_ENV = "BENCH_SCORER_DIR"
+STORE_ENV = "BENCH_STORE"
+DAYS = 5  # training days, loaded into every store
+PAYLOAD_ROWS = 20_000
 
 GOAL_VS_MLFLOW = 10.0
 GOAL_VS_BARE = 0.70
@@ -63,9 +77,12 @@ GOAL_LOG_COST = 0.05
 
 def bare_app() -> FastAPI:
     """FastAPI + the shared features + inplace_predict: the floor of what a Python server costs."""
+    from fraudops.cardhistory.online import record_and_compute
+    from fraudops.cardhistory.stores.sqlite import SqliteStore
     from fraudops.scoring import FraudScorer, score_records
 
     scorer = FraudScorer.load(Path(os.environ[SCORER_ENV]), nthread=1)
+    store = SqliteStore(Path(os.environ[STORE_ENV]))
     gc.collect()
     gc.freeze()
     app = FastAPI()
@@ -76,7 +93,7 @@ def bare_app() -> FastAPI:
         rows = body if isinstance(body, list) else [body]
         for row in rows:
             row["event_ts"] = dt.datetime.fromisoformat(row["event_ts"])
-        proba, flags = score_records(scorer, rows)
+        proba, flags = score_records(scorer, rows, record_and_compute(store, rows))
         return JSONResponse(
             {
                 "predictions": [
@@ -98,15 +115,14 @@ def build_model(home: Path) -> tuple[Any, Path]:
     import xgboost as xgb
 
     from fraudops import datagen, registry, tracking, train, trainset
+    from fraudops.cardhistory import enrich
     from fraudops.config import Settings
     from fraudops.features import FEATURE_NAMES, FEATURE_TYPES, features_from_table
     from fraudops.scoring import FraudScorer
 
     settings = Settings(_env_file=None, home=home)  # type: ignore[call-arg]
-    days = [datagen.generate_day(dt.date(2026, 1, d), rows=20_000) for d in range(1, 6)]
-    import pyarrow as pa
-
-    data = pa.concat_tables(days)
+    days = [datagen.generate_day(dt.date(2026, 1, d), rows=20_000) for d in range(1, DAYS + 1)]
+    data = enrich(pa.concat_tables(days))
     matrix = xgb.DMatrix(
         features_from_table(data),
         trainset.labels(data),
@@ -127,11 +143,30 @@ def build_model(home: Path) -> tuple[Any, Path]:
     return settings, scorer.save(home / "bench-scorer")
 
 
+def fill_store(url: str) -> None:
+    """A card-history store (a SQLite path or a redis:// URL) with the training days."""
+    from fraudops import datagen
+    from fraudops.cardhistory import VERSION
+    from fraudops.cardhistory.backfill import events_of
+    from fraudops.cardhistory.stores.redis import RedisStore
+    from fraudops.cardhistory.stores.sqlite import SqliteStore
+
+    store = RedisStore(url) if url.startswith("redis://") else SqliteStore(Path(url))
+    try:
+        for d in range(1, DAYS + 1):
+            store.load(events_of(datagen.generate_day(dt.date(2026, 1, d), rows=20_000)))
+        store.set_version(VERSION)
+    finally:
+        store.close()
+
+
 def payloads(n: int) -> list[dict[str, Any]]:
-    """Transactions as JSON records (a day the model did not see)."""
+    """The day after the training days, as JSON records in event-time order."""
     from fraudops import datagen
 
-    table = datagen.generate_day(dt.date(2026, 2, 1), rows=max(n, 100)).drop_columns(["is_fraud"])
+    day = dt.date(2026, 1, DAYS + 1)
+    table = datagen.generate_day(day, rows=PAYLOAD_ROWS).drop_columns(["is_fraud"])
+    table = table.sort_by([("event_ts", "ascending"), ("transaction_id", "ascending")])
     rows = table.slice(0, n).to_pylist()
     for row in rows:  # naive UTC: mlflow's schema enforcement refuses offsets
         row["event_ts"] = row["event_ts"].replace(tzinfo=None).isoformat()
@@ -201,17 +236,36 @@ def _ms(text: str) -> float:
 
 
 def wrk(
-    url: str, body: bytes, *, headers: dict[str, str], connections: int, seconds: float, work: Path
+    url: str,
+    body: bytes | list[bytes],
+    *,
+    headers: dict[str, str],
+    connections: int,
+    seconds: float,
+    work: Path,
 ) -> Result:
-    """One wrk run; Result from its summary (latency percentiles, requests/s, non-2xx)."""
-    body_file = work / f"body-{hashlib.sha1(body).hexdigest()[:12]}.json"
-    body_file.write_bytes(body)
+    """One wrk run; Result from its summary (latency percentiles, requests/s, non-2xx).
+
+    ``body`` a list: requests cycle through its bodies, each wrk thread from its own offset.
+    """
+    bodies = body if isinstance(body, list) else [body]
+    blob = b"\n".join(bodies)
+    body_file = work / f"body-{hashlib.sha1(blob).hexdigest()[:12]}.jsonl"
+    body_file.write_bytes(blob + b"\n")
     script = work / "post.lua"
     lines = [
         'wrk.method = "POST"',
-        f'local f = io.open("{body_file}", "rb")',
-        "wrk.body = f:read('*a')",
-        "f:close()",
+        "local bodies = {}",
+        f'for line in io.lines("{body_file}") do bodies[#bodies + 1] = line end',
+        "wrk.body = bodies[1]",
+        "local threads = 0",
+        "function setup(thread) thread:set('offset', threads * 7919); threads = threads + 1 end",
+        "local i = 0",
+        "function init(args) i = offset or 0 end",
+        "function request()",
+        "  i = i % #bodies + 1",
+        "  return wrk.format(nil, nil, nil, bodies[i])",
+        "end",
     ]
     lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
     script.write_text("\n".join(lines) + "\n")
@@ -244,7 +298,7 @@ class Target:
     env: dict[str, str]
     ready: str
     url: str
-    one: bytes
+    one: list[bytes]  # single-transaction bodies, cycled through
     many: bytes
     headers: dict[str, str]
 
@@ -275,11 +329,14 @@ def measure(target: Target, *, seconds: float, work: Path) -> tuple[Result, Resu
     return single, batch
 
 
-def targets(settings: Any, *, scorer_dir: Path, work: Path, with_mlflow: bool) -> list[Target]:
-    """The three servers, on free ports, with the same transactions."""
+def targets(
+    settings: Any, *, scorer_dir: Path, work: Path, with_mlflow: bool, redis_url: str
+) -> list[Target]:
+    """The servers, on free ports, with the same transactions; each store filled alike."""
     bin_dir = Path(sys.executable).parent
-    rows = payloads(BATCH_ROWS)
-    one, many = json.dumps(rows[0]).encode(), json.dumps(rows).encode()
+    rows = payloads(PAYLOAD_ROWS)
+    one = [json.dumps(r).encode() for r in rows]
+    many = json.dumps(rows[:BATCH_ROWS]).encode()
     json_header = {"Content-Type": "application/json"}
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUDOPS_")}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
@@ -314,8 +371,8 @@ def targets(settings: Any, *, scorer_dir: Path, work: Path, with_mlflow: bool) -
                 },  # fmt: skip
                 ready=f"http://127.0.0.1:{port}/ping",
                 url=f"http://127.0.0.1:{port}/invocations",
-                one=json.dumps({"dataframe_records": rows[:1]}).encode(),
-                many=json.dumps({"dataframe_records": rows}).encode(),
+                one=[json.dumps({"dataframe_records": [r]}).encode() for r in rows],
+                many=json.dumps({"dataframe_records": rows[:BATCH_ROWS]}).encode(),
                 headers=json_header,
             )
         )
@@ -339,7 +396,12 @@ def targets(settings: Any, *, scorer_dir: Path, work: Path, with_mlflow: bool) -
                 "warning",
                 "--no-access-log",
             ],  # fmt: skip
-            env={**env, SCORER_ENV: str(scorer_dir), "PYTHONPATH": str(REPO)},
+            env={
+                **env,
+                SCORER_ENV: str(scorer_dir),
+                STORE_ENV: str(work / "bare-store.db"),
+                "PYTHONPATH": str(REPO),
+            },
             ready=f"http://127.0.0.1:{port}/docs",
             url=f"http://127.0.0.1:{port}/predict",
             one=one,
@@ -347,11 +409,26 @@ def targets(settings: Any, *, scorer_dir: Path, work: Path, with_mlflow: bool) -
             headers=json_header,
         )
     )
+    fill_store(str(work / "bare-store.db"))
     ours = {**env, "FRAUDOPS_HOME": str(work / "home"), "FRAUDOPS_API_KEYS": API_KEY}
+    valkey_lake = work / "valkey-lake"  # its own inference log, so each log is counted alone
+    valkey_lake.mkdir()
     for name, extra in (
-        ("fraudops serve", {}),
-        ("fraudops serve, no log", {"FRAUDOPS_PREDICTION_LOG": "false"}),
+        ("fraudops serve", {"FRAUDOPS_FEATURE_STORE": str(work / "store.db")}),
+        (
+            "fraudops serve, no log",
+            {"FRAUDOPS_PREDICTION_LOG": "false", "FRAUDOPS_FEATURE_STORE": str(work / "quiet.db")},
+        ),
+        (
+            "fraudops serve, valkey",
+            {
+                "FRAUDOPS_FEATURE_STORE": redis_url,
+                "FRAUDOPS_CATALOG_URI": f"sqlite:///{valkey_lake / 'catalog.db'}",
+                "FRAUDOPS_WAREHOUSE": str(valkey_lake / "warehouse"),
+            },
+        ),
     ):
+        fill_store(extra["FRAUDOPS_FEATURE_STORE"])
         port = free_port()
         out.append(
             Target(
@@ -375,6 +452,26 @@ def targets(settings: Any, *, scorer_dir: Path, work: Path, with_mlflow: bool) -
     return out
 
 
+def history_p99_ms(target: Target) -> float:
+    """p99 of the server's card-history step (record, read, compute) from its /metrics.
+
+    As Prometheus' histogram_quantile: linear within the bucket that holds the 99th percentile.
+    """
+    import httpx
+
+    text = httpx.get(target.url.removesuffix("/predict") + "/metrics", timeout=10).text
+    found = re.findall(r'^fraudops_card_history_seconds_bucket\{le="([^"]+)"\} (\S+)$', text, re.M)
+    buckets = sorted((float(le), float(n)) for le, n in found)
+    total = buckets[-1][1]
+    lower, below = 0.0, 0.0
+    for upper, count in buckets:
+        if count >= 0.99 * total:
+            share = (0.99 * total - below) / (count - below) if count > below else 1.0
+            return 1000 * (lower + (upper - lower) * share)
+        lower, below = upper, count
+    return float("nan")
+
+
 def logged_rows(settings: Any) -> int:
     """Predictions the logging server committed to fraud.predictions (after it stopped)."""
     from fraudops import lake
@@ -395,8 +492,14 @@ def main(argv: list[str] | None = None) -> None:
         work = Path(tmp)
         print(f"training a {TREES}-tree model and registering it (embedded MLflow)", flush=True)
         settings, scorer_dir = build_model(work / "home")
+        redis_url = running.enter_context(redis_server(work / "redis"))
+        print(f"filling the card-history stores with {DAYS} days", flush=True)
         servers = targets(
-            settings, scorer_dir=scorer_dir, work=work, with_mlflow=not args.skip_mlflow
+            settings,
+            scorer_dir=scorer_dir,
+            work=work,
+            with_mlflow=not args.skip_mlflow,
+            redis_url=redis_url,
         )
         for target in servers:  # all up at once, measured in turns: load drifts hit all alike
             log = work / f"{target.name.replace(' ', '-')}.log"
@@ -414,6 +517,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"round {round_no}", flush=True)
             for target in servers:
                 runs[target.name].append(measure(target, seconds=args.seconds, work=work))
+        history = {
+            t.name: history_p99_ms(t) for t in servers if t.name.startswith("fraudops serve")
+        }
         running.close()  # stops the servers: the logging one commits what it still holds
         logged = logged_rows(settings)
     best = {
@@ -425,6 +531,9 @@ def main(argv: list[str] | None = None) -> None:
     }
     errors = sum(r.errors for pairs in runs.values() for pair in pairs for r in pair)
     report(best, errors)
+    print("card-history step per request (record, read, compute), p99 from /metrics:")
+    for name, p99 in history.items():
+        print(f"  {name:<24} {p99:.2f} ms")
     print(
         f"inference log: {logged:,} predictions committed to fraud.predictions, "
         f"{SENT['fraudops serve']:,} transactions sent (wrk counts requests cut at its end too)"

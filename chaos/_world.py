@@ -162,9 +162,11 @@ def started(root: Path, *, quick: bool) -> Iterator[World]:
 def prepare(world: World) -> None:
     """Generate the lake; train and register the three versions; measure them on the holdout."""
     from fraudops import generate, registry, tracking, train
+    from fraudops.cardhistory.backfill import backfill
 
     settings = world.settings()
     generate.generate(settings)
+    backfill(settings)  # the APIs' card-history store (one SQLite file they share)
     client = tracking.connect(settings)
     sweeps = {
         "good": train.train_sweep(settings, configs=train.SWEEP[1:2]),

@@ -102,7 +102,20 @@ def fraud_bootstrap() -> None:
         log.info("gate: %s version %s: %s", decision.verdict, version, decision.reason)
         return decision.summary()
 
-    promote(train(generate_history()))
+    @task(execution_timeout=timedelta(hours=1))
+    def fill_card_history(history: dict[str, Any]) -> dict[str, Any]:
+        import dataclasses
+
+        from fraudops.cardhistory.backfill import backfill
+        from fraudops.config import get_settings
+
+        filled = dataclasses.asdict(backfill(get_settings()))
+        log.info("card-history store backfilled: %s", filled)
+        return filled
+
+    history = generate_history()
+    fill_card_history(history)
+    promote(train(history))
 
 
 fraud_bootstrap()

@@ -14,6 +14,8 @@ It emits the asset `fraud.transactions` (day, rows and snapshot ids in the event
 Then `score_day` scores the day with the `@production` model into `fraud.predictions`
 (`source = replay`), as the bank's online scoring would have: the traffic `fraud_monitor`
 checks. Skipped while there is no production model; a rerun replaces the day's rows.
+`remember_day` adds the day's transactions to the card-history store the API reads (a rerun
+adds nothing twice).
 
 Same steps as `fraudops generate --start DAY --days 1` and `fraudops replay --start DAY`.
 """
@@ -88,7 +90,20 @@ def fraud_generate_transactions() -> None:
         log.info("logged the day's predictions: %s", summary)
         return summary
 
-    score_day(generate_day())
+    @task(execution_timeout=timedelta(minutes=30))
+    def remember_day(generated: dict[str, Any]) -> dict[str, Any]:
+        import datetime as dt
+
+        from fraudops.cardhistory.backfill import ingest_day
+        from fraudops.config import get_settings
+
+        added = ingest_day(get_settings(), dt.date.fromisoformat(generated["day"]))
+        log.info("card-history store: %d of the day's transactions added", added)
+        return {"day": generated["day"], "added": added}
+
+    generated = generate_day()
+    score_day(generated)
+    remember_day(generated)
 
 
 fraud_generate_transactions()

@@ -3,6 +3,8 @@
 Two adaptors bring inputs to the same numeric columns — :func:`columns_from_table` for Arrow
 tables and pandas frames (training, batch) and :func:`columns_from_records` for validated
 records (the API hot path, no pandas) — and :func:`build_features` turns those into the matrix.
+The card-history features (:mod:`fraudops.cardhistory`) come from a table's columns (added by
+``cardhistory.enrich``) or, for records, from the online executor.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fraudops.cardhistory.definition import HISTORY_FEATURES
 from fraudops.geo import haversine_km
 from fraudops.schema import CHANNELS, MERCHANT_CATEGORIES
 
@@ -36,7 +39,7 @@ NUMERIC_INPUTS: tuple[str, ...] = (
     "total_est_nworth",
 )
 
-FEATURE_NAMES: tuple[str, ...] = (
+BASE_FEATURES: tuple[str, ...] = (
     "merchant_category",
     "channel",
     "card_present",
@@ -52,10 +55,17 @@ FEATURE_NAMES: tuple[str, ...] = (
     "mortgage_balance",
     "total_est_nworth",
 )
+FEATURE_NAMES: tuple[str, ...] = (*BASE_FEATURES, *HISTORY_FEATURES)
 # XGBoost feature types: 'c' categorical (native splits, no one-hot), 'q' quantitative
 FEATURE_TYPES: tuple[str, ...] = ("c", "c") + ("q",) * (len(FEATURE_NAMES) - 2)
 # features with a few distinct values: drift compares them value by value, not by deciles
-DISCRETE_FEATURES: tuple[str, ...] = ("merchant_category", "channel", "card_present", "hour")
+DISCRETE_FEATURES: tuple[str, ...] = (
+    "merchant_category",
+    "channel",
+    "card_present",
+    "hour",
+    "new_merchant_30d",
+)
 
 Columns = Mapping[str, np.ndarray]
 
@@ -86,11 +96,25 @@ def columns_from_table(table: pa.Table | Any) -> dict[str, np.ndarray]:
     cols["card_present"] = _to_numpy(get("card_present"), np.float32)
     cols["merchant_category"] = _codes(get("merchant_category"), MERCHANT_CATEGORIES)
     cols["channel"] = _codes(get("channel"), CHANNELS)
+    names = table.column_names if isinstance(table, pa.Table) else list(table.columns)
+    missing = [name for name in HISTORY_FEATURES if name not in names]
+    if missing:
+        raise ValueError(
+            f"no card-history features ({', '.join(missing[:3])}...): cardhistory.enrich first"
+        )
+    for name in HISTORY_FEATURES:
+        cols[name] = _to_numpy(get(name), np.float64)
     return cols
 
 
-def columns_from_records(records: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
-    """Numeric input columns from validated records (dicts or attribute objects with datetimes)."""
+def columns_from_records(
+    records: Sequence[Mapping[str, Any]], history: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Numeric input columns from validated records and their card-history features.
+
+    ``records`` are dicts or attribute objects with datetimes; ``history`` comes from
+    ``cardhistory.online``.
+    """
     rows = [r if isinstance(r, Mapping) else vars(r) for r in records]
     cols = {
         name: np.fromiter((r[name] for r in rows), np.float64, len(rows)) for name in NUMERIC_INPUTS
@@ -101,6 +125,8 @@ def columns_from_records(records: Sequence[Mapping[str, Any]]) -> dict[str, np.n
         (_CAT_CODE[r["merchant_category"]] for r in rows), np.float32, len(rows)
     )
     cols["channel"] = np.fromiter((_CH_CODE[r["channel"]] for r in rows), np.float32, len(rows))
+    for name in HISTORY_FEATURES:
+        cols[name] = history[name]
     return cols
 
 

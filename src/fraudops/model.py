@@ -18,6 +18,7 @@ import pyarrow as pa
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
+from fraudops.cardhistory import HISTORY_FEATURES, enrich
 from fraudops.schema import LABEL
 from fraudops.scoring import FraudScorer, score_table
 from fraudops.validation import REQUIRED, SchemaError, rejections, validate_table
@@ -27,8 +28,12 @@ MAX_LISTED = 20  # problems named in one refusal
 
 
 def to_model_frame(table: pa.Table) -> pd.DataFrame:
-    """A pandas frame in the pyfunc's input form (``event_ts`` as ISO-8601 text, no label)."""
-    frame = table.drop_columns([c for c in table.column_names if c == LABEL.name]).to_pandas()
+    """A pandas frame in the pyfunc's input form (``event_ts`` as ISO-8601 text).
+
+    No label and no card-history column: the pyfunc computes those from the frame's rows.
+    """
+    derived = {LABEL.name, *HISTORY_FEATURES}
+    frame = table.drop_columns([c for c in table.column_names if c in derived]).to_pandas()
     ts = pd.to_datetime(frame["event_ts"], utc=True)
     frame["event_ts"] = ts.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     # integers as int64: the signature then takes what JSON and pandas give (int64)
@@ -69,8 +74,12 @@ def _as_text(value: Any) -> str:
 
 
 def predict_frame(scorer: FraudScorer, frame: pd.DataFrame) -> pd.DataFrame:
-    """The pyfunc's output for a frame: ``fraud_probability`` and the ``is_fraud`` decision."""
-    proba, flag = score_table(scorer, validated(frame))
+    """The pyfunc's output for a frame: ``fraud_probability`` and the ``is_fraud`` decision.
+
+    The card-history features come from the frame's own rows (MLflow's tools have no store):
+    send a card's transactions together to give each its history.
+    """
+    proba, flag = score_table(scorer, enrich(validated(frame)))
     return pd.DataFrame({"fraud_probability": proba, "is_fraud": flag.astype(np.int64)})
 
 

@@ -8,13 +8,14 @@ The demo and the benchmarks have no real card traffic; replaying a day of
 from __future__ import annotations
 
 import datetime as dt
-import warnings
 from dataclasses import dataclass
 
 import pyarrow as pa
 from pyiceberg.expressions import And, EqualTo
 
 from fraudops import lake, registry
+from fraudops.cardhistory import EVENT_COLUMNS, enrich
+from fraudops.cardhistory.definition import HISTORY_DAYS
 from fraudops.config import Settings
 from fraudops.scoring import scored_table
 
@@ -36,7 +37,12 @@ def replay(settings: Settings, *, start: dt.date, days: int = 1) -> ReplayResult
     scorer, version = registry.load_production_scorer(settings)
     catalog = lake.open_catalog(settings)
     wanted = [start + dt.timedelta(days=i) for i in range(days)]
-    data = lake.read_transactions(lake.transactions_table(catalog), days=wanted)
+    transactions = lake.transactions_table(catalog)
+    data = lake.read_transactions(transactions, days=wanted)
+    # the cards' history: the days before, as far back as the longest window
+    before = [start - dt.timedelta(days=i) for i in range(1, HISTORY_DAYS + 1)]
+    history = lake.read_transactions(transactions, days=before, columns=EVENT_COLUMNS)
+    data = enrich(data, history)
     scored = scored_table(scorer, data)
     now = pa.scalar(dt.datetime.now(dt.UTC), pa.timestamp("us", tz="UTC"))
     n = data.num_rows
@@ -50,14 +56,7 @@ def replay(settings: Settings, *, start: dt.date, days: int = 1) -> ReplayResult
     )
     table = lake.predictions_table(catalog)
     replaced = And(lake.days_filter(wanted), EqualTo("source", SOURCE))  # type: ignore[call-arg]
-    schema = lake.arrow_schema_of(table)
-    with warnings.catch_warnings():  # first replay of a day: "delete did not match any records"
-        warnings.simplefilter("ignore", UserWarning)
-        table.overwrite(rows.select(schema.names).cast(schema), overwrite_filter=replaced)
-    snap = table.current_snapshot()
+    snapshot_id = lake.overwrite(table, rows, where=replaced)
     return ReplayResult(
-        days=[d.isoformat() for d in wanted],
-        rows=n,
-        model_version=version,
-        snapshot_id=snap.snapshot_id if snap else None,
+        days=[d.isoformat() for d in wanted], rows=n, model_version=version, snapshot_id=snapshot_id
     )

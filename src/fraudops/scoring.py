@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import xgboost as xgb
 
+from fraudops.cardhistory.definition import VERSION as HISTORY_VERSION
 from fraudops.features import (
     FEATURE_NAMES,
     FEATURE_TYPES,
@@ -53,7 +54,11 @@ class FraudScorer:
         """Write the booster and metadata into ``folder``."""
         folder.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(folder / BOOSTER_FILE)
-        meta = {"threshold": self.threshold, "features": list(FEATURE_NAMES)}
+        meta = {
+            "threshold": self.threshold,
+            "features": list(FEATURE_NAMES),
+            "feature_version": HISTORY_VERSION,
+        }
         (folder / META_FILE).write_text(json.dumps(meta, indent=2))
         return folder
 
@@ -63,6 +68,12 @@ class FraudScorer:
         meta = json.loads((folder / META_FILE).read_text())
         if tuple(meta["features"]) != FEATURE_NAMES:
             raise ValueError(f"model features {meta['features']} differ from this code's")
+        trained = meta.get("feature_version")
+        if trained != HISTORY_VERSION:
+            raise ValueError(
+                f"the model was trained on {trained or 'no'} card-history features; this code "
+                f"computes {HISTORY_VERSION}"
+            )
         booster = xgb.Booster()
         booster.load_model(folder / BOOSTER_FILE)
         booster.feature_types = list(FEATURE_TYPES)
@@ -80,13 +91,15 @@ def score_columns(
 
 
 def score_table(scorer: FraudScorer, table: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Score an Arrow table or pandas frame of (validated) transactions."""
+    """Score an Arrow table or pandas frame of validated transactions, history enriched."""
     return score_columns(scorer, columns_from_table(table))
 
 
-def score_records(scorer: FraudScorer, records: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Score validated records without pandas (the API's hot path)."""
-    return score_columns(scorer, columns_from_records(records))
+def score_records(
+    scorer: FraudScorer, records: Sequence[Any], history: Mapping[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Score validated records and their card-history features (the API's hot path)."""
+    return score_columns(scorer, columns_from_records(records, history))
 
 
 def scored_table(scorer: FraudScorer, table: pa.Table) -> pa.Table:

@@ -19,7 +19,6 @@ import mlflow
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import xgboost as xgb
 from mlflow.models import infer_signature
 
@@ -34,6 +33,7 @@ from fraudops.evaluation import (
 )
 from fraudops.features import FEATURE_NAMES, FEATURE_TYPES, features_from_table
 from fraudops.model import ENTRY_POINT, predict_frame, to_model_frame
+from fraudops.monitoring import reference
 from fraudops.scoring import FraudScorer
 from fraudops.trainset import labels, lineage_tags, time_split
 
@@ -126,29 +126,6 @@ def log_model(scorer: FraudScorer, example: pa.Table) -> str:
             pip_requirements=_requirements(),
         )
     return str(info.model_uri)
-
-
-REFERENCE_FILE = "reference.parquet"
-REFERENCE_ROWS = 20_000
-
-
-def log_reference(scorer: FraudScorer, data: pa.Table) -> None:
-    """The model's reference for monitoring: a seeded sample of what it learned from.
-
-    Drift then asks whether production still looks like the data the model was trained on:
-    after a shift, it keeps saying no until retrains have learned from enough of the new
-    world for it to outweigh the old.
-    """
-    rng = np.random.default_rng(0)
-    take = np.sort(rng.choice(data.num_rows, min(REFERENCE_ROWS, data.num_rows), replace=False))
-    sample = data.take(pa.array(take))
-    matrix = features_from_table(sample)
-    columns = {name: matrix[:, j] for j, name in enumerate(FEATURE_NAMES)}
-    columns["fraud_probability"] = scorer.predict_proba(matrix).astype(np.float64)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / REFERENCE_FILE
-        pq.write_table(pa.table(columns), path)
-        mlflow.log_artifact(str(path))
 
 
 def _day_codes(table: pa.Table) -> np.ndarray:
@@ -252,7 +229,7 @@ def train_sweep(
         holdout = evaluate(y_ho, p_ho, scorer.threshold, days=days_ho, budget=budget)
         with mlflow.start_run(run_id=best_run_id, nested=True):
             model_uri = log_model(scorer, split.holdout.slice(0, 5))
-            log_reference(scorer, data)
+            reference.log_reference(scorer, data)
             mlflow.log_metrics({f"holdout_{k}": v for k, v in holdout.items()})
             mlflow.set_tag("fraudops.best", "true")
         mlflow.log_params({f"best_{k}": v for k, v in config.items()})

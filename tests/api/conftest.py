@@ -21,9 +21,19 @@ def served_settings(
 
 
 @pytest.fixture(scope="module")
-def client(served_settings: Settings) -> Iterator[TestClient]:
-    """The real app, lifespan run, serving the production model."""
-    with TestClient(create_app(served_settings)) as test_client:
+def client(
+    served_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    """The real app, lifespan run, serving the production model.
+
+    Each module's app has a card-history store of its own, backfilled from the lake: what one
+    module sends is not in another's card histories.
+    """
+    store = tmp_path_factory.mktemp("card-history") / "feature-store.db"
+    settings = api_settings(
+        served_settings.home, served_settings.serving_cache_dir, feature_store=str(store)
+    )
+    with TestClient(create_app(settings)) as test_client:
         yield test_client
 
 

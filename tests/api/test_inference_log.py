@@ -106,6 +106,7 @@ def test_sigterm_commits_every_buffered_prediction(
         FRAUDOPS_CATALOG_URI=settings.catalog_url,
         FRAUDOPS_WAREHOUSE=settings.warehouse_url,
         FRAUDOPS_SERVING_CACHE=str(tmp_path / "cache"),
+        FRAUDOPS_FEATURE_STORE=settings.feature_store_url,
         FRAUDOPS_API_KEYS=KEY,
         FRAUDOPS_PREDICTION_LOG_SECONDS="3600",  # only the shutdown commits
     )

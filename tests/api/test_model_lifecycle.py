@@ -12,6 +12,8 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from fraudops.api import create_app
+from fraudops.cardhistory.backfill import backfill
+from fraudops.cardhistory.stores import open_store
 from fraudops.procs import free_port, wait_until
 from fraudops.schema import EXAMPLE_TRANSACTION as TX
 from tests.support.api import ADMIN, AUTH, as_json, transactions
@@ -41,6 +43,22 @@ def test_not_ready_until_a_model_is_loaded(registry_copy, tmp_path):
             "model_version": "1",
             "detail": None,
         }
+        assert client.post("/predict", json=TX, headers=AUTH).status_code == 200
+
+
+def test_a_model_is_not_served_from_an_unfilled_card_history_store(registry_copy, tmp_path):
+    registry_copy.set_alias("1")
+    settings = registry_copy.settings(tmp_path / "cache", model_poll_seconds=3600)
+    open_store(settings).clear()  # a new store: no version, no history
+
+    with TestClient(create_app(settings)) as client:
+        ready = client.get("/health/ready")
+        assert ready.status_code == 503
+        assert "the store holds none: run `fraudops features backfill`" in ready.json()["detail"]
+        assert client.post("/predict", json=TX, headers=AUTH).status_code == 503
+
+        backfill(settings)
+        assert client.post("/model/reload", headers=ADMIN).json()["version"] == "1"
         assert client.post("/predict", json=TX, headers=AUTH).status_code == 200
 
 

@@ -1,4 +1,8 @@
-"""POST /predict and /predict/csv give the pyfunc's answers; GET /model says which version."""
+"""POST /predict and /predict/csv give the offline answers; GET /model says which version.
+
+The offline answer is the training path's: card histories from the lake (the store was
+backfilled from it) plus the batch's own earlier rows, computed by the offline executor.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-from fraudops import registry, tracking
-from fraudops.model import to_model_frame
+from fraudops import lake, registry, tracking
+from fraudops.cardhistory import enrich, sources
 from fraudops.schema import EXAMPLE_TRANSACTION, SUSPICIOUS_TRANSACTION
+from fraudops.scoring import score_table
 from tests.support.api import AUTH, as_json, transactions
 
 pytestmark = pytest.mark.slow
@@ -24,17 +29,17 @@ def rows() -> pa.Table:
 
 
 @pytest.fixture(scope="module")
-def pyfunc_answers(served_settings, rows):
-    """What MLflow's own loader gives for the same rows: the reference."""
-    import mlflow.pyfunc
+def offline_answers(served_settings, rows):
+    """The offline executor's features over the lake, scored by the production version."""
+    table = lake.transactions_table(lake.open_catalog(served_settings))
+    history = sources.from_lake(table, rows, snapshot_id=table.current_snapshot().snapshot_id)
+    assert history is not None and history.num_rows > 0  # the cards have a past
+    scorer = registry.load_scorer(served_settings, "1")
+    proba, flags = score_table(scorer, enrich(rows, history))
+    return proba, flags
 
-    tracking.connect(served_settings)
-    uri = f"models:/{served_settings.model_name}@{served_settings.model_alias}"
-    out = mlflow.pyfunc.load_model(uri).predict(to_model_frame(rows))
-    return np.asarray(out["fraud_probability"]), np.asarray(out["is_fraud"]).astype(bool)
 
-
-def test_batch_equals_pyfunc(client, rows, pyfunc_answers):
+def test_batch_equals_offline(client, rows, offline_answers):
     resp = client.post("/predict", json=as_json(rows), headers=AUTH)
 
     assert resp.status_code == 200, resp.text
@@ -44,14 +49,14 @@ def test_batch_equals_pyfunc(client, rows, pyfunc_answers):
     assert resp.headers["X-Model-Version"] == "1"
     preds = body["predictions"]
     assert [p["transaction_id"] for p in preds] == rows["transaction_id"].to_pylist()
-    proba, flags = pyfunc_answers
+    proba, flags = offline_answers
     np.testing.assert_array_equal([p["fraud_probability"] for p in preds], proba)
     np.testing.assert_array_equal([p["is_fraud"] for p in preds], flags)
     assert 0 < flags.sum() < len(flags)  # both decisions are exercised
     assert flags.tolist() == [p >= body["threshold"] for p in proba]
 
 
-def test_single_transaction_equals_pyfunc(client, rows, pyfunc_answers):
+def test_a_retried_transaction_equals_offline(client, rows, offline_answers):
     one = as_json(rows.slice(3, 1))[0]
 
     resp = client.post("/predict", json=one, headers=AUTH)
@@ -59,8 +64,8 @@ def test_single_transaction_equals_pyfunc(client, rows, pyfunc_answers):
     assert resp.status_code == 200, resp.text
     (pred,) = resp.json()["predictions"]
     assert pred["transaction_id"] == one["transaction_id"]
-    assert pred["fraud_probability"] == pyfunc_answers[0][3]
-    assert pred["is_fraud"] == pyfunc_answers[1][3]
+    assert pred["fraud_probability"] == offline_answers[0][3]
+    assert pred["is_fraud"] == offline_answers[1][3]
 
 
 def test_timestamp_offsets_are_converted_to_utc(client):
@@ -73,7 +78,7 @@ def test_timestamp_offsets_are_converted_to_utc(client):
     assert len({p["fraud_probability"] for p in preds}) == 1
 
 
-def test_csv_equals_pyfunc_and_streams_csv(client, rows, pyfunc_answers):
+def test_csv_equals_offline_and_streams_csv(client, rows, offline_answers):
     sink = io.BytesIO()
     pacsv.write_csv(rows, sink)
 
@@ -94,8 +99,8 @@ def test_csv_equals_pyfunc_and_streams_csv(client, rows, pyfunc_answers):
         "model_version",
     ]
     assert scored["transaction_id"].to_pylist() == rows["transaction_id"].to_pylist()
-    np.testing.assert_array_equal(scored["fraud_probability"].to_numpy(), pyfunc_answers[0])
-    np.testing.assert_array_equal(scored["is_fraud"].to_numpy(), pyfunc_answers[1])
+    np.testing.assert_array_equal(scored["fraud_probability"].to_numpy(), offline_answers[0])
+    np.testing.assert_array_equal(scored["is_fraud"].to_numpy(), offline_answers[1])
     assert set(scored["model_version"].to_pylist()) == {"1"}
 
 

@@ -47,6 +47,7 @@ SCHEMA_FILE = Path(__file__).resolve().parents[3] / "shared" / "data" / "compose
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 EXPECTED_SERVICES = {
     "postgres",
+    "valkey",
     "minio",
     "minio-init",
     "mlflow",
@@ -506,6 +507,38 @@ def test_pipeline_and_api_get_what_fraudops_reads(services: dict[str, Any]) -> N
     assert api["FRAUDOPS_S3_ACCESS_KEY"] == "test-api_s3_access_key"
     assert api["FRAUDOPS_S3_SECRET_KEY"] == "test-api_s3_secret_key"
     assert not [k for k in api if k.startswith("AWS_")], "api: no key to the mlflow bucket"
+
+
+def test_the_api_and_the_pipeline_share_the_valkey_store(
+    raw: dict[str, Any], services: dict[str, Any]
+) -> None:
+    # The API extends each card's history on /predict; tasks that fill the store (in the
+    # scheduler, LocalExecutor) must write to the same one, and neither starts before it.
+    for name in ("api", "airflow-scheduler"):
+        env = environment(services[name])
+        assert env["FRAUDOPS_FEATURE_STORE"] == "redis://:test-valkey_password@valkey:6379/0"
+        assert services[name]["depends_on"]["valkey"] == {"condition": "service_healthy"}
+    holders = {
+        name
+        for name, svc in raw["services"].items()
+        if any("VALKEY_PASSWORD" in value for value in environment(svc).values())
+    }
+    assert holders == {"valkey", "api", "airflow-scheduler"}
+
+
+def test_valkey_keeps_its_password_off_command_lines_and_its_data_on_a_volume(
+    raw: dict[str, Any],
+) -> None:
+    valkey = raw["services"]["valkey"]
+    assert valkey["user"] == "valkey", "as root the entrypoint needs capabilities to step down"
+    script = " ".join(valkey["command"])
+    assert "valkey-server -" in script and 'requirepass "$$VALKEY_PASSWORD"' in script
+    assert "--requirepass" not in script
+    assert "--appendonly yes" in script, "a restart must keep the card histories"
+    assert "valkey-data:/data" in valkey["volumes"]
+    check = " ".join(valkey["healthcheck"]["test"])
+    assert 'REDISCLI_AUTH="$$VALKEY_PASSWORD" valkey-cli ping' in check and " -a " not in check
+    assert "grep -q PONG" in check, "valkey-cli exits 0 on NOAUTH: the answer must be checked"
 
 
 def test_the_api_key_is_for_the_inference_log_only(raw: dict[str, Any]) -> None:

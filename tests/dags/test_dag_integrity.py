@@ -14,10 +14,10 @@ from tests.support.airflow_env import call_runner, dag_settings, env_for
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "airflow" / "dags"
 DAG_FILES = sorted(DAGS_FOLDER.glob("*.py"))
 EXPECTED_TASKS = {
-    "fraud_generate_transactions": ["generate_day", "score_day"],
+    "fraud_generate_transactions": ["generate_day", "remember_day", "score_day"],
     "fraud_train_and_promote": ["pin_snapshot", "promote", "train"],
     "fraud_batch_score": ["score_inbox"],
-    "fraud_bootstrap": ["generate_history", "promote", "train"],
+    "fraud_bootstrap": ["fill_card_history", "generate_history", "promote", "train"],
     "fraud_monitor": ["alarm", "check", "unhealthy"],
 }
 # never imported while the DAG files are parsed: only inside task bodies

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 
 from fraudops import gate, inbox, lake, registry, tracking, trainset
+from fraudops.cardhistory import VERSION
+from fraudops.cardhistory.stores import open_store
 from fraudops.config import Settings
 from fraudops.demo import sample_csv
 from fraudops.evaluation import evaluate
@@ -190,6 +192,13 @@ def test_monitoring_raises_the_alarm_only_for_an_unhealthy_model(
             "model_version": "1",
             "snapshot_id": run["xcom"]["score_day"]["snapshot_id"],
         }
+        # the API's card-history store learns the day (bootstrap backfilled the history)
+        assert run["xcom"]["remember_day"] == {"day": day, "added": ROWS_PER_DAY}
+    assert boot["xcom"]["fill_card_history"]["version"] == VERSION
+    store = open_store(settings)
+    assert store.version() == VERSION
+    assert store.stats()["events"] >= boot["xcom"]["fill_card_history"]["loaded"] + 2 * ROWS_PER_DAY
+    store.close()
 
     healthy, unhealthy = run_dags(
         settings,
@@ -200,7 +209,7 @@ def test_monitoring_raises_the_alarm_only_for_an_unhealthy_model(
     )
 
     assert healthy["state"] == unhealthy["state"] == SUCCESS
-    assert healthy["xcom"]["check"]["status"] == "healthy", healthy["xcom"]["check"]
+    assert healthy["xcom"]["check"]["status"] == "healthy", repr(healthy["xcom"]["check"])
     assert healthy["tasks"]["alarm"] == "skipped"
     assert healthy["asset_events"] == []
     check = unhealthy["xcom"]["check"]

@@ -9,6 +9,7 @@ import pytest
 import xgboost as xgb
 
 from fraudops import datagen
+from fraudops.cardhistory import enrich
 from fraudops.demo import sample_csv
 from fraudops.features import FEATURE_NAMES, FEATURE_TYPES, features_from_table
 from fraudops.inbox.scorefile import score_file
@@ -18,7 +19,7 @@ from fraudops.scoring import FraudScorer
 @pytest.fixture(scope="module")
 def scorer() -> FraudScorer:
     """A small booster: these tests check plumbing, not model quality."""
-    data = datagen.generate_day(dt.date(2026, 1, 1), rows=3_000)
+    data = enrich(datagen.generate_day(dt.date(2026, 1, 1), rows=3_000))
     matrix = xgb.DMatrix(
         features_from_table(data),
         data["is_fraud"].to_numpy(),

@@ -5,31 +5,55 @@ Every test runs against each store: the embedded SQLite file and a real Redis se
 
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
+import struct
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pytest
+import redis
 
 from fraudops.cardhistory import HISTORY_FEATURES, compute
+from fraudops.cardhistory.definition import US
 from fraudops.cardhistory.online import event_of, events_table, record_and_compute
-from fraudops.cardhistory.stores.base import KEEP, HistoryStore
+from fraudops.cardhistory.stores.base import KEEP, Event, HistoryStore, StoreUnavailable
+from fraudops.cardhistory.stores.redis import TTL_SECONDS, RedisStore, card_keys
 from fraudops.cardhistory.stores.sqlite import SqliteStore
+from tests.support.services import redis_server
 from tests.unit.test_cardhistory import assert_same, events
 
 pytestmark = pytest.mark.integration
 
 
-def open_store(kind: str, tmp_path: Path) -> HistoryStore:
-    if kind == "sqlite":
-        return SqliteStore(tmp_path / "store.db")
-    raise AssertionError(kind)
+def open_store(where: str) -> HistoryStore:
+    """The store at ``where``: a redis:// URL or a SQLite file."""
+    return RedisStore(where) if where.startswith("redis://") else SqliteStore(Path(where))
 
 
-@pytest.fixture(params=["sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> HistoryStore:
-    opened = open_store(request.param, tmp_path)
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def where(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's store lives: a fresh SQLite file, or an emptied Redis database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store.db")
+    url: str = request.getfixturevalue("redis_url")
+    with redis.Redis.from_url(url) as client:
+        client.flushdb()
+    return url
+
+
+@pytest.fixture
+def store(where: str) -> Iterator[HistoryStore]:
+    opened = open_store(where)
     yield opened
     opened.close()
 
@@ -100,27 +124,96 @@ def test_load_skips_what_is_stored_and_clear_forgets_everything(store: HistorySt
     assert store.version() is None
 
 
-def _worker(kind: str, tmp_path: Path, worker: int, rows: list[dict]) -> None:
-    opened = open_store(kind, tmp_path)
+def _worker(where: str, rows: list[dict]) -> None:
+    opened = open_store(where)
     for row in rows:
         record_and_compute(opened, [row])
     opened.close()
 
 
-@pytest.mark.parametrize("kind", ["sqlite"])
-def test_workers_updating_one_card_at_once_lose_nothing(kind: str, tmp_path: Path) -> None:
+def test_workers_updating_one_card_at_once_lose_nothing(where: str) -> None:
     table = _in_time_order(events(200, seed=16, cards=1, days=20))
     rows = table.to_pylist()
-    open_store(kind, tmp_path).close()  # create it once, as the API's start-up does
+    open_store(where).close()  # create it once, as the API's start-up does
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(kind, tmp_path, w, rows[w::4])) for w in range(4)]
+    procs = [ctx.Process(target=_worker, args=(where, rows[w::4])) for w in range(4)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(timeout=120)
         assert p.exitcode == 0
-    opened = open_store(kind, tmp_path)
+    opened = open_store(where)
     assert opened.stats() == {"cards": 1, "events": 200}
     # with every transaction in, a retry sees the lake's answer
     assert_same(record_and_compute(opened, rows), compute(table))
+    opened.close()
+
+
+def _bits(evs: list[Event]) -> list[tuple[object, ...]]:
+    """Events with their floats as bytes, in a stable order."""
+    return sorted((c, t, x, struct.pack("<ddd", a, la, lo), m) for c, t, x, a, la, lo, m in evs)
+
+
+def test_events_come_back_bit_for_bit(store: HistoryStore) -> None:
+    # floats that text with a precision would change (not -0.0: SQLite stores it as 0, which
+    # no feature can tell apart); card ids that look like the store's own keys
+    odd = [
+        0.1 + 0.2,
+        1e-310,
+        2.2250738585072014e-308,
+        5e-324,
+        1.7976931348623157e308,
+        math.pi,
+        -123.4567890123,
+    ]
+    cards = ["version", "x", "x}:ev", "C{1}", "carte-é"]
+    t0 = 1_700_000_000 * US
+    evs: list[Event] = [
+        (card, t0 + i, f"t{i}", odd[i % 7], odd[(i + 1) % 7], odd[(i + 2) % 7], "M|é")
+        for i, card in enumerate(cards * 3)
+    ]
+    assert store.load(evs[:5]) == 5
+    last: Event = ("version", t0 + 99, "t-last", 0.1 + 0.7, 5e-324, math.pi, "M")
+    windows = store.record_and_fetch([*evs[5:], last])
+    assert _bits(windows[-1]) == _bits([e for e in evs if e[0] == "version"])
+    assert _bits(store.fetch(cards, since=0, until=2**62)) == _bits([*evs, last])
+    assert store.stats() == {"cards": 5, "events": 16}
+    assert store.version() is None
+
+
+def test_a_stopped_redis_fails_fast_with_the_password_hidden(tmp_path: Path) -> None:
+    secret = "s3cret-Pa55word"
+    with redis_server(tmp_path / "redis", password=secret) as url:
+        opened = RedisStore(url)
+        assert opened.load([("C1", 1, "t1", 1.0, 2.0, 3.0, "M1")]) == 1
+    assert secret not in opened.url and opened.url.startswith("redis://:***@127.0.0.1:")
+    for call in (
+        lambda: opened.record_and_fetch([("C1", 2, "t2", 1.0, 2.0, 3.0, "M1")]),
+        lambda: opened.fetch(["C1"], since=0, until=10),
+        opened.stats,
+        opened.version,
+    ):
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable) as caught:
+            call()
+        assert time.monotonic() - started < 2
+        assert secret not in str(caught.value)
+        assert f"card-history store {opened.url}: " in str(caught.value)
+    opened.close()
+
+
+def test_redis_clear_spares_other_keys_and_cards_expire(redis_url: str) -> None:
+    opened = RedisStore(redis_url)
+    with redis.Redis.from_url(redis_url) as client:
+        client.flushdb()
+        client.set("session:42", "someone else's")
+        client.set("fraudops:api:other", "not the history")
+        record_and_compute(opened, events(20, seed=17, cards=2).to_pylist())
+        opened.set_version("card-history-1")
+        for key in card_keys("C0"):
+            assert 0 < client.ttl(key) <= TTL_SECONDS
+        assert TTL_SECONDS > KEEP // US
+        opened.clear()
+        assert sorted(client.keys("*")) == [b"fraudops:api:other", b"session:42"]
+    assert opened.stats() == {"cards": 0, "events": 0}
     opened.close()

@@ -8,6 +8,7 @@ RUNNING for ever (found by ``make chaos``: train: MLflow killed mid-training).
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,8 @@ def test_a_sweep_cut_off_from_mlflow_leaves_no_run_running(
         generate.generate(settings)
         # the client gives up at once (its default retries last four minutes)
         monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-        back = threading.Thread(target=server.start)  # it comes back seconds later
+        # it comes back seconds after the sweep next calls it (however long a fit takes)
+        back = threading.Thread(target=lambda: (time.sleep(2), server.start()))
         real_fit = train.fit
         fits = []
 
@@ -40,8 +42,10 @@ def test_a_sweep_cut_off_from_mlflow_leaves_no_run_running(
             fits.append(1)
             if len(fits) == 2:  # the second config: the server is killed under the sweep
                 server.kill()
+            booster = real_fit(*args, **kwargs)  # type: ignore[arg-type]
+            if len(fits) == 2:
                 back.start()
-            return real_fit(*args, **kwargs)  # type: ignore[arg-type]
+            return booster
 
         monkeypatch.setattr(train, "fit", fit_while_mlflow_dies)
 

@@ -9,6 +9,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from fraudops import generate, registry, status, tracking, train
+from fraudops.cardhistory import HISTORY_FEATURES, enrich
 from fraudops.evaluation import evaluate
 from fraudops.model import to_model_frame
 from fraudops.scoring import FraudScorer, score_table
@@ -96,9 +97,12 @@ def test_pyfunc_matches_our_scoring_path(server_settings, trained):
         f"runs:/{trained.best_run_id}/model/artifacts/scorer"
     )
     scorer = FraudScorer.load(Path(local))
-    proba, flag = score_table(scorer, holdout)
-    np.testing.assert_allclose(out["fraud_probability"].to_numpy(), proba, rtol=1e-6)
-    np.testing.assert_array_equal(out["is_fraud"].to_numpy(), flag.astype(int))
+    proba, _ = score_table(scorer, holdout)  # card histories from the lake, as in training
+    # the pyfunc has no store: each row's history comes from the frame's own rows
+    own = enrich(holdout.drop_columns(list(HISTORY_FEATURES)))
+    own_proba, own_flag = score_table(scorer, own)
+    np.testing.assert_allclose(out["fraud_probability"].to_numpy(), own_proba, rtol=1e-6)
+    np.testing.assert_array_equal(out["is_fraud"].to_numpy(), own_flag.astype(int))
     y = holdout["is_fraud"].to_numpy()
     assert evaluate(y, proba, scorer.threshold)["average_precision"] == pytest.approx(
         trained.holdout_metrics["average_precision"], rel=1e-6
@@ -107,6 +111,7 @@ def test_pyfunc_matches_our_scoring_path(server_settings, trained):
     assert (
         info.signature is not None and "transaction_amount" in info.signature.inputs.input_names()
     )
+    assert not set(HISTORY_FEATURES) & set(info.signature.inputs.input_names())
     assert info.saved_input_example_info is not None
 
 

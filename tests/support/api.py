@@ -17,6 +17,7 @@ import pyarrow as pa
 from mlflow.tracking import MlflowClient
 
 from fraudops import datagen, tracking
+from fraudops.cardhistory.backfill import backfill
 from fraudops.config import Settings
 from fraudops.procs import free_port, start_group, stop_groups, wait_http
 from tests.support.settings import make_settings
@@ -28,10 +29,17 @@ ADMIN = {"X-API-Key": ADMIN_KEY}
 
 
 def api_settings(home: Path, cache: Path, **overrides: Any) -> Settings:
-    """Settings of an API on ``home``'s registry, with test keys and its own model cache."""
-    return make_settings(
+    """Settings of an API on ``home``'s registry, with test keys and its own model cache.
+
+    The API gets a card-history store of its own beside the cache, backfilled from the lake
+    (a model is not served from an empty store).
+    """
+    overrides.setdefault("feature_store", str(cache / "feature-store.db"))
+    settings = make_settings(
         home, api_keys=KEY, admin_api_keys=ADMIN_KEY, serving_cache=cache, **overrides
     )
+    backfill(settings)
+    return settings
 
 
 def serve_env(settings: Settings, **overrides: str) -> dict[str, str]:
@@ -43,6 +51,7 @@ def serve_env(settings: Settings, **overrides: str) -> dict[str, str]:
         FRAUDOPS_WAREHOUSE=settings.warehouse_url,
         FRAUDOPS_TRACKING_URI=settings.tracking_url,
         FRAUDOPS_SERVING_CACHE=str(settings.serving_cache_dir),
+        FRAUDOPS_FEATURE_STORE=settings.feature_store_url,
         FRAUDOPS_API_KEYS=",".join(k.get_secret_value() for k in settings.api_keys),
         FRAUDOPS_ADMIN_API_KEYS=",".join(k.get_secret_value() for k in settings.admin_api_keys),
         **overrides,

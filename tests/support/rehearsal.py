@@ -30,6 +30,8 @@ Stand-ins, because the real thing cannot run here:
   no MinIO admin API (users, policies), and its optional IAM checks ignore S3 condition keys,
   so the per-service keys and their least-privilege policies are not exercised here
   (tests/compose/test_minio_policies.py evaluates them statically);
+* ``valkey``: Debian's ``redis-server`` (7.0, the protocol Valkey 8 speaks) with the service's
+  password (``VALKEY_PASSWORD``), no append-only file; its healthcheck asks ``redis-cli``;
 * ``prometheus`` and ``pushgateway``: Debian's binaries (Prometheus 2.42 and Pushgateway 1.5,
   older than the pinned images) with the service's flags; Prometheus gets prometheus/prometheus.yml
   with its targets pointed at the native services;
@@ -111,7 +113,7 @@ AIRFLOW_PORTS = {
 # Healthchecks that start a whole Airflow CLI (seconds of CPU each): polled through the API's
 # /api/v2/monitor/health while starting, run once by the tests.
 MONITORED = {"airflow-dag-processor": "dag_processor", "airflow-triggerer": "triggerer"}
-STAND_INS = {"postgres", "minio", "minio-init"}
+STAND_INS = {"postgres", "minio", "minio-init", "valkey"}
 # Upstream images run natively from Debian's packages (make system-deps installs them).
 NATIVE = {"prometheus": "prometheus", "pushgateway": "prometheus-pushgateway"}
 NOT_REHEARSED = {"grafana"}  # no binary for this machine
@@ -586,7 +588,12 @@ class Rehearsal:
             pg = cleanup.enter_context(test_services.postgres_cluster(self.base / "pg"))
             s3 = cleanup.enter_context(test_services.moto_s3())
             moto_port = int(s3["endpoint"].rsplit(":", 1)[1])
+            valkey_url = cleanup.enter_context(
+                test_services.redis_server(self.base / "valkey", password=dotenv["VALKEY_PASSWORD"])
+            )
+            valkey_port = int(valkey_url.rsplit(":", 1)[1].split("/")[0])
             endpoints = {
+                ("valkey", 6379): valkey_port,
                 ("postgres", 5432): int(pg["port"]),
                 ("minio", 9000): moto_port,
                 ("mlflow", 5000): test_services.free_port(),
@@ -618,6 +625,13 @@ class Rehearsal:
                 elif name not in STAND_INS:
                     stack.processes[name] = self.process_for(name, service, tr)
             stack.healthchecks.pop("minio", None)  # moto stands in for MinIO
+            if "valkey" in stack.healthchecks:  # redis-server stands in for Valkey
+                cli = f"redis-cli -h {LOOPBACK} -p {valkey_port}"
+                stack.healthchecks["valkey"] = [
+                    "sh",
+                    "-c",
+                    f'REDISCLI_AUTH="{dotenv["VALKEY_PASSWORD"]}" {cli} ping | grep -q PONG',
+                ]
             if "postgres" in stack.healthchecks:
                 pg_bin = Path(test_services.pg_bin("pg_isready")).parent
                 stack.healthchecks["postgres"] = [
@@ -665,8 +679,8 @@ class Rehearsal:
         if name == "postgres":
             self.start_postgres(service, stack.postgres, self.base / "pg")
             return "healthy"
-        if name == "minio":
-            return "healthy"  # moto is already serving
+        if name in ("minio", "valkey"):
+            return "healthy"  # moto and redis-server are already serving
         if name == "minio-init":
             self.create_buckets(service, stack.s3)
             return "completed"

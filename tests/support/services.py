@@ -7,6 +7,8 @@
 * MLflow: ``mlflow server`` as a subprocess, backed by the PostgreSQL cluster.
 * Prometheus and its Pushgateway: Debian's ``prometheus`` and ``prometheus-pushgateway``
   binaries (make system-deps installs them), storage in a temp folder.
+* Redis, for the card-history store the stack runs on Valkey: Debian's ``redis-server``
+  (make system-deps installs it), memory only.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from fraudops.procs import free_port, start_group, stop_groups, wait_http
+from fraudops.procs import free_port, start_group, stop_groups, wait_http, wait_until
 
 __all__ = [
     "MlflowServer",
@@ -39,6 +41,7 @@ __all__ = [
     "prometheus_query",
     "prometheus_server",
     "pushgateway_server",
+    "redis_server",
     "restart_postgres",
 ]
 
@@ -267,6 +270,46 @@ def prometheus_server(
         yield url
     finally:
         stop_groups([proc], grace=10)
+
+
+@contextmanager
+def redis_server(base: Path, *, password: str | None = None) -> Iterator[str]:
+    """Debian's redis-server on loopback, nothing saved to disk; yields its URL (database 0).
+
+    The settings, a password included, go in a config file: nothing secret on a command line.
+    """
+    import redis
+
+    binary = shutil.which("redis-server")
+    if not binary:
+        raise RuntimeError("redis-server is not installed (make system-deps installs it)")
+    base.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    lines = [f"port {port}", "bind 127.0.0.1", 'save ""', "appendonly no", f'dir "{base}"']
+    if password:
+        lines.append(f'requirepass "{password}"')
+    config = base / "redis.conf"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config.chmod(0o600)
+    log = base / "redis.log"
+    proc = start_group([binary, str(config)], log=log, cwd=base)
+    url = f"redis://{f':{password}@' if password else ''}127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+
+    def answers() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"redis-server exited with {proc.returncode}; see {log}")
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+
+    try:
+        wait_until(answers, what=f"redis-server on port {port}", timeout=30)
+        yield url
+    finally:
+        client.close()
+        stop_groups([proc], grace=5)
 
 
 def prometheus_query(url: str, expr: str) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ import pytest
 
 from fraudops.cardhistory import HISTORY_FEATURES, compute, enrich
 from fraudops.cardhistory import offline as offline_mod
-from fraudops.cardhistory.definition import US, WINDOWS
+from fraudops.cardhistory.definition import COUNT_WINDOWS, US, WINDOWS
 from fraudops.geo import haversine_km
 
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
@@ -55,7 +55,8 @@ def by_loop(table: pa.Table) -> dict[str, np.ndarray]:
         ]  # fmt: skip
         for w, width in WINDOWS.items():
             inside = [p for p in prior if (t - p["event_ts"]) <= dt.timedelta(microseconds=width)]
-            out[f"card_txns_{w}"].append(len(inside))
+            if w in COUNT_WINDOWS:
+                out[f"card_txns_{w}"].append(len(inside))
             if w in ("1h", "24h", "7d"):
                 out[f"card_amount_{w}"].append(sum(p["transaction_amount"] for p in inside))
         mean = np.mean([p["transaction_amount"] for p in prior]) if prior else np.nan

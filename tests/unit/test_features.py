@@ -3,6 +3,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
+from fraudops.cardhistory import HISTORY_FEATURES, enrich
 from fraudops.datagen import generate_day
 from fraudops.features import (
     FEATURE_NAMES,
@@ -15,9 +16,10 @@ from fraudops.features import (
 
 
 def test_records_and_tables_give_the_same_matrix():
-    table = generate_day(dt.date(2026, 1, 5), rows=500)
+    table = enrich(generate_day(dt.date(2026, 1, 5), rows=500))
     records = table.drop_columns(["is_fraud"]).to_pylist()
-    from_records = build_features(columns_from_records(records))
+    history = {name: table[name].to_numpy() for name in HISTORY_FEATURES}
+    from_records = build_features(columns_from_records(records, history))
     assert from_records.shape == (500, len(FEATURE_NAMES))
     np.testing.assert_array_equal(from_records, features_from_table(table))
     np.testing.assert_array_equal(from_records, features_from_table(table.to_pandas()))
@@ -43,7 +45,7 @@ def test_unknown_category_is_rejected_not_zeroed():
 
 def test_derived_features():
     table = generate_day(dt.date(2026, 1, 5), rows=200)
-    x = features_from_table(table)
+    x = features_from_table(enrich(table))
     names = list(FEATURE_NAMES)
     amount = table["transaction_amount"].to_numpy()
     bank = table["bank_account_balance"].to_numpy()

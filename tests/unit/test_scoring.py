@@ -11,6 +11,7 @@ import pytest
 import xgboost as xgb
 
 from fraudops import datagen
+from fraudops.cardhistory import HISTORY_FEATURES, enrich
 from fraudops.features import FEATURE_NAMES, FEATURE_TYPES, features_from_table
 from fraudops.model import predict_frame, to_model_frame
 from fraudops.scoring import (
@@ -26,7 +27,7 @@ from fraudops.validation import parse_transactions
 @pytest.fixture(scope="module")
 def scorer() -> FraudScorer:
     """A small booster: these tests check the scoring path, not model quality."""
-    data = datagen.generate_day(dt.date(2026, 1, 1), rows=3_000)
+    data = enrich(datagen.generate_day(dt.date(2026, 1, 1), rows=3_000))
     matrix = xgb.DMatrix(
         features_from_table(data),
         data["is_fraud"].to_numpy(),
@@ -40,7 +41,8 @@ def scorer() -> FraudScorer:
 
 @pytest.fixture(scope="module")
 def day():
-    return datagen.generate_day(dt.date(2026, 2, 1), rows=300, seed=3).drop_columns(["is_fraud"])
+    day = datagen.generate_day(dt.date(2026, 2, 1), rows=300, seed=3).drop_columns(["is_fraud"])
+    return enrich(day)
 
 
 def test_save_then_load_gives_the_same_scores(tmp_path: Path, scorer: FraudScorer, day) -> None:
@@ -60,13 +62,26 @@ def test_load_refuses_a_model_of_other_features(tmp_path: Path, scorer: FraudSco
         FraudScorer.load(folder)
 
 
+def test_load_refuses_a_model_of_another_card_history_version(
+    tmp_path: Path, scorer: FraudScorer
+) -> None:
+    folder = scorer.save(tmp_path / "scorer")
+    meta = json.loads((folder / META_FILE).read_text())
+    del meta["feature_version"]  # a model from before card history
+    (folder / META_FILE).write_text(json.dumps(meta))
+
+    with pytest.raises(ValueError, match="trained on no card-history features"):
+        FraudScorer.load(folder)
+
+
 def test_records_tables_frames_and_the_pyfunc_give_one_answer(scorer: FraudScorer, day) -> None:
-    rows = day.to_pylist()
+    rows = day.drop_columns(list(HISTORY_FEATURES)).to_pylist()
     for row in rows:
         row["event_ts"] = row["event_ts"].isoformat()
     records = parse_transactions(json.dumps(rows).encode(), max_batch=1_000)
 
-    from_records, flags = score_records(scorer, records)
+    history = {name: day[name].to_numpy() for name in HISTORY_FEATURES}
+    from_records, flags = score_records(scorer, records, history)
     from_table, _ = score_table(scorer, day)
     from_frame = predict_frame(scorer, to_model_frame(day))
 

@@ -19,6 +19,7 @@ from fraudops.api.metrics import Metrics, MetricsMiddleware
 from fraudops.api.predlog import PredictionLog
 from fraudops.api.routes import health, model, predict
 from fraudops.api.schemas import error_items, rejections_from_fastapi
+from fraudops.cardhistory.stores import open_store
 from fraudops.config import Settings, get_settings
 
 DESCRIPTION = """Scores card transactions with the production fraud model
@@ -42,7 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     keys, admin_keys = configured_keys(settings)
     metrics = Metrics()
-    holder = ModelHolder(settings, metrics=metrics)
+    store = open_store(settings)
+    holder = ModelHolder(settings, metrics=metrics, store=store)
     predictions = PredictionLog(settings, metrics=metrics)
 
     @contextlib.asynccontextmanager
@@ -60,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await predictions.close()  # shutdown and SIGTERM: no buffered row is lost
+            store.close()
             metrics.worker_stopped()
 
     app = FastAPI(
@@ -74,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.holder = holder
     app.state.metrics = metrics
     app.state.predictions = predictions
+    app.state.store = store
     app.state.api_keys = KeyRing(keys)
     app.state.admin_keys = KeyRing(admin_keys)
     app.state.key_failures = FailureThrottle(limit=settings.api_key_failures, window=60.0)

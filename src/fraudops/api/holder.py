@@ -25,12 +25,18 @@ from mlflow.tracking import MlflowClient
 from fraudops import registry, tracking
 from fraudops.api.cache import META_FILE, SCORER_FOLDER, ModelCache
 from fraudops.api.metrics import Metrics
+from fraudops.cardhistory import VERSION as HISTORY_VERSION
+from fraudops.cardhistory.stores import HistoryStore
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError, redact
 from fraudops.features import FEATURE_NAMES
 from fraudops.scoring import FraudScorer
 
 log = logging.getLogger(__name__)
+
+
+class StoreNotFilled(FraudOpsError):
+    """The card-history store was not filled for the features the model needs."""
 
 
 @dataclass(frozen=True)
@@ -99,9 +105,10 @@ def serving_scorer(folder: Path) -> FraudScorer:
 class ModelHolder:
     """Holds the model being served and replaces it when the registry alias moves."""
 
-    def __init__(self, settings: Settings, *, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, *, metrics: Metrics, store: HistoryStore) -> None:
         self.settings = settings
         self.metrics = metrics
+        self.store = store
         self.cache = ModelCache(settings.serving_cache_dir / settings.model_name)
         self.current: LoadedModel | None = None
         self.last_error: str | None = None  # for the log and the key holders (no secrets)
@@ -160,6 +167,9 @@ class ModelHolder:
             return Refresh(changed=False, version=have)
         try:
             loaded = self._load_from_registry(client)
+        except StoreNotFilled as exc:  # the operator's move, and nothing secret in it
+            self.metrics.load_failed()
+            return self._failed(str(exc), have, public=str(exc))
         except Exception as exc:  # any failure to load keeps the old model
             self.metrics.load_failed()
             return self._failed(
@@ -214,6 +224,13 @@ class ModelHolder:
         log.warning("serving the local copy of version %s until MLflow answers", loaded.version)
 
     def _build(self, folder: Path, meta: dict[str, Any], *, source: str) -> LoadedModel:
+        scorer = serving_scorer(folder / SCORER_FOLDER)  # refuses other feature definitions
+        held = self.store.version()
+        if held != HISTORY_VERSION:
+            raise StoreNotFilled(
+                f"version {meta['version']} needs {HISTORY_VERSION} card histories and the "
+                f"store holds {held or 'none'}: run `fraudops features backfill`"
+            )
         return LoadedModel(
             name=meta["name"],
             version=str(meta["version"]),
@@ -225,7 +242,7 @@ class ModelHolder:
             decision=meta.get("decision") or None,
             loaded_at=dt.datetime.now(dt.UTC),
             source=source,
-            scorer=serving_scorer(folder / SCORER_FOLDER),
+            scorer=scorer,
         )
 
     def _swap(self, loaded: LoadedModel) -> None:

@@ -24,6 +24,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+# a store lookup-and-update takes well under a millisecond
+HISTORY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1)
 SCORE_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99)
 SCORES_OBSERVED = 64  # per request: a large batch's distribution from an even sample
 
@@ -89,6 +91,18 @@ class Metrics:
             "Predictions waiting for the next commit.",
             registry=reg,
             multiprocess_mode="livesum",
+        )
+        self.history_seconds = Histogram(
+            "fraudops_card_history_seconds",
+            "Time to record a request's transactions in the card-history store and compute "
+            "their features.",
+            buckets=HISTORY_BUCKETS,
+            registry=reg,
+        )
+        self.history_errors = Counter(
+            "fraudops_card_history_errors",
+            "Requests refused (503) because the card-history store did not answer.",
+            registry=reg,
         )
         self.poll_errors = Counter(
             "fraudops_model_poll_errors",

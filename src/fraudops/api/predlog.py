@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ from pyiceberg.table import Table
 
 from fraudops import lake
 from fraudops.api.metrics import Metrics
+from fraudops.cardhistory import HISTORY_FEATURES
 from fraudops.config import Settings
 from fraudops.errors import redact
 from fraudops.schema import TRANSACTION_COLUMNS, arrow_schema
@@ -45,6 +46,7 @@ class _Entry:
     model_version: str
     predicted_at: dt.datetime
     source: str
+    history: Mapping[str, np.ndarray] | None  # records' card-history features
 
     @property
     def rows(self) -> int:
@@ -54,9 +56,14 @@ class _Entry:
         """The entry as rows of ``fraud.predictions``."""
         if isinstance(self.inputs, pa.Table):
             inputs = self.inputs.select(list(_NAMES)).cast(arrow_schema())
+            history = {name: self.inputs[name] for name in HISTORY_FEATURES}
         else:
             columns = {name: [getattr(r, name) for r in self.inputs] for name in _NAMES}
             inputs = pa.table(columns, schema=arrow_schema())
+            assert self.history is not None, "records come with their history features"
+            history = {name: pa.array(self.history[name]) for name in HISTORY_FEATURES}
+        for name, values in history.items():
+            inputs = inputs.append_column(name, values)
         n = self.rows
         return (
             inputs.append_column("fraud_probability", pa.array(self.proba, pa.float64()))
@@ -94,12 +101,23 @@ class PredictionLog:
         model_name: str,
         model_version: str,
         source: str,
+        history: Mapping[str, np.ndarray] | None = None,
     ) -> None:
-        """Keep one request's predictions for the next commit (the request path: cheap)."""
+        """Keep one request's predictions for the next commit (the request path: cheap).
+
+        ``inputs``: records with their ``history`` features, or an enriched Arrow table.
+        """
         if not self.enabled or len(proba) == 0:
             return
         entry = _Entry(
-            inputs, proba, flags, model_name, model_version, dt.datetime.now(dt.UTC), source
+            inputs,
+            proba,
+            flags,
+            model_name,
+            model_version,
+            dt.datetime.now(dt.UTC),
+            source,
+            history,
         )
         self._pending.append(entry)
         self._rows += entry.rows

@@ -5,7 +5,7 @@ before it in event time** (a transaction never sees itself, a later one, or one 
 same microsecond), within the last 30 days:
 
 =========================== ===========================================================
-``card_txns_{1h,6h,24h,7d,30d}``  transactions in the window
+``card_txns_{1h,6h,24h,7d}``      transactions in the window
 ``card_amount_{1h,24h,7d}``       their total amount
 ``amount_to_card_mean_30d``       this amount / the card's mean amount over 30 days
 ``seconds_since_last``            since the card's previous transaction (none: missing)
@@ -38,6 +38,10 @@ WINDOWS: dict[str, int] = {
     "30d": 30 * 86_400 * US,
 }
 HORIZON = WINDOWS["30d"]  # nothing older than this counts
+# counts are features up to 7 days: a 30-day count mostly measures how old the lake is (a
+# model trained on a young lake would read every mature card as busy)
+COUNT_WINDOWS = ("1h", "6h", "24h", "7d")
+HISTORY_DAYS = 31  # whole days before a day that hold every transaction within the horizon
 AMOUNT_WINDOWS = ("1h", "24h", "7d", "30d")  # sums kept (30d for the mean)
 MIN_HOURS = 1 / 60  # a speed over less than a minute is taken over a minute
 
@@ -52,8 +56,25 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "longitude",
 )
 
+# days of history a feature needs before its value means what it means (a 7-day count on the
+# third day of a lake is a 3-day count)
+HISTORY_NEEDED_DAYS: dict[str, int] = {
+    "card_txns_1h": 1,
+    "card_txns_6h": 1,
+    "card_txns_24h": 1,
+    "card_txns_7d": 7,
+    "card_amount_1h": 1,
+    "card_amount_24h": 1,
+    "card_amount_7d": 7,
+    "amount_to_card_mean_30d": 30,
+    "seconds_since_last": 30,
+    "km_from_last": 30,
+    "kmh_from_last": 30,
+    "new_merchant_30d": 30,
+}
+
 HISTORY_FEATURES: tuple[str, ...] = (
-    *(f"card_txns_{w}" for w in WINDOWS),
+    *(f"card_txns_{w}" for w in COUNT_WINDOWS),
     "card_amount_1h",
     "card_amount_24h",
     "card_amount_7d",
@@ -65,6 +86,9 @@ HISTORY_FEATURES: tuple[str, ...] = (
 )
 
 
+assert set(HISTORY_NEEDED_DAYS) == set(HISTORY_FEATURES)
+
+
 def derive(aggregates: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The features from per-transaction aggregates (both executors call this).
 
@@ -74,7 +98,7 @@ def derive(aggregates: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     (transactions at this merchant in the horizon).
     """
     out: dict[str, np.ndarray] = {}
-    for w in WINDOWS:
+    for w in COUNT_WINDOWS:
         out[f"card_txns_{w}"] = aggregates[f"count_{w}"].astype(np.float64)
     for w in ("1h", "24h", "7d"):
         out[f"card_amount_{w}"] = aggregates[f"sum_{w}"].astype(np.float64)

@@ -6,6 +6,7 @@ import sys
 
 from fraudops.cli import (  # noqa: F401  (they register the commands)
     batch,
+    features,
     lifecycle,
     monitoring,
     services,

@@ -160,6 +160,7 @@ def demo(
     """Generate the default history, train, promote; then serve the API and the MLflow UI."""
     from fraudops.cli.batch import demo_inbox
     from fraudops.cli.drift import run_drift_demo
+    from fraudops.cli.features import print_backfill, run_backfill
     from fraudops.cli.services import serve_demo
 
     s = settings()
@@ -176,6 +177,7 @@ def demo(
     )
     decision = run_promote(s, trained.version)
     print_decision(decision)
+    print_backfill(run_backfill(s))  # the API reads and updates card histories there
     batch = demo_inbox(s) if decision.promote or decision.champion_version else None
     elapsed = time.perf_counter() - t0
     summary = Table(title=f"FraudOps demo finished in {elapsed:.1f} s", show_header=False)

@@ -17,18 +17,13 @@ import pyarrow as pa
 from pyiceberg.table import Table
 
 from fraudops import lake
+from fraudops.cardhistory import sources
 from fraudops.config import Settings
 from fraudops.csvio import header_problem
 from fraudops.inbox.failures import StillChanging, content_error, describe
 from fraudops.inbox.ledger import Claim, ClaimState, Ledger, Outcome, now
 from fraudops.inbox.models import Scorers
-from fraudops.inbox.names import (
-    CLAIMED,
-    INCOMING,
-    OUTBOX,
-    PROCESSED,
-    QUARANTINE,
-)
+from fraudops.inbox.names import CLAIMED, INCOMING, OUTBOX, PROCESSED, QUARANTINE
 from fraudops.inbox.outputs import (
     claim_report,
     out_name,
@@ -182,6 +177,8 @@ class InboxRun:
                 claimed_identity=identity,
                 model_name=self.settings.model_name,
                 model_version=version,
+                # card histories from this snapshot: scoring again gives the same rows
+                history_snapshot_id=sources.lake_snapshot(self.settings),
                 scored_at=now(),
             )
 
@@ -204,6 +201,7 @@ class InboxRun:
                 model_version=claim.model_version,
                 staging=self.store.staging,
                 chunk_rows=self.settings.inbox_chunk_rows,
+                history=sources.lake_history(self.settings, claim.history_snapshot_id),
                 on_progress=on_progress,
             )
         except LockLost:
@@ -294,5 +292,6 @@ class InboxRun:
                 model_version=claim.model_version,
                 staging=self.store.staging,
                 chunk_rows=self.settings.inbox_chunk_rows,
+                history=sources.lake_history(self.settings, claim.history_snapshot_id),
             )
         return path

@@ -79,6 +79,7 @@ class Claim:
     out: str | None = None  # stem of every output of this file
     model_name: str | None = None
     model_version: str | None = None
+    history_snapshot_id: int | None = None  # fraud.transactions read for card histories
     scored_at: str | None = None
     rows_scored: int = 0
     rows_rejected: int = 0

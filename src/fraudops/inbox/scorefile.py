@@ -1,10 +1,13 @@
 """One file: validate every row, score the valid ones, stage the outputs; lake rows.
 
-The file is read in chunks (memory stays bounded by a chunk), each validated and scored on
-its own. Three files are staged: the scored and rejected CSV files for the outbox, and the
-predictions (the valid rows, typed, with their scores) as Parquet, from which both lake
-commits are made. Uniqueness of ``transaction_id`` is checked once over the whole file; in
-the rare file with repeats the staged files are rewritten without them.
+Three passes, memory bounded by a chunk plus a few columns of the file:
+
+1. validate the file chunk by chunk: rejected rows to the rejected CSV, valid rows (typed)
+   to a staged Parquet file; repeated ``transaction_id`` values are rejected after;
+2. the card-history features of every valid row, at once, from the lake's history of the
+   file's cards plus the file's own earlier rows (event-time order, not file order);
+3. score the valid rows batch by batch: the scored CSV for the outbox, and the predictions
+   (typed inputs, features, scores) as Parquet, from which both lake commits are made.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from fraudops.cardhistory import EVENT_COLUMNS, HISTORY_FEATURES, enrich
 from fraudops.csvio import (
     WRITE_OPTIONS,
     neutralise_table,
@@ -43,8 +47,21 @@ SCORED_CSV_SCHEMA = pa.schema(
     ]
 )
 PREDICTIONS_SCHEMA = pa.schema(
-    [*arrow_schema(), *(f for f in SCORED_CSV_SCHEMA if f.name != "transaction_id")]
+    [
+        *arrow_schema(),
+        *(pa.field(name, pa.float64()) for name in HISTORY_FEATURES),
+        *(f for f in SCORED_CSV_SCHEMA if f.name != "transaction_id"),
+    ]
 )
+BATCH_ROWS = 200_000
+HistoryOf = Callable[[pa.Table], pa.Table | None]  # a file's valid rows -> earlier history
+
+
+def no_history(rows: pa.Table) -> pa.Table | None:
+    """Nothing before the file: each row's history is the file's earlier rows."""
+    return None
+
+
 _TS = pa.timestamp("us", tz="UTC")
 
 
@@ -85,9 +102,12 @@ def score_file(
     model_version: str,
     staging: Path,
     chunk_rows: int,
+    history: HistoryOf = no_history,
     on_progress: Callable[[int], None] | None = None,
 ) -> Staged:
     """Validate and score every row of a CSV file into staged outputs.
+
+    ``history`` gives the transactions of the file's cards before the file (the lake's).
 
     Raises:
         Unparseable: the file is not a CSV of transactions (nothing is staged).
@@ -97,92 +117,111 @@ def score_file(
     token = predictions.name.split(".", 1)[0]
     scored_path = staging / f"{token}.scored.csv"
     rejected_path = staging / f"{token}.rejected.csv"
+    valid_path = staging / f"{token}.valid.parquet"
     ids: list[pa.Array] = []  # every row's transaction_id: uniqueness is per file
     id_rows: list[np.ndarray] = []
     valid_rows: list[np.ndarray] = []
-    rows_scored = rows_rejected = 0
+    rows_rejected = 0
     rejected_writer: pacsv.CSVWriter | None = None
     try:
-        with (
-            pacsv.CSVWriter(scored_path, SCORED_CSV_SCHEMA, write_options=WRITE_OPTIONS) as out,
-            pq.ParquetWriter(predictions, PREDICTIONS_SCHEMA) as preds,
-        ):
+        with pq.ParquetWriter(valid_path, arrow_schema()) as valid_out:
             for chunk in read_chunks(path, names, chunk_rows=chunk_rows, on_progress=on_progress):
                 result = validate_chunk(chunk)
-                rejected = result.rejected
-                if rejected.num_rows:
+                if result.rejected.num_rows:
                     if rejected_writer is None:
                         rejected_writer = pacsv.CSVWriter(
                             rejected_path, REJECTED_SCHEMA, write_options=WRITE_OPTIONS
                         )
-                    rejected_writer.write_table(neutralise_table(rejected))
-                    rows_rejected += len(pc.unique(rejected["row"]))
-                n = result.valid.num_rows
-                if n:
-                    scored = scored_table(scorer, result.valid)
-                    name, version = _constant(model_name, n), _constant(model_version, n)
-                    table = pa.Table.from_arrays(
-                        [*scored.columns, name, version], schema=SCORED_CSV_SCHEMA
-                    )
-                    out.write_table(neutralise_table(table))
-                    preds.write_table(
-                        pa.Table.from_arrays(
-                            [*result.valid.columns, *scored.columns[1:], name, version],
-                            schema=PREDICTIONS_SCHEMA,
-                        )
-                    )
-                rows_scored += n
+                    rejected_writer.write_table(neutralise_table(result.rejected))
+                    rows_rejected += len(pc.unique(result.rejected["row"]))
+                valid_out.write_table(result.valid.cast(arrow_schema()))
                 ids.append(chunk.table["transaction_id"].combine_chunks())
                 id_rows.append(chunk.rows)
                 valid_rows.append(result.valid_rows)
     finally:
         if rejected_writer is not None:
             rejected_writer.close()
-    staged = Staged(
+    rows = np.concatenate(id_rows) if id_rows else np.zeros(0, np.int64)
+    dups = duplicate_rows(pa.chunked_array(ids, pa.string()), rows)
+    scored_rows = np.concatenate(valid_rows) if valid_rows else np.zeros(0, np.int64)
+    keep = ~np.isin(scored_rows, dups["row"].to_numpy())
+    if dups.num_rows:
+        rows_rejected += int((~keep).sum())
+        _add_rejected(rejected_path if rejected_writer else None, rejected_path, dups)
+    features = _history_features(valid_path, keep, history)
+    rows_scored = _score_valid(
+        valid_path,
+        keep,
+        features,
+        scorer=scorer,
+        names=(model_name, model_version),
+        scored_path=scored_path,
+        predictions=predictions,
+    )
+    valid_path.unlink()
+    has_rejected = rejected_writer is not None or dups.num_rows > 0
+    return Staged(
         scored_path,
-        rejected_path if rejected_writer else None,
+        rejected_path if has_rejected else None,
         predictions,
         rows_scored,
         rows_rejected,
     )
-    return _drop_duplicate_ids(staged, ids, id_rows, valid_rows)
 
 
-def _drop_duplicate_ids(
-    staged: Staged, ids: list[pa.Array], id_rows: list[np.ndarray], valid_rows: list[np.ndarray]
-) -> Staged:
-    """Reject every repeat of a transaction_id in the file (the first occurrence is kept)."""
-    rows = np.concatenate(id_rows) if id_rows else np.zeros(0, np.int64)
-    dups = duplicate_rows(pa.chunked_array(ids, pa.string()), rows)
-    if dups.num_rows == 0:
-        return staged
-    dup_rows = dups["row"].to_numpy()
-    scored_rows = np.concatenate(valid_rows) if valid_rows else np.zeros(0, np.int64)
-    drop = np.isin(scored_rows, dup_rows)
-    if drop.any():
-        kept = read_typed(staged.scored, SCORED_CSV_SCHEMA).filter(pa.array(~drop))
-        pacsv.write_csv(kept, staged.scored, write_options=WRITE_OPTIONS)
-        pq.write_table(
-            pq.read_table(staged.predictions).filter(pa.array(~drop)), staged.predictions
-        )
-    rejected_path = staged.rejected or staged.scored.with_name(
-        staged.scored.name.replace(".scored.", ".rejected.")
-    )
-    earlier = (
-        read_typed(staged.rejected, REJECTED_SCHEMA)
-        if staged.rejected
-        else REJECTED_SCHEMA.empty_table()
-    )
-    merged = pa.concat_tables([earlier, neutralise_table(dups)]).sort_by([("row", "ascending")])
-    pacsv.write_csv(merged, rejected_path, write_options=WRITE_OPTIONS)
-    newly = int(drop.sum())
-    return Staged(
-        staged.scored,
-        rejected_path,
-        staged.predictions,
-        staged.rows_scored - newly,
-        staged.rows_rejected + newly,
-    )
+def _add_rejected(earlier: Path | None, path: Path, dups: pa.Table) -> None:
+    """Merge the repeated ids into the rejected rows, in row order."""
+    before = read_typed(earlier, REJECTED_SCHEMA) if earlier else REJECTED_SCHEMA.empty_table()
+    merged = pa.concat_tables([before, neutralise_table(dups)]).sort_by([("row", "ascending")])
+    pacsv.write_csv(merged, path, write_options=WRITE_OPTIONS)
+
+
+def _history_features(valid: Path, keep: np.ndarray, history: HistoryOf) -> pa.Table:
+    """The history features of the kept valid rows, in their order."""
+    events = pq.read_table(valid, columns=list(EVENT_COLUMNS)).filter(pa.array(keep))
+    return enrich(events, history(events)).select(list(HISTORY_FEATURES))
+
+
+def _score_valid(
+    valid: Path,
+    keep: np.ndarray,
+    features: pa.Table,
+    *,
+    scorer: FraudScorer,
+    names: tuple[str, str],
+    scored_path: Path,
+    predictions: Path,
+) -> int:
+    """Score the kept valid rows batch by batch into the scored CSV and the predictions."""
+    done = offset = 0
+    with (
+        pacsv.CSVWriter(scored_path, SCORED_CSV_SCHEMA, write_options=WRITE_OPTIONS) as out,
+        pq.ParquetWriter(predictions, PREDICTIONS_SCHEMA) as preds,
+    ):
+        for batch in pq.ParquetFile(valid).iter_batches(batch_size=BATCH_ROWS):
+            kept = pa.Table.from_batches([batch]).filter(
+                pa.array(keep[offset : offset + len(batch)])
+            )
+            offset += len(batch)
+            n = kept.num_rows
+            if n == 0:
+                continue
+            for name, values in zip(HISTORY_FEATURES, features.slice(done, n).columns, strict=True):
+                kept = kept.append_column(name, values)
+            scored = scored_table(scorer, kept)
+            model = (_constant(names[0], n), _constant(names[1], n))
+            out.write_table(
+                neutralise_table(
+                    pa.Table.from_arrays([*scored.columns, *model], schema=SCORED_CSV_SCHEMA)
+                )
+            )
+            preds.write_table(
+                pa.Table.from_arrays(
+                    [*kept.columns, *scored.columns[1:], *model], schema=PREDICTIONS_SCHEMA
+                )
+            )
+            done += n
+    return done
 
 
 def lake_batches(

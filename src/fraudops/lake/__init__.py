@@ -16,6 +16,7 @@ from fraudops.lake.appends import (
     append,
     append_once,
     committed_snapshot,
+    overwrite,
 )
 from fraudops.lake.catalog import (
     LABELS,
@@ -77,6 +78,7 @@ __all__ = [
     "labels_table",
     "model_health_table",
     "open_catalog",
+    "overwrite",
     "predictions_table",
     "pin",
     "plain_strings",

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import itertools
 import uuid
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import pyarrow as pa
 from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.expressions import BooleanExpression
 
 # Table.append streams only into unpartitioned tables in pyiceberg 0.12 (iceberg-python#2152):
 # append_once writes data files batch by batch with its helper (pinned < 0.13)
@@ -26,6 +28,17 @@ from fraudops.lake.catalog import arrow_schema_of
 
 CONTENT_HASH_PROPERTY = "fraudops.content_hash"
 COMMIT_ATTEMPTS = 20
+# pyiceberg retries a refused commit by itself, re-applying the append onto the new table
+# state: past the "already committed?" check and the fence. Every writer here retries from
+# its own check instead, so the tables it writes turn pyiceberg's retries off.
+LIBRARY_RETRIES = "commit.retry.num-retries"
+
+
+def own_retries(table: Table) -> None:
+    """Turn pyiceberg's own commit retries off on ``table`` (once; a no-op afterwards)."""
+    if table.properties.get(LIBRARY_RETRIES) != "0":
+        with table.transaction() as tx:
+            tx.set_properties({LIBRARY_RETRIES: "0"})
 
 
 def committed_snapshot(table: Table, content_hash: str) -> int | None:
@@ -89,6 +102,7 @@ def append_once(
         )
     ]
     summary = {**properties, CONTENT_HASH_PROPERTY: content_hash}
+    own_retries(table)
     for _ in range(COMMIT_ATTEMPTS):
         done = committed_snapshot(table, content_hash)  # refreshes the table
         if done is not None:
@@ -117,6 +131,7 @@ def append(table: Table, data: pa.Table, *, properties: dict[str, str] | None = 
     """Append rows as one snapshot, trying again when another writer committed first."""
     schema = arrow_schema_of(table)
     data = data.select(schema.names).cast(schema)
+    own_retries(table)
     for _ in range(COMMIT_ATTEMPTS):
         try:
             table.append(data, snapshot_properties=properties or {})
@@ -126,4 +141,25 @@ def append(table: Table, data: pa.Table, *, properties: dict[str, str] | None = 
         snap = table.current_snapshot()
         assert snap is not None
         return snap.snapshot_id
+    raise FraudOpsError(f"{'.'.join(table.name())}: {COMMIT_ATTEMPTS} commits were refused")
+
+
+def overwrite(table: Table, data: pa.Table, *, where: BooleanExpression) -> int | None:
+    """Replace the rows ``where`` matches with ``data`` in one snapshot; the snapshot after.
+
+    When another writer committed first, the overwrite is tried again on the new state.
+    """
+    schema = arrow_schema_of(table)
+    data = data.select(schema.names).cast(schema)
+    own_retries(table)
+    for _ in range(COMMIT_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():  # the first time: "delete did not match any records"
+                warnings.simplefilter("ignore", UserWarning)
+                table.overwrite(data, overwrite_filter=where)
+        except CommitFailedException:
+            table.refresh()
+            continue
+        snap = table.current_snapshot()
+        return snap.snapshot_id if snap else None
     raise FraudOpsError(f"{'.'.join(table.name())}: {COMMIT_ATTEMPTS} commits were refused")

@@ -26,6 +26,7 @@ from pyiceberg.types import (
     TimestamptzType,
 )
 
+from fraudops.cardhistory.definition import HISTORY_FEATURES
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError
 from fraudops.schema import LABEL, LABEL_EVENT_COLUMNS, TRANSACTION_COLUMNS, Column
@@ -138,12 +139,21 @@ PREDICTIONS_SCHEMA = Schema(
     NestedField(_N + 4, "model_version", StringType(), required=True),
     NestedField(_N + 5, "predicted_at", TimestamptzType(), required=True),
     NestedField(_N + 6, "source", StringType(), required=True, doc="api, api-csv, inbox, replay."),
+    *(
+        NestedField(_N + 7 + i, name, DoubleType(), required=False, doc="Card-history feature.")
+        for i, name in enumerate(HISTORY_FEATURES)
+    ),
 )
 
 
 def predictions_table(catalog: Catalog) -> Table:
     """``fraud.predictions``: everything scored, with its inputs (partitioned by event day)."""
-    return _day_partitioned(catalog, PREDICTIONS, PREDICTIONS_SCHEMA, "event_ts")
+    table = _day_partitioned(catalog, PREDICTIONS, PREDICTIONS_SCHEMA, "event_ts")
+    if HISTORY_FEATURES[-1] not in table.schema().column_names:
+        # a lake from before the card-history features: they join as optional columns
+        with table.update_schema() as update:
+            update.union_by_name(PREDICTIONS_SCHEMA)
+    return table
 
 
 MODEL_HEALTH_SCHEMA = Schema(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from pyiceberg.catalog import Catalog
 
+from fraudops.cardhistory import enrich
 from fraudops.lake.catalog import arrow_schema_of, labels_table, transactions_table
 from fraudops.lake.days import read_labels, read_transactions, resolve_snapshot
 from fraudops.trainset import Labelled, cutoff_of, label_at
@@ -27,9 +28,10 @@ def pin(catalog: Catalog, *, snapshot_id: int | None = None) -> Pinned:
 
 
 def read_labelled(catalog: Catalog, pinned: Pinned, *, maturity_days: int) -> Labelled:
-    """The transactions of a snapshot, labelled with the events reported before its cut-off."""
+    """A snapshot's transactions, history enriched, labelled as known at its cut-off."""
     table = transactions_table(catalog)
-    transactions = read_transactions(table, snapshot_id=pinned.transactions)
+    # every transaction of the snapshot is history, labelled or not
+    transactions = enrich(read_transactions(table, snapshot_id=pinned.transactions))
     cutoff = cutoff_of(transactions)
     events_table = labels_table(catalog)
     if pinned.labels is None:

@@ -1,8 +1,9 @@
 """Monitoring the production model: drift of its inputs and scores, decay on matured labels.
 
 ``drift`` (PSI), ``rule`` (healthy, drifting, decayed or unknown), ``check`` (measuring, as
-of a day), ``report`` (Evidently's HTML report), ``retrain`` (whether an alarm retrains),
-``record`` (``monitor``: the check recorded in MLflow and ``fraud.model_health``).
+of a day), ``reference`` (the model's sample to compare with), ``report`` (Evidently's HTML
+report), ``retrain`` (whether an alarm retrains), ``record`` (``monitor``: the check recorded
+in MLflow and ``fraud.model_health``).
 """
 
 from fraudops.monitoring.check import EXPERIMENT, Check

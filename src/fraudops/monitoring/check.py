@@ -15,29 +15,32 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import tempfile
 from dataclasses import dataclass
 
-import mlflow
-import mlflow.artifacts
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
 
 from fraudops import lake, registry, tracking
+from fraudops.cardhistory import HISTORY_FEATURES
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError
 from fraudops.evaluation import at_budget, evaluate
 from fraudops.features import DISCRETE_FEATURES, FEATURE_NAMES, features_from_table
 from fraudops.monitoring.drift import psi, psi_table
+from fraudops.monitoring.reference import reference_of
 from fraudops.monitoring.retrain import RetrainDecision
 from fraudops.monitoring.rule import Health, Limits, Observed, assess
 from fraudops.schema import TRANSACTION_COLUMNS
 
 EXPERIMENT = "fraud-monitoring"
-_COLUMNS = [c.name for c in TRANSACTION_COLUMNS] + ["fraud_probability", "model_version"]
+_COLUMNS = [
+    *(c.name for c in TRANSACTION_COLUMNS),
+    *HISTORY_FEATURES,
+    "fraud_probability",
+    "model_version",
+]
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,9 @@ def observe(settings: Settings, *, version: str, run_id: str, as_of: dt.date) ->
     current = {name: matrix[:, j] for j, name in enumerate(FEATURE_NAMES)}
     current["fraud_probability"] = np.asarray(window["fraud_probability"].to_numpy())
     feature_psi = psi_table(
-        {name: reference[name] for name in FEATURE_NAMES}, current, categorical=DISCRETE_FEATURES
+        {name: reference[name] for name in FEATURE_NAMES if name in reference},
+        current,
+        categorical=DISCRETE_FEATURES,
     )
     score_psi = psi(reference["fraud_probability"], current["fraud_probability"])
     labels = lake.plain_strings(
@@ -155,16 +160,6 @@ def observe(settings: Settings, *, version: str, run_id: str, as_of: dt.date) ->
         label_coverage=known,
     )
     return Measured(observed, reference, current)
-
-
-def reference_of(run_id: str) -> dict[str, np.ndarray]:
-    """The reference sample logged with a model's run: its features and scores."""
-    with tempfile.TemporaryDirectory(prefix="fraudops-reference-") as tmp:
-        path = mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path="reference.parquet", dst_path=tmp
-        )
-        table = pq.read_table(path)
-    return {name: table[name].to_numpy() for name in table.column_names}
 
 
 def _latest_labels(labels: pa.Table) -> pa.Table:

@@ -31,10 +31,11 @@ def write_report(
         from evidently import DataDefinition, Dataset, Report
         from evidently.presets import DataDriftPreset
 
-    columns = [*FEATURE_NAMES, "fraud_probability"]
+    # what the reference holds (card-history features wait for a long enough history)
+    columns = [c for c in (*FEATURE_NAMES, "fraud_probability") if c in reference]
     definition = DataDefinition(
         numerical_columns=[c for c in columns if c not in DISCRETE_FEATURES],
-        categorical_columns=list(DISCRETE_FEATURES),
+        categorical_columns=[c for c in DISCRETE_FEATURES if c in reference],
     )
     frames = [
         Dataset.from_pandas(pd.DataFrame({c: data[c] for c in columns}), data_definition=definition)

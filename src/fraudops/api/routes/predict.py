@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 from fastapi import APIRouter, HTTPException, Request, Response, Security, status
@@ -11,9 +16,14 @@ from pydantic_core import to_json
 
 from fraudops.api.auth import require_api_key
 from fraudops.api.deps import HolderDep, MetricsDep, ModelDep, current_model
+from fraudops.api.metrics import Metrics
 from fraudops.api.openapi import CSV_BODY, ERRORS, JSON_BODY
 from fraudops.api.schemas import PredictResponse, error_items
+from fraudops.cardhistory import enrich, sources
+from fraudops.cardhistory.online import record_and_compute
+from fraudops.cardhistory.stores import HistoryStore, StoreUnavailable
 from fraudops.csvio import Unparseable, iter_csv, read_chunks, read_header, validate_chunk
+from fraudops.errors import redact
 from fraudops.scoring import FraudScorer, score_records, scored_table
 from fraudops.validation import (
     RecordsRejected,
@@ -23,6 +33,8 @@ from fraudops.validation import (
     parse_transactions,
     rejections,
 )
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["predict"], dependencies=[Security(require_api_key)])
 
@@ -64,12 +76,14 @@ async def predict(request: Request, holder: HolderDep) -> Response:
         )
     except RecordsRejected as exc:
         return _unprocessable(exc.rejections)
-    proba, flags = score_records(model.scorer, records)
+    history = card_history(request, records)
+    proba, flags = score_records(model.scorer, records, history)
     holder.metrics.scored(flags, proba)
     request.app.state.predictions.add(
         records,
         proba,
         flags,
+        history=history,
         model_name=model.name,
         model_version=model.version,
         source="api",
@@ -88,10 +102,39 @@ async def predict(request: Request, holder: HolderDep) -> Response:
     return Response(body, media_type="application/json", headers={"X-Model-Version": model.version})
 
 
-def score_csv(scorer: FraudScorer, body: bytes) -> tuple[pa.Table, pa.Table]:
+def card_history(request: Request, records: Sequence[Any]) -> dict[str, np.ndarray]:
+    """Record the transactions in the store and compute their card-history features.
+
+    Raises:
+        HTTPException: 503 when the store does not answer: without its card's history a
+            transaction would get wrong features, so it gets none and no score.
+    """
+    metrics = request.app.state.metrics
+    started = time.perf_counter()
+    try:
+        history = record_and_compute(request.app.state.store, records)
+    except StoreUnavailable as exc:
+        raise _store_unavailable(exc, metrics) from None
+    metrics.history_seconds.observe(time.perf_counter() - started)
+    return history
+
+
+def _store_unavailable(exc: StoreUnavailable, metrics: Metrics) -> HTTPException:
+    metrics.history_errors.inc()
+    log.warning("%s", redact(str(exc)))
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        "the card-history store is unavailable: transactions cannot be scored without "
+        "their card's history (the API's log says why)",
+        headers={"Retry-After": "5"},
+    )
+
+
+def score_csv(scorer: FraudScorer, body: bytes, store: HistoryStore) -> tuple[pa.Table, pa.Table]:
     """Validate every row of a CSV body (the inbox's reader and rules), then score it all.
 
-    Returns the valid rows (typed) and their scores.
+    Each row's card history is the store's (read, not updated) plus the body's earlier rows.
+    Returns the valid rows (typed, with their history features) and their scores.
 
     Raises:
         CsvRejected: the body is not a CSV of transactions, or rows are invalid (the first
@@ -120,6 +163,7 @@ def score_csv(scorer: FraudScorer, body: bytes) -> tuple[pa.Table, pa.Table]:
             found.append(more_problems(problems.num_rows - MAX_ERRORS))
         raise CsvRejected(found)
     inputs = pa.concat_tables(valid)
+    inputs = enrich(inputs, sources.from_store(store, inputs))
     return inputs, scored_table(scorer, inputs)
 
 
@@ -140,9 +184,13 @@ async def predict_csv(request: Request, model: ModelDep, metrics: MetricsDep) ->
     _require_content_type(request, "text/csv", "application/csv")
     body = await request.body()
     try:
-        inputs, scored = await run_in_threadpool(score_csv, model.scorer, body)
+        inputs, scored = await run_in_threadpool(
+            score_csv, model.scorer, body, request.app.state.store
+        )
     except CsvRejected as exc:
         return _unprocessable(exc.rejections)
+    except StoreUnavailable as exc:
+        raise _store_unavailable(exc, metrics) from None
     proba = np.asarray(scored["fraud_probability"].to_numpy())
     flags = np.asarray(scored["is_fraud"].to_numpy(zero_copy_only=False))
     metrics.scored(flags, proba)

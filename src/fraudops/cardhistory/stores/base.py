@@ -11,7 +11,9 @@ for: a model trained on another definition is refused.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+from typing import TypeVar
 
 from fraudops.cardhistory.definition import HORIZON, US
 from fraudops.errors import FraudOpsError
@@ -21,6 +23,15 @@ from fraudops.errors import FraudOpsError
 Event = tuple[str, int, str, float, float, float, str]
 
 KEEP = HORIZON + 86_400 * US  # what a store keeps behind a card's latest transaction
+
+T = TypeVar("T")
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last one shorter), read lazily."""
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
 
 
 class StoreUnavailable(FraudOpsError):

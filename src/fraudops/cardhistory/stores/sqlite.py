@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from itertools import islice
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from fraudops.cardhistory.definition import HORIZON
-from fraudops.cardhistory.stores.base import KEEP, Event, HistoryStore, StoreUnavailable
+from fraudops.cardhistory.stores.base import KEEP, Event, HistoryStore, StoreUnavailable, chunks
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -36,12 +35,6 @@ _BATCH = 500  # cards per IN (...) query
 def _row(event: Event) -> tuple[object, ...]:
     card, ts, txn, amount, lat, lon, merchant = event
     return (card, txn, ts, amount, lat, lon, merchant)
-
-
-def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
-    it = iter(items)
-    while batch := list(islice(it, size)):
-        yield batch
 
 
 class SqliteStore(HistoryStore):
@@ -95,7 +88,7 @@ class SqliteStore(HistoryStore):
         """The cards' events in ``[since, until)``, a few hundred cards a query."""
         conn = self._connection()
         out: list[Event] = []
-        for batch in _batches(sorted(set(cards)), _BATCH):
+        for batch in chunks(sorted(set(cards)), _BATCH):
             marks = ",".join("?" * len(batch))
             out.extend(
                 conn.execute(

@@ -1,0 +1,57 @@
+"""Exactly-once appends when another writer commits between the check and the commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from fraudops import lake
+from tests.support.settings import make_settings
+
+pytestmark = pytest.mark.integration
+
+HASH = "f" * 64
+
+
+def _rows(n: int = 5) -> pa.Table:
+    now = dt.datetime(2026, 1, 5, 12, tzinfo=dt.UTC)
+    return pa.table(
+        {
+            "transaction_id": [f"tx-{i}" for i in range(n)],
+            "fraud_probability": [0.1] * n,
+            "is_fraud": [False] * n,
+            "model_name": ["fraud-detector"] * n,
+            "model_version": ["1"] * n,
+            "source_file": ["a.csv"] * n,
+            "content_hash": [HASH] * n,
+            "scored_at": pa.array([now] * n, pa.timestamp("us", tz="UTC")),
+        }
+    )
+
+
+def test_a_writer_overtaken_between_its_check_and_its_commit_appends_nothing(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(tmp_path / "home")
+    slow = lake.scores_table(lake.open_catalog(settings))  # run A, paused after its check
+    fast = lake.scores_table(lake.open_catalog(settings))  # run B, the lock's new holder
+    overtaken: list[int] = []
+
+    def check_then_get_overtaken() -> None:  # A's lock check passes; B commits meanwhile
+        if not overtaken:
+            fence = lake.Fence("fraudops.fence.inbox", 2, lambda: None)
+            overtaken.append(
+                lake.append_once(fast, [_rows()], content_hash=HASH, properties={}, fence=fence)
+            )
+
+    a_fence = lake.Fence("fraudops.fence.inbox", 1, check_then_get_overtaken)
+    found = lake.append_once(slow, [_rows()], content_hash=HASH, properties={}, fence=a_fence)
+
+    assert found == overtaken[0]  # A finds B's commit instead of adding its own
+    table = lake.scores_table(lake.open_catalog(settings))
+    assert table.scan().to_arrow().num_rows == 5
+    assert len(table.snapshots()) == 1
+    assert table.properties["fraudops.fence.inbox"] == "2"  # B's token stands
