@@ -167,6 +167,9 @@ def skew(settings: Settings, work: Path, *, day: dt.date) -> bool:
     logged = lake.predictions_table(lake.open_catalog(settings)).scan().to_arrow()
     logged = logged.filter(pc.equal(logged["source"], "api"))
     index = {tid: i for i, tid in enumerate(logged["transaction_id"].to_pylist())}
+    missing = [t for t in rows["transaction_id"].to_pylist() if t not in index]
+    if missing:
+        raise SystemExit(f"{len(missing):,} transactions not in the inference log: {missing[:5]}")
     order = np.array([index[t] for t in rows["transaction_id"].to_pylist()])
     worst = 0.0
     for name in HISTORY_FEATURES:
@@ -231,9 +234,11 @@ def build_speed(table: pa.Table, label: str, *, repeats: int = 3) -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.cardhistory", description=__doc__)
     parser.add_argument("--skip-10m", action="store_true", help="Skip the 10M-row build.")
+    parser.add_argument("--keep", action="store_true", help="Keep the work folder (and logs).")
     args = parser.parse_args(argv or [])
     with tempfile.TemporaryDirectory(prefix="bench-cardhistory-") as tmp:
-        work = Path(tmp)
+        work = Path(tempfile.mkdtemp(prefix="bench-cardhistory-") if args.keep else tmp)
+        print(f"work folder: {work}", flush=True)
         settings = Settings(_env_file=None, home=work / "home")  # type: ignore[call-arg]
         print(
             f"generating the default lake: {settings.days} days of {settings.rows_per_day:,}",

@@ -153,3 +153,18 @@ def test_enrich_counts_a_transaction_in_both_the_rows_and_the_history_once() -> 
 def test_an_empty_table_has_empty_features() -> None:
     got = compute(events(0))
     assert all(len(v) == 0 for v in got.values())
+
+
+def test_enrich_a_group_of_cards_at_a_time_gives_the_same_features(monkeypatch) -> None:
+    table = events(600, seed=5)
+    rows, history = table.slice(300), table.slice(0, 300)
+    at_once = enrich(rows, history)
+    monkeypatch.setattr(offline_mod, "GROUP_ROWS", 70)  # 9 groups of cards
+
+    in_groups = enrich(rows, history)
+
+    # the same to float tolerance: running sums add other cards' amounts in another order
+    assert_same(
+        {n: in_groups[n].to_numpy() for n in HISTORY_FEATURES},
+        {n: at_once[n].to_numpy() for n in HISTORY_FEATURES},
+    )

@@ -52,27 +52,52 @@ class _Entry:
     def rows(self) -> int:
         return len(self.proba)
 
-    def table(self) -> pa.Table:
-        """The entry as rows of ``fraud.predictions``."""
-        if isinstance(self.inputs, pa.Table):
-            inputs = self.inputs.select(list(_NAMES)).cast(arrow_schema())
-            history = {name: self.inputs[name] for name in HISTORY_FEATURES}
-        else:
-            columns = {name: [getattr(r, name) for r in self.inputs] for name in _NAMES}
-            inputs = pa.table(columns, schema=arrow_schema())
-            assert self.history is not None, "records come with their history features"
-            history = {name: pa.array(self.history[name]) for name in HISTORY_FEATURES}
-        for name, values in history.items():
-            inputs = inputs.append_column(name, values)
-        n = self.rows
-        return (
-            inputs.append_column("fraud_probability", pa.array(self.proba, pa.float64()))
-            .append_column("is_fraud", pa.array(self.flags, pa.bool_()))
-            .append_column("model_name", pa.repeat(pa.scalar(self.model_name), n))
-            .append_column("model_version", pa.repeat(pa.scalar(self.model_version), n))
-            .append_column("predicted_at", pa.repeat(pa.scalar(self.predicted_at, _TS), n))
-            .append_column("source", pa.repeat(pa.scalar(self.source), n))
+
+def rows_of(entries: Sequence[_Entry]) -> pa.Table:
+    """Entries as rows of ``fraud.predictions``, built column by column for all at once.
+
+    A flush holds thousands of one-transaction requests: one Arrow table per request would
+    cost the event loop's thread a millisecond each (the GIL), where a column per flush costs
+    little more than reading the values.
+    """
+    tables = [e for e in entries if isinstance(e.inputs, pa.Table)]
+    records = [e for e in entries if not isinstance(e.inputs, pa.Table)]
+    parts: list[pa.Table] = []
+    if records:
+        rows = [r for e in records for r in e.inputs]
+        inputs = pa.table(
+            {name: [getattr(r, name) for r in rows] for name in _NAMES}, schema=arrow_schema()
         )
+        for name in HISTORY_FEATURES:
+            values = [e.history[name] for e in records if e.history is not None]
+            assert len(values) == len(records), "records come with their history features"
+            inputs = inputs.append_column(name, pa.array(np.concatenate(values), pa.float64()))
+        parts.append(_with_answers(inputs, records))
+    for entry in tables:
+        assert isinstance(entry.inputs, pa.Table)
+        inputs = entry.inputs.select(list(_NAMES)).cast(arrow_schema())
+        for name in HISTORY_FEATURES:
+            inputs = inputs.append_column(name, entry.inputs[name])
+        parts.append(_with_answers(inputs, [entry]))
+    return pa.concat_tables(parts)
+
+
+def _with_answers(inputs: pa.Table, entries: Sequence[_Entry]) -> pa.Table:
+    counts = [e.rows for e in entries]
+
+    def each(values: list[Any], type_: pa.DataType) -> pa.Array:
+        return pa.array([v for v, n in zip(values, counts, strict=True) for _ in range(n)], type_)
+
+    return (
+        inputs.append_column(
+            "fraud_probability", pa.array(np.concatenate([e.proba for e in entries]), pa.float64())
+        )
+        .append_column("is_fraud", pa.array(np.concatenate([e.flags for e in entries]), pa.bool_()))
+        .append_column("model_name", each([e.model_name for e in entries], pa.string()))
+        .append_column("model_version", each([e.model_version for e in entries], pa.string()))
+        .append_column("predicted_at", each([e.predicted_at for e in entries], _TS))
+        .append_column("source", each([e.source for e in entries], pa.string()))
+    )
 
 
 class PredictionLog:
@@ -172,5 +197,5 @@ class PredictionLog:
     def _commit(self, entries: list[_Entry]) -> None:
         if self._table is None:
             self._table = lake.predictions_table(lake.open_catalog(self.settings))
-        data = pa.concat_tables([entry.table() for entry in entries])
+        data = rows_of(entries)
         lake.append(self._table, data, properties={"fraudops.source": "api"})

@@ -124,7 +124,8 @@ def score_file(
     rows_rejected = 0
     rejected_writer: pacsv.CSVWriter | None = None
     try:
-        with pq.ParquetWriter(valid_path, arrow_schema()) as valid_out:
+        # a scratch file read back once: not worth compressing
+        with pq.ParquetWriter(valid_path, arrow_schema(), compression="none") as valid_out:
             for chunk in read_chunks(path, names, chunk_rows=chunk_rows, on_progress=on_progress):
                 result = validate_chunk(chunk)
                 if result.rejected.num_rows:
@@ -196,7 +197,7 @@ def _score_valid(
     done = offset = 0
     with (
         pacsv.CSVWriter(scored_path, SCORED_CSV_SCHEMA, write_options=WRITE_OPTIONS) as out,
-        pq.ParquetWriter(predictions, PREDICTIONS_SCHEMA) as preds,
+        pq.ParquetWriter(predictions, PREDICTIONS_SCHEMA, compression="lz4") as preds,
     ):
         for batch in pq.ParquetFile(valid).iter_batches(batch_size=BATCH_ROWS):
             kept = pa.Table.from_batches([batch]).filter(
