@@ -139,6 +139,7 @@ def score_file(
                 ids.append(chunk.table["transaction_id"].combine_chunks())
                 id_rows.append(chunk.rows)
                 valid_rows.append(result.valid_rows)
+                _release()
     finally:
         if rejected_writer is not None:
             rejected_writer.close()
@@ -150,6 +151,7 @@ def score_file(
         rows_rejected += int((~keep).sum())
         _add_rejected(rejected_path if rejected_writer else None, rejected_path, dups)
     features = _history_features(valid_path, keep, history)
+    _release()
     rows_scored = _score_valid(
         valid_path,
         keep,
@@ -168,6 +170,11 @@ def score_file(
         rows_scored,
         rows_rejected,
     )
+
+
+def _release() -> None:
+    """Hand the chunk's freed Arrow memory back (the allocator would keep it for reuse)."""
+    pa.default_memory_pool().release_unused()
 
 
 def _add_rejected(earlier: Path | None, path: Path, dups: pa.Table) -> None:
@@ -222,6 +229,7 @@ def _score_valid(
                 )
             )
             done += n
+            _release()
     return done
 
 
@@ -229,7 +237,7 @@ def lake_batches(
     predictions: Path, *, extra: dict[str, pa.Scalar], columns: list[str]
 ) -> Iterator[pa.Table]:
     """The staged predictions, batch by batch, with constant ``extra`` columns, as ``columns``."""
-    for batch in pq.ParquetFile(predictions).iter_batches(batch_size=200_000):
+    for batch in pq.ParquetFile(predictions).iter_batches(batch_size=BATCH_ROWS):
         table = pa.Table.from_batches([batch])
         n = table.num_rows
         for name, value in extra.items():
