@@ -1,4 +1,4 @@
-"""The monitoring reference leaves out card-history features a young lake truncates."""
+"""The monitoring reference: card-history values a young lake truncates are left missing."""
 
 from __future__ import annotations
 
@@ -6,20 +6,23 @@ import datetime as dt
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pyarrow as pa
 import pytest
 import xgboost as xgb
 
 from fraudops import datagen
 from fraudops.cardhistory import HISTORY_FEATURES, enrich
-from fraudops.features import BASE_FEATURES, FEATURE_NAMES, FEATURE_TYPES, features_from_table
+from fraudops.cardhistory.definition import HISTORY_NEEDED_DAYS
+from fraudops.features import FEATURE_NAMES, FEATURE_TYPES, features_from_table
+from fraudops.monitoring.drift import psi
 from fraudops.monitoring.reference import log_reference, reference_of
 from fraudops.scoring import FraudScorer
 
 pytestmark = pytest.mark.integration
 
 
-def _reference(tmp_path: Path, days: int) -> set[str]:
+def _reference(tmp_path: Path, days: int) -> dict[str, np.ndarray]:
     start = dt.date(2026, 1, 1)
     data = enrich(
         pa.concat_tables(
@@ -39,20 +42,31 @@ def _reference(tmp_path: Path, days: int) -> set[str]:
     try:
         with mlflow.start_run() as run:
             log_reference(scorer, data)
-        return set(reference_of(run.info.run_id))
+        return reference_of(run.info.run_id)
     finally:
         mlflow.set_tracking_uri(before)
 
 
-def test_a_young_lake_keeps_only_the_history_features_it_covers(tmp_path: Path) -> None:
-    # 12 days: the 7-day sample starts on day 6, after 5 days of history
-    young = _reference(tmp_path / "young", 12)
-    assert young == {
-        *BASE_FEATURES,
-        "fraud_probability",
-        *(f for f in HISTORY_FEATURES if f.endswith(("1h", "6h", "24h"))),
-    }
+def test_history_features_are_missing_where_the_data_did_not_cover_their_window(
+    tmp_path: Path,
+) -> None:
+    reference = _reference(tmp_path, 12)
+    assert set(reference) == {*FEATURE_NAMES, "fraud_probability"}
+    present = {name: ~np.isnan(reference[name]) for name in HISTORY_FEATURES}
+    # 12 days: a 7-day window is covered from the 8th day, a 30-day one never
+    assert present["card_txns_7d"].any() and not present["card_txns_7d"].all()
+    assert not present["new_merchant_30d"].any()
+    assert present["card_txns_1h"].sum() > present["card_txns_7d"].sum()
+    assert not np.isnan(reference["transaction_amount"]).any()
 
-    # 40 days: 33 days before the sample, every window covered
+    # a lake 40 days long: every window is covered for its last days
     old = _reference(tmp_path / "old", 40)
-    assert old == {*FEATURE_NAMES, "fraud_probability"}
+    assert all(
+        (~np.isnan(old[name])).any() for name in HISTORY_NEEDED_DAYS if name != "seconds_since_last"
+    )
+
+
+def test_drift_compares_the_values_present() -> None:
+    reference = np.array([1.0, 2.0, 3.0, np.nan, np.nan] * 200)
+    assert psi(reference, np.array([1.0, 2.0, 3.0] * 100)) == pytest.approx(0.0, abs=1e-9)
+    assert np.isnan(psi(np.full(10, np.nan), np.arange(10.0)))

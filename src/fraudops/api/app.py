@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await predictions.close()  # shutdown and SIGTERM: no buffered row is lost
+            await asyncio.to_thread(predictions.stop)
             store.close()
             metrics.worker_stopped()
 

@@ -2,10 +2,12 @@
 
 No request waits on the lake. A request appends its validated inputs and answers to a list
 on the event loop (no lock: one thread); every ``prediction_log_seconds`` the list is swapped
-out and committed in a worker thread as one Iceberg snapshot, so the table gets few, large
-snapshots. Shutting down (SIGTERM included) commits what is left. If the lake cannot be
-reached the rows wait for the next try, up to ``prediction_log_max_rows``; beyond that the
-oldest are dropped and counted, so memory stays bounded.
+out, turned into one Arrow table, and committed as one Iceberg snapshot by a committer
+process of this worker's own, so the table gets few, large snapshots and pyiceberg's Python
+work (manifests, the catalog) never holds the serving process's GIL. Shutting down
+(SIGTERM included) commits what is left. If the lake cannot be reached the rows wait for
+the next try, up to ``prediction_log_max_rows``; beyond that the oldest are dropped and
+counted, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -13,7 +15,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import multiprocessing
+import signal
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,7 +115,7 @@ class PredictionLog:
         self.enabled = settings.prediction_log
         self._pending: list[_Entry] = []
         self._rows = 0
-        self._table: Table | None = None
+        self._pool: ProcessPoolExecutor | None = None
         self._flushing = asyncio.Lock()
 
     @property
@@ -163,14 +169,14 @@ class PredictionLog:
             await self.flush()
 
     async def flush(self) -> int:
-        """Commit what is pending as one snapshot (in a worker thread); rows committed."""
+        """Commit what is pending as one snapshot (in the committer process); rows committed."""
         async with self._flushing:
             entries, self._pending, rows = self._pending, [], self._rows
             self._rows = 0
             if not entries:
                 return 0
             try:
-                await anyio.to_thread.run_sync(self._commit, entries)
+                await self._commit(entries)
             except Exception as exc:  # the lake is away: keep the rows for the next try
                 self.metrics.prediction_log_errors.inc()
                 log.warning("inference log: %s rows wait: %s", rows, redact(str(exc)))
@@ -194,8 +200,51 @@ class PredictionLog:
         if self._pending:
             log.error("inference log: %s rows could not be committed at shutdown", self._rows)
 
-    def _commit(self, entries: list[_Entry]) -> None:
-        if self._table is None:
-            self._table = lake.predictions_table(lake.open_catalog(self.settings))
-        data = rows_of(entries)
-        lake.append(self._table, data, properties={"fraudops.source": "api"})
+    def _committer(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_quiet
+            )
+        return self._pool
+
+    async def _commit(self, entries: list[_Entry]) -> None:
+        ipc = await anyio.to_thread.run_sync(_serialised, entries)
+        try:
+            await asyncio.wrap_future(self._committer().submit(_append, self.settings, ipc))
+        except BrokenProcessPool:  # the committer died: a new one takes the next try
+            self._pool = None
+            raise
+
+    def stop(self) -> None:
+        """Stop the committer process (after :meth:`close`)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+
+def _serialised(entries: Sequence[_Entry]) -> bytes:
+    """The entries' rows as an Arrow IPC stream, for the committer process."""
+    data = rows_of(entries)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, data.schema) as writer:
+        writer.write_table(data)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def _quiet() -> None:
+    """In the committer: ignore what a shutdown sends; the server drains into it first."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+_TABLES: dict[str, Table] = {}  # in the committer: fraud.predictions per catalog, opened once
+
+
+def _append(settings: Settings, ipc: bytes) -> int:
+    """In the committer: the rows appended to ``fraud.predictions`` as one snapshot."""
+    table = _TABLES.get(settings.catalog_url)
+    if table is None:
+        table = _TABLES[settings.catalog_url] = lake.predictions_table(lake.open_catalog(settings))
+    data = pa.ipc.open_stream(ipc).read_all()
+    lake.append(table, data, properties={"fraudops.source": "api"})
+    return int(data.num_rows)

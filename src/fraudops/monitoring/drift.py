@@ -20,6 +20,10 @@ def psi(
     """The PSI of ``current`` against ``reference`` (0: the same distribution)."""
     reference = np.asarray(reference, dtype=np.float64)
     current = np.asarray(current, dtype=np.float64)
+    # the values present: a missing one (no earlier transaction, a window the data did not
+    # cover) is not a value of the distribution
+    reference = reference[~np.isnan(reference)]
+    current = current[~np.isnan(current)]
     if len(reference) == 0 or len(current) == 0:
         return float("nan")
     if categorical:

@@ -1,4 +1,4 @@
-"""A model's reference for monitoring: a sample of its most recent data, logged with its run.
+"""A model's reference for monitoring: a sample of what it learned from, logged with its run.
 
 Drift then asks whether production still looks like the data the model was trained on: after
 a shift, it keeps saying no until retrains have learned from enough of the new world for it
@@ -24,32 +24,27 @@ from fraudops.scoring import FraudScorer
 
 REFERENCE_FILE = "reference.parquet"
 REFERENCE_ROWS = 20_000
-# the data's last 7 days: the closest to production, and where card histories are longest
-REFERENCE_SPAN = dt.timedelta(days=6)
 
 
 def log_reference(scorer: FraudScorer, data: pa.Table) -> None:
-    """Log a seeded sample of ``data``'s last days, its features and scores, to the active run.
+    """Log a seeded sample of ``data``, its features and scores, to the active run.
 
-    A card-history feature is left out while ``data`` holds fewer days before the sample than
-    the feature needs (:data:`HISTORY_NEEDED_DAYS`): on a young lake its values are truncated,
-    and production, with its longer histories, would look drifted from them. The check then
-    judges that feature once a model trained on more history is in production.
+    A card-history feature of a row is missing (NaN) in the sample when ``data`` began fewer
+    days before the row than the feature needs (:data:`HISTORY_NEEDED_DAYS`): there its value
+    is truncated (a 7-day count on a lake's third day is a 3-day count), and production, with
+    its longer histories, would look drifted from it. Drift compares the values present.
     """
-    day = pc.cast(data["event_ts"], pa.date32())
-    first, last = pc.min(day).as_py(), pc.max(day).as_py()
-    recent = data.filter(pc.greater_equal(day, last - REFERENCE_SPAN))
-    history_days = max((last - REFERENCE_SPAN - first).days, 0)
     rng = np.random.default_rng(0)
-    n = min(REFERENCE_ROWS, recent.num_rows)
-    sample = recent.take(pa.array(np.sort(rng.choice(recent.num_rows, n, replace=False))))
+    take = np.sort(rng.choice(data.num_rows, min(REFERENCE_ROWS, data.num_rows), replace=False))
+    sample = data.take(pa.array(take))
     matrix = features_from_table(sample)
-    columns = {
-        name: matrix[:, j]
-        for j, name in enumerate(FEATURE_NAMES)
-        if HISTORY_NEEDED_DAYS.get(name, 0) <= history_days
-    }
+    columns = {name: matrix[:, j] for j, name in enumerate(FEATURE_NAMES)}
     columns["fraud_probability"] = scorer.predict_proba(matrix).astype(np.float64)
+    first = pc.min(data["event_ts"]).as_py().date()
+    day = np.asarray(pc.cast(sample["event_ts"], pa.date32()).cast(pa.int32()).to_numpy())
+    for name, days in HISTORY_NEEDED_DAYS.items():
+        covered = (first + dt.timedelta(days=days) - dt.date(1970, 1, 1)).days
+        columns[name] = np.where(day >= covered, columns[name], np.nan)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / REFERENCE_FILE
         pq.write_table(pa.table(columns), path)

@@ -31,11 +31,15 @@ def write_report(
         from evidently import DataDefinition, Dataset, Report
         from evidently.presets import DataDriftPreset
 
-    # what the reference holds (card-history features wait for a long enough history)
-    columns = [c for c in (*FEATURE_NAMES, "fraud_probability") if c in reference]
+    # what the reference holds (a card-history feature waits for a long enough history)
+    columns = [
+        c
+        for c in (*FEATURE_NAMES, "fraud_probability")
+        if c in reference and not np.isnan(reference[c]).all()
+    ]
     definition = DataDefinition(
         numerical_columns=[c for c in columns if c not in DISCRETE_FEATURES],
-        categorical_columns=[c for c in DISCRETE_FEATURES if c in reference],
+        categorical_columns=[c for c in DISCRETE_FEATURES if c in columns],
     )
     frames = [
         Dataset.from_pandas(pd.DataFrame({c: data[c] for c in columns}), data_definition=definition)
