@@ -72,11 +72,15 @@ class Story:
 
     @property
     def matured_ap_after(self) -> float | None:
-        """Mean matured AP of the last week of checks of the model in production at the end."""
+        """Mean matured AP of the last week of checks of retrained models (labels matured).
+
+        A model promoted in the last days has no matured check yet: the week measured is the
+        latest one that has them, of whichever retrained model served it.
+        """
         if not self.days:
             return None
-        final = self.days[-1].check.model_version
-        return _mean_ap([d for d in self.days if d.check.model_version == final])
+        first = self.days[0].check.model_version
+        return _mean_ap([d for d in self.days if d.check.model_version != first])
 
 
 def _mean_ap(days: list[Day]) -> float | None:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import CommitFailedException
 
 # Table.append streams only into unpartitioned tables in pyiceberg 0.12 (iceberg-python#2152):
 # append_once writes data files batch by batch with its helper (pinned < 0.13)
@@ -146,6 +147,9 @@ PREDICTIONS_SCHEMA = Schema(
 )
 
 
+PARQUET_CODEC = "write.parquet.compression-codec"
+
+
 def predictions_table(catalog: Catalog) -> Table:
     """``fraud.predictions``: everything scored, with its inputs (partitioned by event day)."""
     table = _day_partitioned(catalog, PREDICTIONS, PREDICTIONS_SCHEMA, "event_ts")
@@ -153,6 +157,13 @@ def predictions_table(catalog: Catalog) -> Table:
         # a lake from before the card-history features: they join as optional columns
         with table.update_schema() as update:
             update.union_by_name(PREDICTIONS_SCHEMA)
+    if table.properties.get(PARQUET_CODEC) != "snappy":
+        # written all day by every API worker: snappy costs half of zstd's CPU per row
+        try:
+            with table.transaction() as tx:
+                tx.set_properties({PARQUET_CODEC: "snappy"})
+        except CommitFailedException:  # another process changed the table first
+            table.refresh()
     return table
 
 
