@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     # inbox
     inbox: str | None = Field(None, description="Inbox root: a folder or s3://bucket/prefix.")
     inbox_chunk_rows: int = Field(
-        200_000, ge=1, description="Rows validated and scored at a time (bounds memory)."
+        100_000, ge=1, description="Rows validated and scored at a time (bounds memory)."
     )
     inbox_lock_seconds: int = Field(
         900, ge=10, description="Lease of the S3 inbox lock; a run renews it while it works."

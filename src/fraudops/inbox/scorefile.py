@@ -53,7 +53,7 @@ PREDICTIONS_SCHEMA = pa.schema(
         *(f for f in SCORED_CSV_SCHEMA if f.name != "transaction_id"),
     ]
 )
-BATCH_ROWS = 200_000
+BATCH_ROWS = 100_000  # rows scored and committed at a time (with the chunk size: memory)
 HistoryOf = Callable[[pa.Table], pa.Table | None]  # a file's valid rows -> earlier history
 
 

@@ -123,11 +123,15 @@ def observe(settings: Settings, *, version: str, run_id: str, as_of: dt.date) ->
     matrix = features_from_table(window) if window.num_rows else np.zeros((0, len(FEATURE_NAMES)))
     current = {name: matrix[:, j] for j, name in enumerate(FEATURE_NAMES)}
     current["fraud_probability"] = np.asarray(window["fraud_probability"].to_numpy())
-    feature_psi = psi_table(
-        {name: reference[name] for name in FEATURE_NAMES if name in reference},
-        current,
-        categorical=DISCRETE_FEATURES,
-    )
+    feature_psi = {  # a feature with no value to compare (NaN) is not judged
+        name: value
+        for name, value in psi_table(
+            {name: reference[name] for name in FEATURE_NAMES if name in reference},
+            current,
+            categorical=DISCRETE_FEATURES,
+        ).items()
+        if not np.isnan(value)
+    }
     score_psi = psi(reference["fraud_probability"], current["fraud_probability"])
     labels = lake.plain_strings(
         lake.read_labels(lake.labels_table(catalog), before=_day_start(end))
