@@ -171,28 +171,18 @@ def skew(settings: Settings, work: Path, *, day: dt.date) -> bool:
     if missing:
         raise SystemExit(f"{len(missing):,} transactions not in the inference log: {missing[:5]}")
     order = np.array([index[t] for t in rows["transaction_id"].to_pylist()])
-    worst = 0.0
+    worst, differing = 0.0, 0
     for name in HISTORY_FEATURES:
         served = logged[name].to_numpy()[order]
         want = offline[name].to_numpy()
-        bad = ~np.isclose(served, want, rtol=FEATURE_TOLERANCE, atol=1e-12)
-        worst = max(worst, float(np.max(np.abs(served - want), initial=0.0)))
+        bad = ~np.isclose(served, want, rtol=FEATURE_TOLERANCE, atol=1e-12, equal_nan=True)
+        worst = max(worst, float(np.nanmax(np.abs(served - want), initial=0.0)))
+        differing += int(bad.sum())
         if bad.any():
             print(f"  {name}: {int(bad.sum())} rows differ")
     proba = np.array([got_proba[t] for t in rows["transaction_id"].to_pylist()])
     proba_diff = float(np.max(np.abs(proba - want_proba)))
-    same = (
-        all(
-            np.allclose(
-                logged[n].to_numpy()[order],
-                offline[n].to_numpy(),
-                rtol=FEATURE_TOLERANCE,
-                atol=1e-12,
-            )
-            for n in HISTORY_FEATURES
-        )
-        and proba_diff <= PROBA_TOLERANCE
-    )
+    same = differing == 0 and proba_diff <= PROBA_TOLERANCE
     print(
         f"  {rows.num_rows:,} transactions of {day} in {requests:,} requests ({seconds:.1f} s); "
         f"{len(logged):,} logged with their features"

@@ -33,6 +33,8 @@ from fraudops.inbox.outputs import (
 )
 from fraudops.inbox.report import FileReport, InboxProgress, ProgressFn
 from fraudops.inbox.scorefile import (
+    ReadProgress,
+    Staged,
     at,
     file_hash,
     lake_batches,
@@ -40,6 +42,7 @@ from fraudops.inbox.scorefile import (
     score_file,
 )
 from fraudops.inbox.storage import Entry, InboxLock, LockLost, Storage
+from fraudops.scoring import FraudScorer
 
 FINAL = {
     ClaimState.COMMITTED: (PROCESSED, Outcome.SCORED),
@@ -194,16 +197,7 @@ class InboxRun:
             self.tell(claim.name, "reading", done, total)
 
         try:
-            staged = score_file(
-                local,
-                scorer=scorer,
-                model_name=claim.model_name or self.settings.model_name,
-                model_version=claim.model_version,
-                staging=self.store.staging,
-                chunk_rows=self.settings.inbox_chunk_rows,
-                history=sources.lake_history(self.settings, claim.history_snapshot_id),
-                on_progress=on_progress,
-            )
+            staged = self._score(claim, local, scorer, on_progress)
         except LockLost:
             raise
         except Exception as exc:  # noqa: BLE001  (whatever this file does to the code)
@@ -285,13 +279,21 @@ class InboxRun:
         if not path.exists():
             assert claim.model_version is not None
             scorer, _ = self.scorers.get(claim.model_version)
-            score_file(
-                local,
-                scorer=scorer,
-                model_name=claim.model_name or self.settings.model_name,
-                model_version=claim.model_version,
-                staging=self.store.staging,
-                chunk_rows=self.settings.inbox_chunk_rows,
-                history=sources.lake_history(self.settings, claim.history_snapshot_id),
-            )
+            self._score(claim, local, scorer)
         return path
+
+    def _score(
+        self, claim: Claim, local: Path, scorer: FraudScorer, progress: ReadProgress | None = None
+    ) -> Staged:
+        """Score a claimed file with what its claim pinned: scoring again gives the same rows."""
+        assert claim.model_version is not None
+        return score_file(
+            local,
+            scorer=scorer,
+            model_name=claim.model_name or self.settings.model_name,
+            model_version=claim.model_version,
+            staging=self.store.staging,
+            chunk_rows=self.settings.inbox_chunk_rows,
+            history=sources.lake_history(self.settings, claim.history_snapshot_id),
+            on_progress=progress,
+        )

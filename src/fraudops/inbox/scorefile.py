@@ -55,6 +55,7 @@ PREDICTIONS_SCHEMA = pa.schema(
 )
 BATCH_ROWS = 100_000  # rows scored and committed at a time (with the chunk size: memory)
 HistoryOf = Callable[[pa.Table], pa.Table | None]  # a file's valid rows -> earlier history
+ReadProgress = Callable[[int], None]  # bytes of the file read so far
 
 
 def no_history(rows: pa.Table) -> pa.Table | None:
@@ -103,7 +104,7 @@ def score_file(
     staging: Path,
     chunk_rows: int,
     history: HistoryOf = no_history,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: ReadProgress | None = None,
 ) -> Staged:
     """Validate and score every row of a CSV file into staged outputs.
 
