@@ -24,6 +24,7 @@ from fraudops.procs import start_group, stop_groups
 from fraudops.schema import EXAMPLE_TRANSACTION
 
 APP_FACTORY = "fraudops.api:create_app"
+WORKER_START_SECONDS = 120
 
 
 def log_config() -> dict[str, Any]:
@@ -61,6 +62,10 @@ def serve(
         "timeout_graceful_shutdown": 20,
         "http": protocol.GuardedHttpToolsProtocol,
         "limit_concurrency": settings.api_max_concurrency,
+        # a spawned worker answers uvicorn's health pings only once it has imported the app;
+        # on a busy host that takes longer than uvicorn's 5 s, and every worker was killed
+        # and respawned, forever
+        "timeout_worker_healthcheck": WORKER_START_SECONDS,
     }
     if n == 1:
         from fraudops.api import create_app
