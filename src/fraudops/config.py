@@ -142,6 +142,14 @@ class Settings(BaseSettings):
     api_workers: int = Field(1, ge=1, description="uvicorn worker processes.")
     model_poll_seconds: float = Field(10.0, gt=0, description="How often the API reads the alias.")
     max_batch: int = Field(1000, ge=1, description="Most transactions in one POST /predict.")
+    batch_max_rows: int = Field(
+        256, ge=1, description="Most transactions a worker scores in one /predict batch."
+    )
+    batch_max_wait_us: float = Field(
+        500.0,
+        ge=0,
+        description="Longest a /predict batch keeps gathering requests after its first (µs).",
+    )
     max_body_bytes: int = Field(2 * 1024**2, ge=1024, description="Largest JSON body (413 above).")
     max_csv_bytes: int = Field(64 * 1024**2, ge=1024, description="Largest CSV body (413 above).")
     prediction_log: bool = Field(

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 import fraudops
 from fraudops.api.auth import FailureThrottle, KeyRing, configured_keys
+from fraudops.api.batching import PredictBatcher
 from fraudops.api.docs import install_docs
 from fraudops.api.holder import ModelHolder
 from fraudops.api.limits import BodyLimitMiddleware
@@ -79,6 +80,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.predictions = predictions
     app.state.store = store
+    app.state.batcher = PredictBatcher(
+        store=store,
+        metrics=metrics,
+        predictions=predictions,
+        max_rows=settings.batch_max_rows,
+        max_wait_us=settings.batch_max_wait_us,
+    )
     app.state.api_keys = KeyRing(keys)
     app.state.admin_keys = KeyRing(admin_keys)
     app.state.key_failures = FailureThrottle(limit=settings.api_key_failures, window=60.0)

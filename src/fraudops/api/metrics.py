@@ -26,6 +26,7 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 # a store lookup-and-update takes well under a millisecond
 HISTORY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 SCORE_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99)
 SCORES_OBSERVED = 64  # per request: a large batch's distribution from an even sample
 
@@ -94,9 +95,15 @@ class Metrics:
         )
         self.history_seconds = Histogram(
             "fraudops_card_history_seconds",
-            "Time to record a request's transactions in the card-history store and compute "
-            "their features.",
+            "Time to record a batch's transactions in the card-history store and compute "
+            "their features (one step per /predict batch).",
             buckets=HISTORY_BUCKETS,
+            registry=reg,
+        )
+        self.batch_rows = Histogram(
+            "fraudops_predict_batch_rows",
+            "Transactions scored together in one /predict batch (concurrent requests gathered).",
+            buckets=BATCH_BUCKETS,
             registry=reg,
         )
         self.history_errors = Counter(

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -20,11 +17,10 @@ from fraudops.api.metrics import Metrics
 from fraudops.api.openapi import CSV_BODY, ERRORS, JSON_BODY
 from fraudops.api.schemas import PredictResponse, error_items
 from fraudops.cardhistory import enrich, sources
-from fraudops.cardhistory.online import record_and_compute
 from fraudops.cardhistory.stores import HistoryStore, StoreUnavailable
 from fraudops.csvio import Unparseable, iter_csv, read_chunks, read_header, validate_chunk
 from fraudops.errors import redact
-from fraudops.scoring import FraudScorer, score_records, scored_table
+from fraudops.scoring import FraudScorer, scored_table
 from fraudops.validation import (
     RecordsRejected,
     Rejection,
@@ -76,18 +72,10 @@ async def predict(request: Request, holder: HolderDep) -> Response:
         )
     except RecordsRejected as exc:
         return _unprocessable(exc.rejections)
-    history = card_history(request, records)
-    proba, flags = score_records(model.scorer, records, history)
-    holder.metrics.scored(flags, proba)
-    request.app.state.predictions.add(
-        records,
-        proba,
-        flags,
-        history=history,
-        model_name=model.name,
-        model_version=model.version,
-        source="api",
-    )
+    try:
+        proba, flags = await request.app.state.batcher.score(model, records)
+    except StoreUnavailable as exc:
+        raise _store_unavailable(exc, holder.metrics) from None
     body = to_json(
         {
             "model_name": model.name,
@@ -100,23 +88,6 @@ async def predict(request: Request, holder: HolderDep) -> Response:
         }
     )
     return Response(body, media_type="application/json", headers={"X-Model-Version": model.version})
-
-
-def card_history(request: Request, records: Sequence[Any]) -> dict[str, np.ndarray]:
-    """Record the transactions in the store and compute their card-history features.
-
-    Raises:
-        HTTPException: 503 when the store does not answer: without its card's history a
-            transaction would get wrong features, so it gets none and no score.
-    """
-    metrics = request.app.state.metrics
-    started = time.perf_counter()
-    try:
-        history = record_and_compute(request.app.state.store, records)
-    except StoreUnavailable as exc:
-        raise _store_unavailable(exc, metrics) from None
-    metrics.history_seconds.observe(time.perf_counter() - started)
-    return history
 
 
 def _store_unavailable(exc: StoreUnavailable, metrics: Metrics) -> HTTPException:
