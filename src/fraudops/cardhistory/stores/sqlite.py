@@ -1,14 +1,15 @@
 """The embedded store: one SQLite file, shared safely by several API workers.
 
-Each recorded event is one short write transaction (``BEGIN IMMEDIATE``: workers take turns,
-none loses another's event); WAL journaling lets readers run beside the writer. No server to
-run: the embedded default.
+Each batch of recorded events is one short write transaction (``BEGIN IMMEDIATE``: workers
+take turns, none loses another's event); WAL journaling lets readers run beside the writer.
+No server to run: the embedded default.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -25,16 +26,34 @@ CREATE INDEX IF NOT EXISTS events_by_time ON events (card, ts);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _INSERT = "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?)"
-_WINDOW = (
+_WINDOWS = (
     "SELECT card, ts, txn, amount, lat, lon, merchant FROM events "
-    "WHERE card = ? AND ts >= ? AND ts < ? ORDER BY ts, txn"
+    "WHERE card IN ({marks}) AND ts >= ? AND ts < ? ORDER BY card, ts, txn"
 )
+_PRUNE = "DELETE FROM events WHERE card = ? AND ts < ?"
 _BATCH = 500  # cards per IN (...) query
 
 
 def _row(event: Event) -> tuple[object, ...]:
     card, ts, txn, amount, lat, lon, merchant = event
     return (card, txn, ts, amount, lat, lon, merchant)
+
+
+def _windows(events: Sequence[Event], rows: Sequence[Event]) -> list[list[Event]]:
+    """Each event's window ``[ts - HORIZON, ts)`` of its card, from rows in (card, ts) order."""
+    by_card: dict[str, list[Event]] = {}
+    for row in rows:
+        by_card.setdefault(row[0], []).append(row)
+    times = {card: [r[1] for r in found] for card, found in by_card.items()}
+    out: list[list[Event]] = []
+    for card, ts, *_ in events:
+        found = by_card.get(card)
+        if found is None:
+            out.append([])
+            continue
+        at = times[card]
+        out.append(found[bisect_left(at, ts - HORIZON) : bisect_left(at, ts)])
+    return out
 
 
 class SqliteStore(HistoryStore):
@@ -68,21 +87,33 @@ class SqliteStore(HistoryStore):
         return conn
 
     def record_and_fetch(self, events: Sequence[Event]) -> list[list[Event]]:
-        """One write transaction for the request: workers take turns, none loses an event."""
-        out: list[list[Event]] = []
+        """One write transaction for a batch of events: workers take turns, none loses one.
+
+        The events are added, their cards' windows read in one query and split per event
+        (each gets its card's events before it in time, this batch's included: for a batch
+        in time order, as if added in turn), and each card's events older than ``KEEP``
+        behind its latest are pruned.
+        """
+        if not events:
+            return []
+        latest: dict[str, int] = {}
+        for card, ts, *_ in events:
+            latest[card] = max(ts, latest.get(card, ts))
+        since = min(e[1] for e in events) - HORIZON
+        until = max(latest.values())
         conn = self._write()
         try:
-            for event in events:
-                card, ts = event[0], event[1]
-                conn.execute(_INSERT, _row(event))
-                rows = conn.execute(_WINDOW, (card, ts - HORIZON, ts)).fetchall()
-                out.append([(c, t, x, a, la, lo, m) for c, t, x, a, la, lo, m in rows])
-                conn.execute("DELETE FROM events WHERE card = ? AND ts < ?", (card, ts - KEEP))
+            conn.executemany(_INSERT, map(_row, events))
+            rows: list[Event] = []
+            for batch in chunks(sorted(latest), _BATCH):
+                marks = ",".join("?" * len(batch))
+                rows += conn.execute(_WINDOWS.format(marks=marks), (*batch, since, until))
+            conn.executemany(_PRUNE, ((card, ts - KEEP) for card, ts in latest.items()))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        return out
+        return _windows(events, rows)
 
     def fetch(self, cards: Iterable[str], *, since: int, until: int) -> list[Event]:
         """The cards' events in ``[since, until)``, a few hundred cards a query."""
