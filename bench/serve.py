@@ -277,7 +277,7 @@ def wrk(
     lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
     script.write_text("\n".join(lines) + "\n")
     cmd = [
-        ensure_wrk(), "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency",
+        ensure_wrk(), f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds:g}s", "--latency",
         "--timeout", "10s", "-s", str(script), url,
     ]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -328,7 +328,7 @@ def measure(target: Target, *, seconds: float, work: Path) -> Runs:
     runs = [
         wrk(target.url, target.one, connections=CONNECTIONS, seconds=2, **common),
         wrk(target.url, target.one, connections=CONNECTIONS, seconds=seconds, **common),
-        wrk(target.url, target.one, connections=1, seconds=seconds / 2, **common),
+        wrk(target.url, target.one, connections=1, seconds=max(1, seconds // 2), **common),
         wrk(target.url, target.many, connections=BATCH_CONNECTIONS, seconds=2, **common),
         wrk(target.url, target.many, connections=BATCH_CONNECTIONS, seconds=seconds, **common),
     ]
