@@ -14,7 +14,6 @@ if TYPE_CHECKING:
 # a machine of 2 cores shared by several jobs: few shuffle partitions, no UI, Arrow transfers
 DEFAULTS = {
     "spark.sql.shuffle.partitions": "8",
-    "spark.default.parallelism": "8",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.execution.arrow.maxRecordsPerBatch": "100000",
     "spark.ui.enabled": "false",
