@@ -180,7 +180,8 @@ class Settings(BaseSettings):
     )
     spark_master: str = Field(
         "local[*]",
-        validation_alias=AliasChoices("spark_master", "SPARK_MASTER_URL"),
+        # FRAUDOPS_SPARK_MASTER first: what `fraudops airflow` hands its tasks
+        validation_alias=AliasChoices("spark_master", "FRAUDOPS_SPARK_MASTER", "SPARK_MASTER_URL"),
         description="Spark master URL (SPARK_MASTER_URL): local[N] or spark://host:7077.",
     )
     spark_driver_memory: str = Field("1g", description="Memory of the Spark driver JVM.")

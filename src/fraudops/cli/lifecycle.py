@@ -102,9 +102,10 @@ def train(
     snapshot_id: Annotated[
         int | None, typer.Option(help="Lake snapshot to train on (default: current).")
     ] = None,
+    engine: EngineOption = None,
 ) -> None:
     """Train the XGBoost sweep in MLflow and register the best run as a new version."""
-    result = run_train(settings(), snapshot_id)
+    result = run_train(settings_for(engine), snapshot_id)
     out.print(
         f"registered version {result.version} from run {result.best_run_id} "
         f"(validation AP {result.metrics['average_precision']:.3f}, "
