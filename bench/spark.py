@@ -7,9 +7,9 @@ file) and then timed on the same data: ``BENCH_SPARK_ROWS`` rows (default 1,000,
 comma-separated list for several sizes) generated as 10 days into a fresh lake, and a CSV of
 that many rows scored through the inbox against a lake holding the cards' history.
 
-Baseline (the issue's): the in-process engine. Also printed: Spark's start-up cost and, with two sizes,
-each contender's marginal rate and fixed cost per job, from which: where Spark starts to pay
-off on this machine, and a projection for N workers.
+Baseline (the issue's): the in-process engine. Also printed: Spark's start-up cost and, with
+two sizes, each contender's marginal rate and fixed cost per job, from which: where Spark
+starts to pay off on this machine, and a projection for N workers.
 """
 
 from __future__ import annotations
