@@ -8,16 +8,24 @@ same code at PostgreSQL, an S3 endpoint and an ``http://`` MLflow server is conf
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import os
 import uuid
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from fraudops.errors import FraudOpsError
+
+
+class Engine(enum.StrEnum):
+    """Where the heavy steps run."""
+
+    IN_PROCESS = "in-process"  # pandas / pyarrow / numpy in this process
+    SPARK = "spark"  # the same code on Spark executors (fraudops.spark)
 
 
 class Settings(BaseSettings):
@@ -172,6 +180,20 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
+
+    # compute engine
+    engine: Engine = Field(
+        Engine.IN_PROCESS,
+        description="Where generate, score-inbox and train run: in-process or spark.",
+    )
+    spark_master: str = Field(
+        "local[*]",
+        # FRAUDOPS_SPARK_MASTER first: what `fraudops airflow` hands its tasks
+        validation_alias=AliasChoices("spark_master", "FRAUDOPS_SPARK_MASTER", "SPARK_MASTER_URL"),
+        description="Spark master URL (SPARK_MASTER_URL): local[N] or spark://host:7077.",
+    )
+    spark_driver_memory: str = Field("1g", description="Memory of the Spark driver JVM.")
+    spark_executor_memory: str = Field("1g", description="Memory of each Spark executor.")
 
     # orchestration
     dags_folder: Path | None = Field(

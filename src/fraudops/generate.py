@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fraudops import datagen, lake
-from fraudops.config import Settings
+from fraudops.config import Engine, Settings
 from fraudops.schema import LABEL, label_event_schema
 
 
@@ -44,6 +44,46 @@ def generate(
     n_days = days if days is not None else settings.days
     rows = rows_per_day or settings.rows_per_day
     wanted = [start + dt.timedelta(days=i) for i in range(n_days)]
+    if settings.engine is Engine.SPARK:
+        from fraudops.spark.generate import generate_on_spark  # pyspark: only when asked
+
+        done = generate_on_spark(settings, wanted=wanted, rows=rows)
+        n_rows, fraud_rows, events, snapshot_id = (
+            done.rows,
+            done.fraud_rows,
+            done.events,
+            done.snapshot_id,
+        )
+        for day in wanted:
+            if on_day:
+                on_day(day)
+    else:
+        n_rows, fraud_rows, events, snapshot_id = _in_process(settings, wanted, rows, on_day)
+    catalog = lake.open_catalog(settings)
+    labels_snapshot_id = lake.write_days(
+        lake.labels_table(catalog),
+        events,
+        wanted,
+        column="reported_at",
+        schema=label_event_schema(),
+    )
+    return GenerateResult(
+        days=[d.isoformat() for d in wanted],
+        rows=n_rows,
+        fraud_rows=fraud_rows,
+        label_events=events.num_rows,
+        snapshot_id=snapshot_id,
+        labels_snapshot_id=labels_snapshot_id,
+    )
+
+
+def _in_process(
+    settings: Settings,
+    wanted: list[dt.date],
+    rows: int,
+    on_day: Callable[[dt.date], None] | None,
+) -> tuple[int, int, pa.Table, int]:
+    """Generate the days here; write the transactions. (rows, fraud rows, events, snapshot)."""
     truth: dict[dt.date, pa.Table] = {}
     for day in wanted:
         truth[day] = datagen.generate_day(
@@ -64,22 +104,9 @@ def generate(
         drift_from=settings.drift_from,
         truth=truth,
     )
-    catalog = lake.open_catalog(settings)
     snapshot_id = lake.write_days(
-        lake.transactions_table(catalog), data.drop_columns([LABEL.name]), wanted
-    )
-    labels_snapshot_id = lake.write_days(
-        lake.labels_table(catalog),
-        events,
+        lake.transactions_table(lake.open_catalog(settings)),
+        data.drop_columns([LABEL.name]),
         wanted,
-        column="reported_at",
-        schema=label_event_schema(),
     )
-    return GenerateResult(
-        days=[d.isoformat() for d in wanted],
-        rows=data.num_rows,
-        fraud_rows=int(pc.sum(data[LABEL.name]).as_py()),
-        label_events=events.num_rows,
-        snapshot_id=snapshot_id,
-        labels_snapshot_id=labels_snapshot_id,
-    )
+    return data.num_rows, int(pc.sum(data[LABEL.name]).as_py()), events, snapshot_id

@@ -62,6 +62,18 @@ class FraudScorer:
         (folder / META_FILE).write_text(json.dumps(meta, indent=2))
         return folder
 
+    def raw(self) -> bytes:
+        """The booster in XGBoost's own binary format (to ship it, e.g. a Spark broadcast)."""
+        return bytes(self.booster.save_raw(raw_format="ubj"))
+
+    @classmethod
+    def from_raw(cls, raw: bytes, threshold: float) -> FraudScorer:
+        """A scorer from :meth:`raw`'s bytes and its threshold."""
+        booster = xgb.Booster()
+        booster.load_model(bytearray(raw))
+        booster.feature_types = list(FEATURE_TYPES)
+        return cls(booster=booster, threshold=threshold)
+
     @classmethod
     def load(cls, folder: Path, *, nthread: int = 0) -> FraudScorer:
         """Read a scorer written by :meth:`save` (``nthread=1`` for request-path scoring)."""

@@ -7,6 +7,7 @@ precision) gets the deployable pyfunc model. Lineage tags tie every run to the l
 from __future__ import annotations
 
 import dataclasses
+import functools
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ import xgboost as xgb
 from mlflow.models import infer_signature
 
 from fraudops import lake, registry, tracking
-from fraudops.config import Settings
+from fraudops.config import Engine, Settings
 from fraudops.evaluation import (
     choose_threshold,
     confusion_matrix_figure,
@@ -76,6 +77,23 @@ def fit(
         evals=[(dvalid, "valid")],
         early_stopping_rounds=EARLY_STOPPING_ROUNDS,
         verbose_eval=False,
+    )
+
+
+Fit = Callable[..., xgb.Booster]  # (x_train, y_train, x_valid, y_valid, *, params) -> booster
+
+
+def fitter(settings: Settings) -> Fit:
+    """:func:`fit` here, or the same fit on Spark executors (``engine=spark``)."""
+    if settings.engine is not Engine.SPARK:
+        return fit
+    from fraudops.spark.train import fit_on_spark  # pyspark: only when asked
+
+    return functools.partial(
+        fit_on_spark,
+        settings,
+        num_boost_round=NUM_BOOST_ROUND,
+        early_stopping_rounds=EARLY_STOPPING_ROUNDS,
     )
 
 
@@ -185,6 +203,8 @@ def train_sweep(
         code_version=tracking.code_version(),
     )
     tags["fraudops.trigger"] = trigger
+    tags["fraudops.engine"] = settings.engine.value
+    fit_config = fitter(settings)
     if shuffle_labels:
         tags["fraudops.control"] = "shuffled-labels"
     days_va, days_ho = (_day_codes(t) for t in (split.valid, split.holdout))
@@ -203,7 +223,9 @@ def train_sweep(
                 experiment_id=experiment_id, run_name=f"config-{i}", nested=True, tags=tags
             ) as child:
                 started.append(child.info.run_id)
-                booster = trimmed(fit(x_tr, y_tr, x_va, y_va, params=config))
+                booster = trimmed(
+                    fit_config(x_tr, y_tr, x_va, y_va, params={**BASE_PARAMS, **config})
+                )
                 scorer = FraudScorer(booster, threshold=0.5)
                 p_va = scorer.predict_proba(x_va)
                 scorer.threshold = choose_threshold(y_va, p_va)
@@ -255,12 +277,14 @@ def train_and_register(
     labels_snapshot_id: int | None = None,
     trigger: str = "manual",
     progress: Progress | None = None,
+    configs: Sequence[dict[str, Any]] = SWEEP,
 ) -> TrainResult:
     """Run the sweep on pinned snapshots and register the best run: THE training step."""
     result = train_sweep(
         settings,
         snapshot_id=snapshot_id,
         labels_snapshot_id=labels_snapshot_id,
+        configs=configs,
         trigger=trigger,
         progress=progress,
     )

@@ -16,7 +16,7 @@ from fraudops import inbox
 from fraudops.config import Settings
 from fraudops.demo import sample_csv
 from fraudops.errors import FraudOpsError
-from fraudops.inbox import driver, scorefile
+from fraudops.inbox import claimscore, scorefile
 from fraudops.inbox.ledger import Claim, ClaimState, now
 from fraudops.lake import appends as scores_module
 from tests.support.inbox import (
@@ -66,7 +66,7 @@ def test_a_file_failing_in_an_unexpected_way_is_quarantined_with_the_reason(
         return real(path, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(scorefile, "score_file", flaky)
-    monkeypatch.setattr(driver, "score_file", flaky)
+    monkeypatch.setattr(claimscore, "score_file", flaky)
     put(fresh_inbox, "incoming/a-bom.csv", b"\xef\xbb\xbf" + GOOD)
     put(fresh_inbox, "incoming/b-good.csv", GOOD)
 
@@ -159,7 +159,7 @@ def test_a_file_still_being_written_is_left_for_the_next_run(
         return staged
 
     monkeypatch.setattr(scorefile, "score_file", writer_still_writing)
-    monkeypatch.setattr(driver, "score_file", writer_still_writing)
+    monkeypatch.setattr(claimscore, "score_file", writer_still_writing)
 
     summary = inbox.score_inbox(local_inbox)
 
@@ -167,7 +167,7 @@ def test_a_file_still_being_written_is_left_for_the_next_run(
     assert names(local_inbox, "outbox") == []  # nothing of the half-written file published
     assert names(local_inbox, "processed") == []
     assert names(local_inbox, "claimed") == ["live.csv"]  # kept for the next run
-    monkeypatch.setattr(driver, "score_file", real)
+    monkeypatch.setattr(claimscore, "score_file", real)
 
     again = inbox.score_inbox(local_inbox)
 
@@ -249,7 +249,7 @@ def test_a_run_that_outlives_its_lease_writes_no_claim_after_the_next_run_finish
             assert resume.wait(60)
         return staged
 
-    monkeypatch.setattr(driver, "score_file", paused_after_scoring)
+    monkeypatch.setattr(claimscore, "score_file", paused_after_scoring)
     outcome: dict[str, BaseException | inbox.InboxSummary] = {}
 
     def run_a() -> None:

@@ -90,3 +90,21 @@ def test_drift_switch_changes_distributions_from_the_given_day():
 def test_generate_days_is_consecutive():
     days = generate_days(DAY, 3, rows=1_000)
     assert [d for d, _ in days] == [DAY + dt.timedelta(days=i) for i in range(3)]
+
+
+def test_a_day_beyond_one_slice_is_its_slices_each_drawn_alone():
+    from fraudops.datagen import SLICE_ROWS, generate_slice, label_events, slice_sizes
+    from fraudops.datagen.labels import slice_label_events
+
+    rows = SLICE_ROWS + 1_001
+    sizes = slice_sizes(rows)
+    assert sizes == [rows // 2 + 1, rows // 2] and max(sizes) <= SLICE_ROWS
+    day = generate_day(DAY, rows=rows, seed=5)
+    second = generate_slice(DAY, part=1, rows=rows, seed=5)  # alone, as an executor does
+    assert day.slice(sizes[0]).equals(second)
+    assert pc.count_distinct(day["transaction_id"]).as_py() == rows
+    assert second["transaction_id"][0].as_py() == f"T20260301-{sizes[0]:07d}"
+    assert pc.sum(second["is_fraud"]).as_py() > 0  # every slice has its fraud
+    events = label_events(day, day=DAY, seed=5)
+    alone = slice_label_events(second, day=DAY, seed=5, part=1)
+    assert events.slice(events.num_rows - alone.num_rows).equals(alone)

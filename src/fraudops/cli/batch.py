@@ -10,7 +10,7 @@ import typer
 from rich.progress import TaskID
 from rich.table import Table
 
-from fraudops.cli.common import app, out, progress_bar, safe, settings
+from fraudops.cli.common import EngineOption, app, out, progress_bar, safe, settings_for
 from fraudops.config import Settings
 
 if TYPE_CHECKING:  # for the signatures only: the modules load when a command runs
@@ -63,9 +63,10 @@ def print_inbox(summary: InboxSummary) -> None:
 @app.command("score-inbox")
 def score_inbox(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    engine: EngineOption = None,
 ) -> None:
     """Score each new CSV in the inbox's incoming/ once: outbox, fraud.scores, quarantine."""
-    summary = run_score_inbox(settings(), show_progress=not as_json)
+    summary = run_score_inbox(settings_for(engine), show_progress=not as_json)
     if as_json:
         out.print_json(json.dumps(summary.as_dict(), default=str))
     else:

@@ -9,14 +9,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from fraudops.config import Settings, get_settings
+from fraudops.config import Engine, Settings, get_settings
 from fraudops.errors import FraudOpsError
 
 app = typer.Typer(
@@ -46,6 +46,21 @@ def settings() -> Settings:
         return get_settings()
     except Exception as exc:  # pydantic's ValidationError: show it as a settings problem
         raise FraudOpsError(f"invalid settings: {exc}") from exc
+
+
+EngineOption = Annotated[
+    Engine | None,
+    typer.Option(
+        case_sensitive=False,
+        help="in-process or spark (master: SPARK_MASTER_URL); default FRAUDOPS_ENGINE.",
+    ),
+]
+
+
+def settings_for(engine: Engine | None) -> Settings:
+    """The settings, with the engine a command was asked to use."""
+    base = settings()
+    return base if engine is None else base.model_copy(update={"engine": engine})
 
 
 @contextmanager

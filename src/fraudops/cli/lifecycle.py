@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from fraudops.cli.common import app, console, out, progress_bar, settings
+from fraudops.cli.common import (
+    EngineOption,
+    app,
+    console,
+    out,
+    progress_bar,
+    settings,
+    settings_for,
+)
 from fraudops.config import Settings
 
 if TYPE_CHECKING:  # for the signatures only: the modules load when a command runs
@@ -78,9 +86,10 @@ def generate(
     ] = None,
     days: Annotated[int | None, typer.Option(min=1, help="Number of days.")] = None,
     rows: Annotated[int | None, typer.Option(min=100, help="Transactions per day.")] = None,
+    engine: EngineOption = None,
 ) -> None:
     """Generate synthetic transactions and overwrite those days in the lake."""
-    result = run_generate(settings(), start.date() if start else None, days, rows)
+    result = run_generate(settings_for(engine), start.date() if start else None, days, rows)
     out.print(
         f"wrote {result.rows:,} transactions ({result.fraud_rows:,} of them fraud, which the "
         f"bank learns later) and {result.label_events:,} label events reported in "
@@ -93,9 +102,10 @@ def train(
     snapshot_id: Annotated[
         int | None, typer.Option(help="Lake snapshot to train on (default: current).")
     ] = None,
+    engine: EngineOption = None,
 ) -> None:
     """Train the XGBoost sweep in MLflow and register the best run as a new version."""
-    result = run_train(settings(), snapshot_id)
+    result = run_train(settings_for(engine), snapshot_id)
     out.print(
         f"registered version {result.version} from run {result.best_run_id} "
         f"(validation AP {result.metrics['average_precision']:.3f}, "

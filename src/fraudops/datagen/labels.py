@@ -19,7 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fraudops.datagen.transactions import generate_day
+from fraudops.datagen.days import generate_day
+from fraudops.datagen.transactions import slice_seed, slice_sizes
 from fraudops.schema import LABEL, LABEL_SOURCES, label_event_schema
 
 MAX_DELAY_DAYS = 60  # no event is reported later than this after its transaction
@@ -34,7 +35,16 @@ _US_PER_DAY = 86_400 * 1_000_000
 
 def label_events(truth: pa.Table, *, day: dt.date, seed: int) -> pa.Table:
     """The label events, ever, of one day of transactions (``truth`` has ``is_fraud``)."""
-    rng = np.random.default_rng([seed, day.toordinal(), 1])
+    parts, offset = [], 0
+    for part, size in enumerate(slice_sizes(truth.num_rows)):
+        parts.append(slice_label_events(truth.slice(offset, size), day=day, seed=seed, part=part))
+        offset += size
+    return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+
+
+def slice_label_events(truth: pa.Table, *, day: dt.date, seed: int, part: int) -> pa.Table:
+    """The label events, ever, of one slice of a day (each slice draws from its own seed)."""
+    rng = np.random.default_rng(slice_seed(seed, day, part, stream=1))
     n = truth.num_rows
     fraud = np.asarray(truth[LABEL.name].to_numpy(), dtype=bool)
     u = rng.random(n)
@@ -80,9 +90,6 @@ def reported_on(
     if not wanted:
         return label_event_schema().empty_table()
     first = wanted[0] - dt.timedelta(days=MAX_DELAY_DAYS)
-    start = dt.datetime.combine(wanted[0], dt.time(), tzinfo=dt.UTC)
-    stop = dt.datetime.combine(wanted[-1] + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-    reported_days = pa.array(wanted, pa.date32())
     parts = []
     day = first
     while day <= wanted[-1]:
@@ -91,13 +98,26 @@ def reported_on(
             table = generate_day(
                 day, rows=rows, seed=seed, fraud_rate=fraud_rate, drift_from=drift_from
             )
-        events = label_events(table, day=day, seed=seed)
-        in_span = pc.and_(
-            pc.greater_equal(events["reported_at"], pa.scalar(start, events["reported_at"].type)),
-            pc.less(events["reported_at"], pa.scalar(stop, events["reported_at"].type)),
-        )
-        events = events.filter(in_span)
-        on_days = pc.is_in(pc.cast(events["reported_at"], pa.date32()), value_set=reported_days)
-        parts.append(events.filter(on_days))
+        parts.append(reported_during(label_events(table, day=day, seed=seed), wanted))
         day += dt.timedelta(days=1)
+    return in_report_order(parts)
+
+
+def reported_during(events: pa.Table, days: list[dt.date]) -> pa.Table:
+    """The events reported during ``days`` (sorted, no repeats)."""
+    start = dt.datetime.combine(days[0], dt.time(), tzinfo=dt.UTC)
+    stop = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    in_span = pc.and_(
+        pc.greater_equal(events["reported_at"], pa.scalar(start, events["reported_at"].type)),
+        pc.less(events["reported_at"], pa.scalar(stop, events["reported_at"].type)),
+    )
+    events = events.filter(in_span)
+    on_days = pc.is_in(
+        pc.cast(events["reported_at"], pa.date32()), value_set=pa.array(days, pa.date32())
+    )
+    return events.filter(on_days)
+
+
+def in_report_order(parts: list[pa.Table]) -> pa.Table:
+    """Events of transaction days (in day order) as one table, in the order reported."""
     return pa.concat_tables(parts).sort_by([("reported_at", "ascending")])

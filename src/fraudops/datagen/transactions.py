@@ -71,6 +71,7 @@ _LEGIT_HOURS_P = _LEGIT_HOURS / _LEGIT_HOURS.sum()
 _FRAUD_HOURS_P = _FRAUD_HOURS / _FRAUD_HOURS.sum()
 
 _US_PER_DAY = 86_400 * 1_000_000
+SLICE_ROWS = 250_000  # most rows drawn from one seed: a day beyond is cut into slices
 _EPOCH = dt.date(1970, 1, 1)
 
 
@@ -93,21 +94,34 @@ def _burst_sizes(rng: np.random.Generator, n_fraud: int) -> np.ndarray:
     return sizes[sizes > 0]
 
 
-def generate_day(
+def slice_sizes(rows: int) -> list[int]:
+    """Rows of each slice of a day of ``rows`` (as even as can be, at most ``SLICE_ROWS``)."""
+    parts = max(1, -(-rows // SLICE_ROWS))
+    return [rows // parts + (1 if i < rows % parts else 0) for i in range(parts)]
+
+
+def slice_seed(seed: int, day: dt.date, part: int, stream: int = 0) -> list[int]:
+    """The seed of one slice of a day (slice 0 keeps the day's seed of a one-slice day)."""
+    base = [seed, day.toordinal()] + ([stream] if stream else [])
+    return base if part == 0 else [*base, 2, part]
+
+
+def generate_slice(
     day: dt.date,
     *,
-    rows: int = 20_000,
+    part: int,
+    rows: int,
     seed: int = 42,
     fraud_rate: float = 0.01,
     drift_from: dt.date | None = None,
     n_cards: int | None = None,
 ) -> pa.Table:
-    """One day of transactions with the truth (``is_fraud``): the bank never sees it whole.
-
-    :mod:`fraudops.datagen.labels` turns the truth into the label events a bank receives.
-    """
+    """Slice ``part`` of the day of ``rows`` transactions :func:`generate_day` gives."""
     holders = card_holders(seed, n_cards or max(2_000, rows // 2))
-    rng = np.random.default_rng([seed, day.toordinal()])
+    day_sizes = slice_sizes(rows)
+    first_id = sum(day_sizes[:part])
+    rows = day_sizes[part]
+    rng = np.random.default_rng(slice_seed(seed, day, part))
     drifted = drift_from is not None and day >= drift_from
     n_fraud = int(rng.binomial(rows, fraud_rate))
     n_legit = rows - n_fraud
@@ -222,7 +236,7 @@ def generate_day(
     amount, lat, lon, label = amount[order], lat[order], lon[order], label[order]
 
     merchant = pa.array(cat * 100_000 + rng.integers(0, 3_000, rows)).cast(pa.string())
-    seq = pa.array(np.arange(rows)).cast(pa.string())
+    seq = pa.array(np.arange(first_id, first_id + rows)).cast(pa.string())
     card_idx = pa.array(card)
     columns = {
         "transaction_id": pc.binary_join_element_wise(
@@ -252,27 +266,3 @@ def generate_day(
         "is_fraud": pa.array(label),
     }
     return pa.Table.from_arrays(list(columns.values()), schema=arrow_schema(with_label=True))
-
-
-def generate_days(
-    start: dt.date,
-    days: int,
-    *,
-    rows: int = 20_000,
-    seed: int = 42,
-    fraud_rate: float = 0.01,
-    drift_from: dt.date | None = None,
-) -> list[tuple[dt.date, pa.Table]]:
-    """Generate consecutive days, each as its own table."""
-    out = []
-    for i in range(days):
-        day = start + dt.timedelta(days=i)
-        out.append(
-            (
-                day,
-                generate_day(
-                    day, rows=rows, seed=seed, fraud_rate=fraud_rate, drift_from=drift_from
-                ),
-            )
-        )
-    return out

@@ -20,7 +20,8 @@ from fraudops import lake
 from fraudops.cardhistory import sources
 from fraudops.config import Settings
 from fraudops.csvio import header_problem
-from fraudops.inbox.failures import StillChanging, content_error, describe
+from fraudops.inbox.claimscore import score_claim
+from fraudops.inbox.failures import EngineFailure, StillChanging, content_error, describe
 from fraudops.inbox.ledger import Claim, ClaimState, Ledger, Outcome, now
 from fraudops.inbox.models import Scorers
 from fraudops.inbox.names import CLAIMED, INCOMING, OUTBOX, PROCESSED, QUARANTINE
@@ -39,7 +40,6 @@ from fraudops.inbox.scorefile import (
     file_hash,
     lake_batches,
     predictions_path,
-    score_file,
 )
 from fraudops.inbox.storage import Entry, InboxLock, LockLost, Storage
 from fraudops.scoring import FraudScorer
@@ -198,7 +198,7 @@ class InboxRun:
 
         try:
             staged = self._score(claim, local, scorer, on_progress)
-        except LockLost:
+        except (LockLost, EngineFailure):
             raise
         except Exception as exc:  # noqa: BLE001  (whatever this file does to the code)
             self.ledger.advance(
@@ -286,14 +286,11 @@ class InboxRun:
         self, claim: Claim, local: Path, scorer: FraudScorer, progress: ReadProgress | None = None
     ) -> Staged:
         """Score a claimed file with what its claim pinned: scoring again gives the same rows."""
-        assert claim.model_version is not None
-        return score_file(
-            local,
+        return score_claim(
+            self.settings,
+            claim,
+            local=local,
             scorer=scorer,
-            model_name=claim.model_name or self.settings.model_name,
-            model_version=claim.model_version,
             staging=self.store.staging,
-            chunk_rows=self.settings.inbox_chunk_rows,
-            history=sources.lake_history(self.settings, claim.history_snapshot_id),
-            on_progress=progress,
+            progress=progress,
         )

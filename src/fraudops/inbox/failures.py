@@ -13,6 +13,13 @@ class StillChanging(Exception):
     """The file changed while it was read: it stays claimed, and the next run starts over."""
 
 
+class EngineFailure(Exception):
+    """The engine scoring a file's valid rows failed (a Spark job): the world's fault.
+
+    The rows were validated already, so the file stays in flight and the next run scores it.
+    """
+
+
 def describe(exc: BaseException) -> str:
     """What went wrong reading a file, in one line (its own fault: it is quarantined)."""
     text = str(exc).splitlines()[0][:500] if str(exc) else ""

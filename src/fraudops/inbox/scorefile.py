@@ -34,7 +34,7 @@ from fraudops.csvio import (
     validate_chunk,
 )
 from fraudops.schema import arrow_schema
-from fraudops.scoring import FraudScorer, scored_table
+from fraudops.scoring import SCORED_SCHEMA, FraudScorer, scored_table
 from fraudops.validation import REJECTED_SCHEMA, duplicate_rows
 
 SCORED_CSV_SCHEMA = pa.schema(
@@ -53,8 +53,12 @@ PREDICTIONS_SCHEMA = pa.schema(
         *(f for f in SCORED_CSV_SCHEMA if f.name != "transaction_id"),
     ]
 )
+SCORE_COLUMNS = ("fraud_probability", "is_fraud")
 BATCH_ROWS = 100_000  # rows scored and committed at a time (with the chunk size: memory)
 HistoryOf = Callable[[pa.Table], pa.Table | None]  # a file's valid rows -> earlier history
+# a file's valid rows -> their history features, fraud_probability and is_fraud, in row order
+# (the Spark engine: the same features and scoring code on executors)
+RemoteScoring = Callable[[pa.Table], pa.Table]
 ReadProgress = Callable[[int], None]  # bytes of the file read so far
 
 
@@ -104,11 +108,13 @@ def score_file(
     staging: Path,
     chunk_rows: int,
     history: HistoryOf = no_history,
+    remote: RemoteScoring | None = None,
     on_progress: ReadProgress | None = None,
 ) -> Staged:
     """Validate and score every row of a CSV file into staged outputs.
 
-    ``history`` gives the transactions of the file's cards before the file (the lake's).
+    ``history`` gives the transactions of the file's cards before the file (the lake's);
+    ``remote``, when given, computes the features and scores instead (Spark).
 
     Raises:
         Unparseable: the file is not a CSV of transactions (nothing is staged).
@@ -151,12 +157,18 @@ def score_file(
     if dups.num_rows:
         rows_rejected += int((~keep).sum())
         _add_rejected(rejected_path if rejected_writer else None, rejected_path, dups)
-    features = _history_features(valid_path, keep, history)
+    scores = None
+    if remote is None:
+        features = _history_features(valid_path, keep, history)
+    else:
+        done = remote(pq.read_table(valid_path).filter(pa.array(keep)))
+        features, scores = done.select(list(HISTORY_FEATURES)), done.select(list(SCORE_COLUMNS))
     _release()
     rows_scored = _score_valid(
         valid_path,
         keep,
         features,
+        scores=scores,
         scorer=scorer,
         names=(model_name, model_version),
         scored_path=scored_path,
@@ -196,12 +208,16 @@ def _score_valid(
     keep: np.ndarray,
     features: pa.Table,
     *,
+    scores: pa.Table | None,
     scorer: FraudScorer,
     names: tuple[str, str],
     scored_path: Path,
     predictions: Path,
 ) -> int:
-    """Score the kept valid rows batch by batch into the scored CSV and the predictions."""
+    """Score the kept valid rows batch by batch into the scored CSV and the predictions.
+
+    ``scores`` holds the rows' probabilities and decisions when they were computed elsewhere.
+    """
     done = offset = 0
     with (
         pacsv.CSVWriter(scored_path, SCORED_CSV_SCHEMA, write_options=WRITE_OPTIONS) as out,
@@ -217,7 +233,12 @@ def _score_valid(
                 continue
             for name, values in zip(HISTORY_FEATURES, features.slice(done, n).columns, strict=True):
                 kept = kept.append_column(name, values)
-            scored = scored_table(scorer, kept)
+            if scores is None:
+                scored = scored_table(scorer, kept)
+            else:  # scored already, by the same code elsewhere
+                done_here = scores.slice(done, n).columns
+                ids = kept["transaction_id"]
+                scored = pa.Table.from_arrays([ids, *done_here], schema=SCORED_SCHEMA)
             model = (_constant(names[0], n), _constant(names[1], n))
             out.write_table(
                 neutralise_table(

@@ -50,6 +50,7 @@ from fraudops.lake.days import (
     table_status,
     write_days,
 )
+from fraudops.lake.files import job_folder, replace_days, write_parquet
 from fraudops.lake.labelled import Pinned, pin, read_labelled
 
 __all__ = [
@@ -75,6 +76,7 @@ __all__ = [
     "committed_snapshot",
     "days_filter",
     "iceberg_schema",
+    "job_folder",
     "labels_table",
     "model_health_table",
     "open_catalog",
@@ -85,10 +87,12 @@ __all__ = [
     "read_labelled",
     "read_labels",
     "read_transactions",
+    "replace_days",
     "resolve_snapshot",
     "scores_table",
     "snapshot_days",
     "table_status",
     "transactions_table",
     "write_days",
+    "write_parquet",
 ]

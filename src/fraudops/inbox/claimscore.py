@@ -1,0 +1,59 @@
+"""A claimed file scored with what its claim pinned, on the settings' engine.
+
+Scoring again gives the same rows: the model version and the lake snapshot the card
+histories come from are the claim's, whichever engine runs (in-process, or Spark executors
+with the same feature and scoring code).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+
+from fraudops.cardhistory import sources
+from fraudops.config import Engine, Settings
+from fraudops.inbox.failures import EngineFailure
+from fraudops.inbox.ledger import Claim
+from fraudops.inbox.scorefile import ReadProgress, RemoteScoring, Staged, score_file
+from fraudops.scoring import FraudScorer
+
+
+def score_claim(
+    settings: Settings,
+    claim: Claim,
+    *,
+    local: Path,
+    scorer: FraudScorer,
+    staging: Path,
+    progress: ReadProgress | None = None,
+) -> Staged:
+    """Score the claimed file at ``local`` into ``staging``."""
+    assert claim.model_version is not None
+    spark = settings.engine is Engine.SPARK
+    remote = _on_spark(settings, scorer, claim.history_snapshot_id) if spark else None
+    return score_file(
+        local,
+        scorer=scorer,
+        model_name=claim.model_name or settings.model_name,
+        model_version=claim.model_version,
+        staging=staging,
+        chunk_rows=settings.inbox_chunk_rows,
+        history=sources.lake_history(settings, claim.history_snapshot_id),
+        remote=remote,
+        on_progress=progress,
+    )
+
+
+def _on_spark(settings: Settings, scorer: FraudScorer, snapshot_id: int | None) -> RemoteScoring:
+    """Scoring on Spark; its failures are the engine's (never the file's: it was validated)."""
+
+    def run(valid: pa.Table) -> pa.Table:
+        try:
+            from fraudops.spark.score import spark_scoring  # pyspark: only when asked
+
+            return spark_scoring(settings, scorer, snapshot_id=snapshot_id)(valid)
+        except Exception as exc:
+            raise EngineFailure(f"{exc.__class__.__name__}: {str(exc)[:300]}") from exc
+
+    return run
