@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,7 +139,13 @@ def score_file(
     except NeedsRowNumbers:
         checked = _validate(path, names, chunk_rows, rejected_path, on_progress, threads=False)
     rows = np.concatenate(checked.id_rows) if checked.id_rows else np.zeros(0, np.int64)
-    dups = duplicate_rows(pa.chunked_array(checked.ids, pa.string()), rows)
+    valid = pa.concat_tables(checked.valid) if checked.valid else arrow_schema().empty_table()
+    checked.valid.clear()
+    # repeated ids are rare: look for them beside the features of every valid row
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fraudops-inbox-ids") as pool:
+        looking = pool.submit(duplicate_rows, pa.chunked_array(checked.ids, pa.string()), rows)
+        features = _features(valid, history)
+        dups = looking.result()
     checked.ids.clear()
     scored_rows = (
         np.concatenate(checked.valid_rows) if checked.valid_rows else np.zeros(0, np.int64)
@@ -148,13 +155,9 @@ def score_file(
     if dups.num_rows:
         rows_rejected += int((~keep).sum())
         _add_rejected(rejected_path if checked.rejected_written else None, rejected_path, dups)
-    valid = pa.concat_tables(checked.valid) if checked.valid else arrow_schema().empty_table()
-    checked.valid.clear()
-    if not keep.all():
+    if not keep.all():  # a repeat is no one's history: the features without the repeats
         valid = valid.filter(pa.array(keep))
-    features = enrich(events := valid.select(list(EVENT_COLUMNS)), history(events)).select(
-        list(HISTORY_FEATURES)
-    )
+        features = _features(valid, history)
     _release()
     predictions = _score_valid(
         valid, features, scorer=scorer, names=(model_name, model_version), scored_path=scored_path
@@ -168,6 +171,12 @@ def score_file(
         valid.num_rows,
         rows_rejected,
     )
+
+
+def _features(valid: pa.Table, history: HistoryOf) -> pa.Table:
+    """Pass 2: the card-history features of the valid rows, in their order."""
+    events = valid.select(list(EVENT_COLUMNS))
+    return enrich(events, history(events)).select(list(HISTORY_FEATURES))
 
 
 def _validate(
