@@ -39,6 +39,7 @@ from fraudops.csvio import (
     validate_chunk,
 )
 from fraudops.inbox.overlap import Behind, prefetch
+from fraudops.memory import release
 from fraudops.schema import arrow_schema
 from fraudops.scoring import FraudScorer, scored_table
 from fraudops.validation import REJECTED_SCHEMA, duplicate_rows
@@ -141,6 +142,7 @@ def score_file(
     rows = np.concatenate(checked.id_rows) if checked.id_rows else np.zeros(0, np.int64)
     valid = pa.concat_tables(checked.valid) if checked.valid else arrow_schema().empty_table()
     checked.valid.clear()
+    release()
     # repeated ids are rare: look for them beside the features of every valid row
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fraudops-inbox-ids") as pool:
         looking = pool.submit(duplicate_rows, pa.chunked_array(checked.ids, pa.string()), rows)
@@ -158,11 +160,11 @@ def score_file(
     if not keep.all():  # a repeat is no one's history: the features without the repeats
         valid = valid.filter(pa.array(keep))
         features = _features(valid, history)
-    _release()
+    release()
     predictions = _score_valid(
         valid, features, scorer=scorer, names=(model_name, model_version), scored_path=scored_path
     )
-    _release()
+    release()
     has_rejected = checked.rejected_written or dups.num_rows > 0
     return Staged(
         scored_path,
@@ -208,16 +210,13 @@ def _validate(
             checked.ids.append(chunk.table["transaction_id"].combine_chunks())
             checked.id_rows.append(chunk.rows)
             checked.valid_rows.append(result.valid_rows)
+            del chunk, result
+            release()
     finally:
         if rejected_writer is not None:
             rejected_writer.close()
     checked.rejected_written = rejected_writer is not None
     return checked
-
-
-def _release() -> None:
-    """Hand the freed Arrow memory back (the allocator would keep it for reuse)."""
-    pa.default_memory_pool().release_unused()
 
 
 def _add_rejected(earlier: Path | None, path: Path, dups: pa.Table) -> None:
