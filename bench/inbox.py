@@ -105,13 +105,13 @@ def run_pyarrow(csv: Path, scorer_dir: Path, out: Path, stages: Stages) -> int:
         }
     )
     timed("write", lambda: pacsv.write_csv(scored, out / "pyarrow.scored.csv"))
-    return table.num_rows
+    return int(table.num_rows)
 
 
 def _settings(home: Path, inbox_dir: Path) -> Any:
     from fraudops.config import Settings
 
-    return Settings(_env_file=None, home=home, inbox=str(inbox_dir))  # type: ignore[call-arg]
+    return Settings(_env_file=None, home=home, inbox=str(inbox_dir))
 
 
 def run_fraudops(csv: Path, home: Path, out: Path, stages: Stages) -> int:

@@ -34,9 +34,9 @@ GROUP_ROWS = 50_000  # events computed at once by enrich (its memory: ~1.5 kB ea
 
 def _codes(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """Integer codes equal exactly where the values are equal."""
+    if isinstance(values, pa.ChunkedArray):  # one dictionary, not one per chunk to unify
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
     encoded = pc.dictionary_encode(values)
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks() if encoded.num_chunks != 1 else encoded.chunk(0)
     return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 

@@ -17,6 +17,7 @@ Three passes, memory bounded by the file's typed valid rows plus a batch:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -250,13 +251,17 @@ def _score_valid(
             scored = scored_table(scorer, kept)
             model = (_constant(names[0], n), _constant(names[1], n))
             rows = pa.Table.from_arrays([*scored.columns, *model], schema=SCORED_CSV_SCHEMA)
-            writer.submit(lambda rows=rows: out.write_table(neutralise_table(rows)))
+            writer.submit(functools.partial(_write, out, rows))
             predictions.append(
                 pa.Table.from_arrays(
                     [*kept.columns, *scored.columns[1:], *model], schema=PREDICTIONS_SCHEMA
                 )
             )
     return predictions
+
+
+def _write(out: pacsv.CSVWriter, rows: pa.Table) -> None:
+    out.write_table(neutralise_table(rows))
 
 
 def lake_batches(
