@@ -8,13 +8,17 @@ reading, validation, features, scoring or writing that changes one byte fails he
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
+from fraudops import csvio, datagen
+from fraudops.inbox import scorefile
 from fraudops.inbox.scorefile import score_file
 from fraudops.scoring import FraudScorer
 
@@ -50,3 +54,47 @@ def test_outputs_are_the_checked_in_bytes(tmp_path: Path, chunk_rows: int) -> No
     sink = io.BytesIO()
     pacsv.write_csv(pa.concat_tables(staged.predictions), sink)
     assert sink.getvalue() == (GOLDEN / "predictions.csv").read_bytes()
+
+
+@pytest.mark.slow
+def test_every_core_reads_what_one_thread_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clean file of several parse blocks: the multi-threaded reader, then one thread."""
+    table = datagen.generate_day(dt.date(2026, 3, 2), rows=50_000).drop_columns(["is_fraud"])
+    path = tmp_path / "clean.csv"
+    pacsv.write_csv(table, path)
+    assert path.stat().st_size > 2 * csvio.BLOCK_SIZE
+    scorer = FraudScorer.load(GOLDEN / "model")
+
+    def outputs(name: str) -> tuple[bytes, bytes]:
+        staging = tmp_path / name
+        staging.mkdir()
+        staged = score_file(
+            path,
+            scorer=scorer,
+            model_name="fraud-detector",
+            model_version="3",
+            staging=staging,
+            chunk_rows=7_000,
+        )
+        assert staged.rows_scored == 50_000
+        sink = io.BytesIO()
+        pacsv.write_csv(pa.concat_tables(staged.predictions), sink)
+        return staged.scored.read_bytes(), sink.getvalue()
+
+    threads: list[bool] = []
+    real = scorefile.read_chunks
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        threads.append(kwargs["threads"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scorefile, "read_chunks", recorded)
+    every_core = outputs("threads")
+    monkeypatch.setattr(
+        scorefile, "read_chunks", lambda *a, **k: recorded(*a, **{**k, "threads": False})
+    )
+    one_thread = outputs("one")
+    assert threads == [True, False]
+    assert every_core == one_thread
