@@ -184,7 +184,7 @@ def read_chunks(
             upto = len(malformed) if last or n == 0 else int(np.searchsorted(skipped, rows[-1]))
             mine = malformed[reported:upto]
             reported = upto
-            table = pa.Table.from_batches(batches, schema=reader.schema)
+            table = pa.Table.from_batches(batches, schema=reader.schema).combine_chunks()
             bad = _malformed_table(mine) if mine else REJECTED_SCHEMA.empty_table()
             chunk = Chunk(table, parsed + 1, rows, bad, stream.tell())
             parsed += n
