@@ -160,7 +160,7 @@ def read_chunks(
     try:
         reader = pacsv.open_csv(
             stream,
-            # single-threaded parsing keeps the row numbers of skipped rows known
+            # one thread knows the numbers of skipped rows; on every core, a skip stops it
             read_options=pacsv.ReadOptions(
                 column_names=names, skip_rows=1, block_size=BLOCK_SIZE, use_threads=threads
             ),
