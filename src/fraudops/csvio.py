@@ -3,7 +3,9 @@
 A CSV of transactions is read in two steps: :func:`read_header` judges the first line (a file
 that fails it is not a CSV of transactions at all), then :func:`read_chunks` streams the
 contract's columns as text, a chunk at a time, keeping the number every row has in the file
-and reporting rows with the wrong number of fields as rejections of their own.
+and reporting rows with the wrong number of fields as rejections of their own. Parsing on
+every core numbers rows only while none is malformed: it stops at the first one
+(:class:`NeedsRowNumbers`) and the file is read again by one thread, which numbers them all.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,10 @@ Source = Path | bytes  # a file, or a whole body in memory
 
 class Unparseable(Exception):
     """The input cannot be read as a CSV of transactions at all (it goes to quarantine)."""
+
+
+class NeedsRowNumbers(Exception):
+    """A multi-threaded read met a malformed row: only a single-threaded one can number it."""
 
 
 def _head(source: Source) -> bytes:
@@ -96,6 +102,7 @@ class Chunk:
     first: int  # the number of the first row if no row before it was malformed
     rows: np.ndarray  # the real row number of every row of ``table``
     malformed: pa.Table  # rejections (REJECTED_SCHEMA) of malformed rows in this span
+    read_bytes: int = 0  # bytes of the input read when the chunk was complete
 
 
 def _original_rows(start: int, n: int, skipped: np.ndarray) -> np.ndarray:
@@ -117,16 +124,12 @@ def _malformed_table(malformed: list[tuple[int, str, int, int]]) -> pa.Table:
     )
 
 
-def _open(source: Source) -> pa.NativeFile:
-    return pa.BufferReader(source) if isinstance(source, bytes) else pa.OSFile(str(source))
-
-
 def read_chunks(
     source: Source,
     names: list[str],
     *,
     chunk_rows: int,
-    on_progress: Callable[[int], None] | None = None,
+    threads: bool = False,
 ) -> Iterator[Chunk]:
     """Stream the contract's columns as text, ``chunk_rows`` at a time.
 
@@ -135,12 +138,17 @@ def read_chunks(
 
     Raises:
         Unparseable: the bytes stop being a CSV (e.g. invalid UTF-8 further down).
+        NeedsRowNumbers: ``threads`` and a row is malformed (read again without threads).
     """
     malformed: list[tuple[int, str, int, int]] = []
+    interrupted: list[int] = []
 
     def on_invalid(row: Any) -> str:
         text = row.text or ""
-        if row.number is None:  # only known to a single-threaded reader
+        if threads:  # row numbers are only known to a single-threaded reader
+            interrupted.append(row.actual_columns)
+            return "error"  # the read stops with ArrowInvalid: NeedsRowNumbers below
+        if row.number is None:
             raise Unparseable("cannot number malformed rows")
         if text.strip():  # blank lines are not rows
             malformed.append(
@@ -148,13 +156,13 @@ def read_chunks(
             )
         return "skip"
 
-    stream = _open(source)
+    stream = pa.BufferReader(source) if isinstance(source, bytes) else pa.OSFile(str(source))
     try:
         reader = pacsv.open_csv(
             stream,
-            # single-threaded parsing keeps the row numbers of skipped rows known
+            # one thread knows the numbers of skipped rows; on every core, a skip stops it
             read_options=pacsv.ReadOptions(
-                column_names=names, skip_rows=1, block_size=BLOCK_SIZE, use_threads=False
+                column_names=names, skip_rows=1, block_size=BLOCK_SIZE, use_threads=threads
             ),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
@@ -176,9 +184,9 @@ def read_chunks(
             upto = len(malformed) if last or n == 0 else int(np.searchsorted(skipped, rows[-1]))
             mine = malformed[reported:upto]
             reported = upto
-            table = pa.Table.from_batches(batches, schema=reader.schema)
+            table = pa.Table.from_batches(batches, schema=reader.schema).combine_chunks()
             bad = _malformed_table(mine) if mine else REJECTED_SCHEMA.empty_table()
-            chunk = Chunk(table, parsed + 1, rows, bad)
+            chunk = Chunk(table, parsed + 1, rows, bad, stream.tell())
             parsed += n
             return chunk
 
@@ -188,9 +196,7 @@ def read_chunks(
             except StopIteration:
                 break
             except pa.ArrowInvalid as exc:
-                raise _unreadable(exc) from None
-            if on_progress is not None:
-                on_progress(stream.tell())
+                raise _unreadable(exc, interrupted) from None
             while batch.num_rows:
                 take = min(batch.num_rows, chunk_rows - pending_rows)
                 pending.append(batch.slice(0, take))
@@ -201,7 +207,7 @@ def read_chunks(
                     pending, pending_rows = [], 0
         yield emit(pending, pending_rows, last=True)
     except pa.ArrowInvalid as exc:  # from opening: the first block
-        raise _unreadable(exc) from None
+        raise _unreadable(exc, interrupted) from None
     finally:
         stream.close()
 
@@ -224,7 +230,9 @@ def validate_chunk(chunk: Chunk) -> ValidationResult:
     return ValidationResult(result.valid, good_rows, rejected, result.rows)
 
 
-def _unreadable(exc: Exception) -> Unparseable:
+def _unreadable(exc: Exception, interrupted: list[int]) -> Exception:
+    if interrupted:
+        return NeedsRowNumbers(f"a row has {interrupted[0]} fields")
     msg = str(exc).splitlines()[0]
     if "UTF8" in msg or "UTF-8" in msg:
         return Unparseable(f"not UTF-8 text: {msg}")

@@ -130,12 +130,16 @@ def columns_from_records(
     return cols
 
 
-def build_features(cols: Columns) -> np.ndarray:
-    """The model matrix (float32, columns in ``FEATURE_NAMES`` order) from numeric columns."""
+def build_features(cols: Columns, out: np.ndarray | None = None) -> np.ndarray:
+    """The model matrix (float32, columns in ``FEATURE_NAMES`` order) from numeric columns.
+
+    ``out``: rows of a larger matrix to fill (a file's matrix, built a batch at a time).
+    """
     amount = cols["transaction_amount"]
     cat = cols["merchant_category"]
     n = len(amount)
-    out = np.empty((n, len(FEATURE_NAMES)), dtype=np.float32)
+    if out is None:
+        out = np.empty((n, len(FEATURE_NAMES)), dtype=np.float32)
     out[:, 0] = cat
     out[:, 1] = cols["channel"]
     out[:, 2] = cols["card_present"]

@@ -23,19 +23,20 @@ from fraudops.cardhistory.definition import (
     WINDOWS,
     derive,
 )
+from fraudops.memory import release
 
 _TS = pa.timestamp("us", tz="UTC")
 _KEY_LIMIT = 2**62  # keys stay well inside int64
 
 
-GROUP_ROWS = 250_000  # events computed at once by enrich (its memory: ~300 bytes each)
+GROUP_ROWS = 50_000  # events computed at once by enrich (its memory: ~1.5 kB each)
 
 
 def _codes(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """Integer codes equal exactly where the values are equal."""
+    if isinstance(values, pa.ChunkedArray):  # one dictionary, not one per chunk to unify
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
     encoded = pc.dictionary_encode(values)
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks() if encoded.num_chunks != 1 else encoded.chunk(0)
     return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
@@ -160,6 +161,8 @@ def _by_card_groups(events: pa.Table, targets: np.ndarray) -> dict[str, np.ndarr
         rows = position[members[targets[members]]]
         for name in HISTORY_FEATURES:
             out[name][rows] = part[name]
+        del part
+        release()  # the group's arrays, before the next group's
     return out
 
 

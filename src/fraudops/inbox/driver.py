@@ -39,7 +39,6 @@ from fraudops.inbox.scorefile import (
     at,
     file_hash,
     lake_batches,
-    predictions_path,
 )
 from fraudops.inbox.storage import Entry, InboxLock, LockLost, Storage
 from fraudops.scoring import FraudScorer
@@ -65,6 +64,8 @@ class InboxRun:
         self.reports: list[FileReport] = []
         self.scorers = Scorers(settings)
         self._table: Table | None = None
+        # a scored file's predictions, held from scoring to its lake commit in this run
+        self.predictions: dict[str, list[pa.Table]] = {}
         self.index = 0
         self.total = 0
 
@@ -225,18 +226,21 @@ class InboxRun:
             rows_rejected=staged.rows_rejected,
             rejected_file=staged.rejected is not None,
         )
+        self.predictions[claim.name] = staged.predictions
 
     def commit(self, claim: Claim) -> None:
         """``published``: the file's rows into ``fraud.scores`` and ``fraud.predictions``.
 
         Each append is committed once per content (a rerun finds it); both come from the
-        staged predictions, staged again from the claimed file if a killed run lost them.
+        predictions scoring left in memory, or, in a run that resumes a killed one, from
+        scoring the claimed file again with what its claim pinned.
         """
         assert claim.content_hash is not None
         assert claim.scored_at is not None
         snapshot_id = None
+        staged = self.predictions.pop(claim.name, None)
         if claim.rows_scored:
-            staged = self.staged_predictions(claim)
+            staged = staged if staged is not None else self.scored_again(claim)
             fence = lake.Fence(self.fence_key, self.lock.token, self.lock.check)
             summary = {
                 "fraudops.source_file": claim.name,
@@ -272,15 +276,12 @@ class InboxRun:
             )
         self.ledger.advance(claim, ClaimState.COMMITTED, snapshot_id=snapshot_id)
 
-    def staged_predictions(self, claim: Claim) -> Path:
-        """The file's staged predictions; scored again with its pinned model if lost."""
+    def scored_again(self, claim: Claim) -> list[pa.Table]:
+        """The file's predictions, scored again with its pinned model and history."""
         local = self.store.fetch(f"{CLAIMED}/{claim.name}")
-        path = predictions_path(self.store.staging, local)
-        if not path.exists():
-            assert claim.model_version is not None
-            scorer, _ = self.scorers.get(claim.model_version)
-            self._score(claim, local, scorer)
-        return path
+        assert claim.model_version is not None
+        scorer, _ = self.scorers.get(claim.model_version)
+        return self._score(claim, local, scorer).predictions
 
     def _score(
         self, claim: Claim, local: Path, scorer: FraudScorer, progress: ReadProgress | None = None

@@ -1,40 +1,49 @@
 """One file: validate every row, score the valid ones, stage the outputs; lake rows.
 
-Three passes, memory bounded by a chunk plus a few columns of the file:
+Three passes, memory bounded by the file's typed valid rows plus a batch:
 
-1. validate the file chunk by chunk: rejected rows to the rejected CSV, valid rows (typed)
-   to a staged Parquet file; repeated ``transaction_id`` values are rejected after;
+1. read and validate the file chunk by chunk, a reader thread parsing the next chunk while
+   this one is validated: rejected rows to the rejected CSV, valid rows kept typed in
+   memory; repeated ``transaction_id`` values are rejected after. The reader parses on every
+   core; a malformed row (whose number only a single-threaded reader knows) starts the
+   pass again with one thread;
 2. the card-history features of every valid row, at once, from the lake's history of the
    file's cards plus the file's own earlier rows (event-time order, not file order);
-3. score the valid rows batch by batch: the scored CSV for the outbox, and the predictions
-   (typed inputs, features, scores) as Parquet, from which both lake commits are made.
+3. score the valid rows batch by batch, a writer thread writing the scored CSV of a batch
+   while the next one is scored; the predictions (typed inputs, features, scores) stay in
+   memory, and both lake commits are made from them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from fraudops.cardhistory import EVENT_COLUMNS, HISTORY_FEATURES, enrich
 from fraudops.csvio import (
     WRITE_OPTIONS,
+    NeedsRowNumbers,
     neutralise_table,
     read_chunks,
     read_header,
     read_typed,
     validate_chunk,
 )
+from fraudops.features import FEATURE_NAMES, build_features, columns_from_table
+from fraudops.inbox.overlap import Behind, prefetch
+from fraudops.memory import release
 from fraudops.schema import arrow_schema
-from fraudops.scoring import SCORED_SCHEMA, FraudScorer, scored_table
+from fraudops.scoring import FraudScorer, score_matrix
 from fraudops.validation import REJECTED_SCHEMA, duplicate_rows
 
 SCORED_CSV_SCHEMA = pa.schema(
@@ -72,13 +81,25 @@ _TS = pa.timestamp("us", tz="UTC")
 
 @dataclass(frozen=True)
 class Staged:
-    """Outputs of one input, written to staging, not yet published or committed."""
+    """Outputs of one input: files in staging, not yet published; predictions for the lake."""
 
     scored: Path
     rejected: Path | None
-    predictions: Path
+    predictions: list[pa.Table]  # PREDICTIONS_SCHEMA, in row order
     rows_scored: int
     rows_rejected: int
+
+
+@dataclass
+class _Checked:
+    """What the validation pass keeps of a file."""
+
+    valid: list[pa.Table] = field(default_factory=list)  # typed valid rows, chunk by chunk
+    ids: list[pa.Array] = field(default_factory=list)  # every row's transaction_id
+    id_rows: list[np.ndarray] = field(default_factory=list)
+    valid_rows: list[np.ndarray] = field(default_factory=list)
+    rows_rejected: int = 0
+    rejected_written: bool = False
 
 
 def file_hash(path: Path) -> str:
@@ -94,9 +115,8 @@ def _constant(value: str, n: int) -> pa.Array:
     return pa.repeat(pa.scalar(value, pa.string()), n)
 
 
-def predictions_path(staging: Path, path: Path) -> Path:
-    """Where :func:`score_file` stages the predictions of ``path``."""
-    return staging / f"{hashlib.sha256(str(path).encode()).hexdigest()[:16]}.predictions.parquet"
+def _token(path: Path) -> str:
+    return hashlib.sha256(str(path).encode()).hexdigest()[:16]
 
 
 def score_file(
@@ -120,74 +140,99 @@ def score_file(
         Unparseable: the file is not a CSV of transactions (nothing is staged).
     """
     names = read_header(path)
-    predictions = predictions_path(staging, path)
-    token = predictions.name.split(".", 1)[0]
+    token = _token(path)
     scored_path = staging / f"{token}.scored.csv"
     rejected_path = staging / f"{token}.rejected.csv"
-    valid_path = staging / f"{token}.valid.parquet"
-    ids: list[pa.Array] = []  # every row's transaction_id: uniqueness is per file
-    id_rows: list[np.ndarray] = []
-    valid_rows: list[np.ndarray] = []
-    rows_rejected = 0
-    rejected_writer: pacsv.CSVWriter | None = None
     try:
-        # a scratch file read back once: not worth compressing
-        with pq.ParquetWriter(valid_path, arrow_schema(), compression="none") as valid_out:
-            for chunk in read_chunks(path, names, chunk_rows=chunk_rows, on_progress=on_progress):
-                result = validate_chunk(chunk)
-                if result.rejected.num_rows:
-                    if rejected_writer is None:
-                        rejected_writer = pacsv.CSVWriter(
-                            rejected_path, REJECTED_SCHEMA, write_options=WRITE_OPTIONS
-                        )
-                    rejected_writer.write_table(neutralise_table(result.rejected))
-                    rows_rejected += len(pc.unique(result.rejected["row"]))
-                valid_out.write_table(result.valid.cast(arrow_schema()))
-                ids.append(chunk.table["transaction_id"].combine_chunks())
-                id_rows.append(chunk.rows)
-                valid_rows.append(result.valid_rows)
-                _release()
-    finally:
-        if rejected_writer is not None:
-            rejected_writer.close()
-    rows = np.concatenate(id_rows) if id_rows else np.zeros(0, np.int64)
-    dups = duplicate_rows(pa.chunked_array(ids, pa.string()), rows)
-    scored_rows = np.concatenate(valid_rows) if valid_rows else np.zeros(0, np.int64)
+        checked = _validate(path, names, chunk_rows, rejected_path, on_progress, threads=True)
+    except NeedsRowNumbers:
+        checked = _validate(path, names, chunk_rows, rejected_path, on_progress, threads=False)
+    rows = np.concatenate(checked.id_rows) if checked.id_rows else np.zeros(0, np.int64)
+    valid = pa.concat_tables(checked.valid) if checked.valid else arrow_schema().empty_table()
+    checked.valid.clear()
+    release()
+    # repeated ids are rare: look for them while the lake's history of every valid row is read
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fraudops-inbox-ids") as pool:
+        looking = pool.submit(duplicate_rows, pa.chunked_array(checked.ids, pa.string()), rows)
+        events = valid.select(list(EVENT_COLUMNS))
+        past = history(events) if remote is None else None
+        dups = looking.result()
+    checked.ids.clear()
+    release()  # the search's memory, before the features'
+    scored_rows = (
+        np.concatenate(checked.valid_rows) if checked.valid_rows else np.zeros(0, np.int64)
+    )
     keep = ~np.isin(scored_rows, dups["row"].to_numpy())
+    rows_rejected = checked.rows_rejected
     if dups.num_rows:
         rows_rejected += int((~keep).sum())
-        _add_rejected(rejected_path if rejected_writer else None, rejected_path, dups)
+        _add_rejected(rejected_path if checked.rejected_written else None, rejected_path, dups)
+    if not keep.all():  # a repeat is no one's history: the history without the repeats
+        valid = valid.filter(pa.array(keep))
+        events = valid.select(list(EVENT_COLUMNS))
+        past = history(events) if remote is None else None
     scores = None
     if remote is None:
-        features = _history_features(valid_path, keep, history)
+        features = enrich(events, past).select(list(HISTORY_FEATURES))
     else:
-        done = remote(pq.read_table(valid_path).filter(pa.array(keep)))
+        done = remote(valid)
         features, scores = done.select(list(HISTORY_FEATURES)), done.select(list(SCORE_COLUMNS))
-    _release()
-    rows_scored = _score_valid(
-        valid_path,
-        keep,
+    release()
+    predictions = _score_valid(
+        valid,
         features,
         scores=scores,
         scorer=scorer,
         names=(model_name, model_version),
         scored_path=scored_path,
-        predictions=predictions,
     )
-    valid_path.unlink()
-    has_rejected = rejected_writer is not None or dups.num_rows > 0
+    release()
+    has_rejected = checked.rejected_written or dups.num_rows > 0
     return Staged(
         scored_path,
         rejected_path if has_rejected else None,
         predictions,
-        rows_scored,
+        valid.num_rows,
         rows_rejected,
     )
 
 
-def _release() -> None:
-    """Hand the chunk's freed Arrow memory back (the allocator would keep it for reuse)."""
-    pa.default_memory_pool().release_unused()
+def _validate(
+    path: Path,
+    names: list[str],
+    chunk_rows: int,
+    rejected_path: Path,
+    on_progress: ReadProgress | None,
+    *,
+    threads: bool,
+) -> _Checked:
+    """Pass 1: every chunk validated as the reader thread parses the next one."""
+    checked = _Checked()
+    rejected_writer: pacsv.CSVWriter | None = None
+    chunks = read_chunks(path, names, chunk_rows=chunk_rows, threads=threads)
+    try:
+        for chunk in prefetch(chunks):
+            if on_progress is not None:
+                on_progress(chunk.read_bytes)
+            result = validate_chunk(chunk)
+            if result.rejected.num_rows:
+                if rejected_writer is None:
+                    rejected_writer = pacsv.CSVWriter(
+                        rejected_path, REJECTED_SCHEMA, write_options=WRITE_OPTIONS
+                    )
+                rejected_writer.write_table(neutralise_table(result.rejected))
+                checked.rows_rejected += len(pc.unique(result.rejected["row"]))
+            checked.valid.append(result.valid.cast(arrow_schema()))
+            checked.ids.append(chunk.table["transaction_id"].combine_chunks())
+            checked.id_rows.append(chunk.rows)
+            checked.valid_rows.append(result.valid_rows)
+            del chunk, result
+            release()
+    finally:
+        if rejected_writer is not None:
+            rejected_writer.close()
+    checked.rejected_written = rejected_writer is not None
+    return checked
 
 
 def _add_rejected(earlier: Path | None, path: Path, dups: pa.Table) -> None:
@@ -197,70 +242,68 @@ def _add_rejected(earlier: Path | None, path: Path, dups: pa.Table) -> None:
     pacsv.write_csv(merged, path, write_options=WRITE_OPTIONS)
 
 
-def _history_features(valid: Path, keep: np.ndarray, history: HistoryOf) -> pa.Table:
-    """The history features of the kept valid rows, in their order."""
-    events = pq.read_table(valid, columns=list(EVENT_COLUMNS)).filter(pa.array(keep))
-    return enrich(events, history(events)).select(list(HISTORY_FEATURES))
-
-
 def _score_valid(
-    valid: Path,
-    keep: np.ndarray,
+    valid: pa.Table,
     features: pa.Table,
     *,
     scores: pa.Table | None,
     scorer: FraudScorer,
     names: tuple[str, str],
     scored_path: Path,
-    predictions: Path,
-) -> int:
-    """Score the kept valid rows batch by batch into the scored CSV and the predictions.
+) -> list[pa.Table]:
+    """Pass 3: score every valid row in one booster call; the scored CSV is written behind.
 
-    ``scores`` holds the rows' probabilities and decisions when they were computed elsewhere.
+    The model matrix is built a batch at a time; one call for the whole file (not one per
+    batch) spares the booster's threads a start and a wait per batch. ``scores`` holds the
+    rows' probabilities and decisions when they were computed elsewhere (Spark).
     """
-    done = offset = 0
+    n_all = valid.num_rows
+    matrix = np.empty((n_all if scores is None else 0, len(FEATURE_NAMES)), dtype=np.float32)
+    batches: list[pa.Table] = []
+    for start in range(0, n_all, BATCH_ROWS):
+        kept = valid.slice(start, BATCH_ROWS)
+        n = kept.num_rows
+        for name, values in zip(HISTORY_FEATURES, features.slice(start, n).columns, strict=True):
+            kept = kept.append_column(name, values)
+        if scores is None:
+            build_features(columns_from_table(kept), out=matrix[start : start + n])
+        batches.append(kept)
+    if scores is None:
+        proba, flag = score_matrix(scorer, matrix)
+    else:  # scored already, by the same code elsewhere
+        proba = scores["fraud_probability"].to_numpy()
+        flag = scores["is_fraud"].to_numpy(zero_copy_only=False)
+    del matrix
+    predictions: list[pa.Table] = []
     with (
         pacsv.CSVWriter(scored_path, SCORED_CSV_SCHEMA, write_options=WRITE_OPTIONS) as out,
-        pq.ParquetWriter(predictions, PREDICTIONS_SCHEMA, compression="lz4") as preds,
+        Behind() as writer,
     ):
-        for batch in pq.ParquetFile(valid).iter_batches(batch_size=BATCH_ROWS):
-            kept = pa.Table.from_batches([batch]).filter(
-                pa.array(keep[offset : offset + len(batch)])
-            )
-            offset += len(batch)
+        start = 0
+        for kept in batches:
             n = kept.num_rows
-            if n == 0:
-                continue
-            for name, values in zip(HISTORY_FEATURES, features.slice(done, n).columns, strict=True):
-                kept = kept.append_column(name, values)
-            if scores is None:
-                scored = scored_table(scorer, kept)
-            else:  # scored already, by the same code elsewhere
-                done_here = scores.slice(done, n).columns
-                ids = kept["transaction_id"]
-                scored = pa.Table.from_arrays([ids, *done_here], schema=SCORED_SCHEMA)
+            scored = [pa.array(proba[start : start + n]), pa.array(flag[start : start + n])]
             model = (_constant(names[0], n), _constant(names[1], n))
-            out.write_table(
-                neutralise_table(
-                    pa.Table.from_arrays([*scored.columns, *model], schema=SCORED_CSV_SCHEMA)
-                )
+            rows = pa.Table.from_arrays(
+                [kept["transaction_id"], *scored, *model], schema=SCORED_CSV_SCHEMA
             )
-            preds.write_table(
-                pa.Table.from_arrays(
-                    [*kept.columns, *scored.columns[1:], *model], schema=PREDICTIONS_SCHEMA
-                )
+            writer.submit(functools.partial(_write, out, rows))
+            predictions.append(
+                pa.Table.from_arrays([*kept.columns, *scored, *model], schema=PREDICTIONS_SCHEMA)
             )
-            done += n
-            _release()
-    return done
+            start += n
+    return predictions
+
+
+def _write(out: pacsv.CSVWriter, rows: pa.Table) -> None:
+    out.write_table(neutralise_table(rows))
 
 
 def lake_batches(
-    predictions: Path, *, extra: dict[str, pa.Scalar], columns: list[str]
+    predictions: list[pa.Table], *, extra: dict[str, pa.Scalar], columns: list[str]
 ) -> Iterator[pa.Table]:
-    """The staged predictions, batch by batch, with constant ``extra`` columns, as ``columns``."""
-    for batch in pq.ParquetFile(predictions).iter_batches(batch_size=BATCH_ROWS):
-        table = pa.Table.from_batches([batch])
+    """The predictions, batch by batch, with constant ``extra`` columns, as ``columns``."""
+    for table in predictions:
         n = table.num_rows
         for name, value in extra.items():
             table = table.append_column(name, pa.repeat(value, n))
