@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         0.0, description="Candidate AP must be >= champion AP - margin to be promoted."
     )
     promotion_floor: float = Field(0.3, description="Candidate AP must be at least this.")
+    manual_promotion: bool = Field(
+        False,
+        description="A candidate that passes the gate becomes @challenger and waits for a "
+        "person's `fraudops approve` (or the approval step in Airflow) to reach production.",
+    )
 
     # monitoring
     retrain_cooldown_days: int = Field(

@@ -29,10 +29,13 @@ class Decision:
     holdout_snapshot_id: int | None
     holdout_days: str
     decided_at: str
+    awaiting_approval: bool = False  # passed, and production waits for a person's approval
 
     @property
     def verdict(self) -> str:
-        """``promoted`` or ``rejected``."""
+        """``promoted``, ``rejected`` or ``awaiting approval``."""
+        if self.promote and self.awaiting_approval:
+            return "awaiting approval"
         return "promoted" if self.promote else "rejected"
 
     def as_tags(self) -> dict[str, str]:
@@ -65,11 +68,12 @@ class Decision:
             holdout_snapshot_id=int(snapshot) if snapshot else None,
             holdout_days=got.get("holdout_days", ""),
             decided_at=got["decided_at"],
+            awaiting_approval=got.get("awaiting_approval") == "True",
         )
 
     def summary(self) -> dict[str, Any]:
         """The few fields a DAG task returns (a small XCom value)."""
-        keep = ("promote", "reason", "candidate_version", "candidate_ap")
+        keep = ("promote", "reason", "candidate_version", "candidate_ap", "awaiting_approval")
         return {k: getattr(self, k) for k in (*keep, "champion_version", "champion_ap")}
 
 
