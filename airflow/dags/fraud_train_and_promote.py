@@ -15,8 +15,13 @@ days of data old (the check's `retrain` verdict): its labels have not had time t
 3. `promote`: the gate re-scores the candidate and the current `@production` version on the same
    fresh holdout and moves the alias only if the candidate is at least as good. The decision
    is in this task's log and on the model version (tags `fraudops.gate.*`).
+4. With manual promotion on (`FRAUDOPS_MANUAL_PROMOTION=true`) a candidate the gate passed
+   waits as `@challenger`: `approve` is a human-in-the-loop step (Browse -> Required Actions,
+   or the task's Required Actions tab); once a person approves, `record_approval` moves
+   `@production` and records who approved in the history (`fraudops history`). A rejection
+   skips it and production stays. Without manual promotion both steps are skipped.
 
-Same steps as `fraudops train` then `fraudops promote`.
+Same steps as `fraudops train`, `fraudops promote` and `fraudops approve`.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
+from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
 log = logging.getLogger(__name__)
@@ -102,11 +108,41 @@ def fraud_train_and_promote() -> None:
         from fraudops import registry
         from fraudops.config import get_settings
 
-        decision = registry.promote(get_settings(), version=version)
+        decision = registry.promote(
+            get_settings(), version=version, by="airflow:fraud_train_and_promote"
+        )
         log.info("gate: %s version %s: %s", decision.verdict, version, decision.reason)
         return decision.summary()
 
-    promote(train(pin_snapshot()))
+    @task.short_circuit
+    def awaits_approval(decision: dict[str, Any]) -> bool:
+        return bool(decision.get("awaiting_approval"))
+
+    approve = ApprovalOperator(
+        task_id="approve",
+        subject="Promote {{ ti.xcom_pull(task_ids='train') }} to production?",
+        body=(
+            "The gate passed version {{ ti.xcom_pull(task_ids='train') }}: "
+            "{{ ti.xcom_pull(task_ids='promote')['reason'] }}. Approve to move @production "
+            "to it; reject to keep the current version."
+        ),
+    )
+
+    @task
+    def record_approval(version: str, *, ti: Any = None) -> str:
+        from fraudops.config import get_settings
+        from fraudops.release import approve as approve_version
+
+        answer = ti.xcom_pull(task_ids="approve") or {}
+        user = answer.get("responded_by_user") or {}
+        who = f"{user.get('name') or user.get('id') or 'unknown'} (Airflow)"
+        event = approve_version(get_settings(), version, by=who)
+        log.info("%s version %s (was %s)", event.reason, event.version, event.previous)
+        return who
+
+    version = train(pin_snapshot())
+    decision = promote(version)
+    awaits_approval(decision) >> approve >> record_approval(version)
 
 
 fraud_train_and_promote()
