@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     admin_api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="Keys for the admin routes, e.g. POST /model/reload."
     )
+    inbox_explain: bool = Field(
+        False, description="Add each row's top reasons (a `reasons` column) to scored files."
+    )
     api_key_failures: int = Field(
         10, ge=1, description="Wrong keys a client may send per minute before a 429."
     )

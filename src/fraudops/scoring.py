@@ -82,12 +82,17 @@ class FraudScorer:
         return cls(booster=booster, threshold=float(meta["threshold"]))
 
 
+def score_matrix(scorer: FraudScorer, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(probability, decision at the model's threshold) for a model matrix."""
+    proba = scorer.predict_proba(matrix).astype(np.float64)
+    return proba, proba >= scorer.threshold
+
+
 def score_columns(
     scorer: FraudScorer, cols: Mapping[str, np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:
     """(probability, decision at the model's threshold) for numeric input columns."""
-    proba = scorer.predict_proba(build_features(cols)).astype(np.float64)
-    return proba, proba >= scorer.threshold
+    return score_matrix(scorer, build_features(cols))
 
 
 def score_table(scorer: FraudScorer, table: Any) -> tuple[np.ndarray, np.ndarray]:

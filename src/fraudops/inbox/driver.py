@@ -296,4 +296,5 @@ class InboxRun:
             chunk_rows=self.settings.inbox_chunk_rows,
             history=sources.lake_history(self.settings, claim.history_snapshot_id),
             on_progress=progress,
+            explain=self.settings.inbox_explain,
         )

@@ -33,6 +33,7 @@ from fraudops.csvio import (
     read_typed,
     validate_chunk,
 )
+from fraudops.explain import COLUMN, reasons_column
 from fraudops.schema import arrow_schema
 from fraudops.scoring import FraudScorer, scored_table
 from fraudops.validation import REJECTED_SCHEMA, duplicate_rows
@@ -105,10 +106,12 @@ def score_file(
     chunk_rows: int,
     history: HistoryOf = no_history,
     on_progress: ReadProgress | None = None,
+    explain: bool = False,
 ) -> Staged:
     """Validate and score every row of a CSV file into staged outputs.
 
-    ``history`` gives the transactions of the file's cards before the file (the lake's).
+    ``history`` gives the transactions of the file's cards before the file (the lake's);
+    ``explain`` adds a ``reasons`` column to the scored CSV (``fraudops.explain``).
 
     Raises:
         Unparseable: the file is not a CSV of transactions (nothing is staged).
@@ -161,6 +164,7 @@ def score_file(
         names=(model_name, model_version),
         scored_path=scored_path,
         predictions=predictions,
+        explain=explain,
     )
     valid_path.unlink()
     has_rejected = rejected_writer is not None or dups.num_rows > 0
@@ -200,11 +204,15 @@ def _score_valid(
     names: tuple[str, str],
     scored_path: Path,
     predictions: Path,
+    explain: bool = False,
 ) -> int:
     """Score the kept valid rows batch by batch into the scored CSV and the predictions."""
     done = offset = 0
+    schema = SCORED_CSV_SCHEMA.append(pa.field(COLUMN, pa.string())) if explain else None
     with (
-        pacsv.CSVWriter(scored_path, SCORED_CSV_SCHEMA, write_options=WRITE_OPTIONS) as out,
+        pacsv.CSVWriter(
+            scored_path, schema or SCORED_CSV_SCHEMA, write_options=WRITE_OPTIONS
+        ) as out,
         pq.ParquetWriter(predictions, PREDICTIONS_SCHEMA, compression="lz4") as preds,
     ):
         for batch in pq.ParquetFile(valid).iter_batches(batch_size=BATCH_ROWS):
@@ -219,9 +227,12 @@ def _score_valid(
                 kept = kept.append_column(name, values)
             scored = scored_table(scorer, kept)
             model = (_constant(names[0], n), _constant(names[1], n))
+            reasons = [reasons_column(scorer, kept)] if schema else []
             out.write_table(
                 neutralise_table(
-                    pa.Table.from_arrays([*scored.columns, *model], schema=SCORED_CSV_SCHEMA)
+                    pa.Table.from_arrays(
+                        [*scored.columns, *model, *reasons], schema=schema or SCORED_CSV_SCHEMA
+                    )
                 )
             )
             preds.write_table(
