@@ -50,6 +50,8 @@ class Event:
     reason: str
     candidate_ap: float | None = None
     champion_ap: float | None = None
+    candidate_saved_per_day: float | None = None  # cost saved a day on the gate's holdout
+    champion_saved_per_day: float | None = None
 
     @property
     def moved(self) -> bool:
@@ -93,6 +95,8 @@ def from_decision(decision: Decision, kind: Kind, *, by: str) -> Event:
         reason=decision.reason,
         candidate_ap=decision.candidate_ap,
         champion_ap=decision.champion_ap,
+        candidate_saved_per_day=decision.candidate_saved_per_day,
+        champion_saved_per_day=decision.champion_saved_per_day,
     )
 
 

@@ -27,10 +27,11 @@ from fraudops import history, lake, tracking
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError
 from fraudops.evaluation import evaluate
-from fraudops.gate import GATE, Decision, decide
+from fraudops.gate import GATE, Decision, Score, decide
 from fraudops.gatelock import gate_lock
 from fraudops.schema import LABEL
 from fraudops.scoring import FraudScorer, score_table
+from fraudops.trainset import amounts, day_codes
 
 CHALLENGER = "challenger"
 GATE_ATTEMPTS = 5  # comparisons a gate makes while someone keeps moving production by hand
@@ -52,6 +53,7 @@ class ProductionModel:
     lineage: dict[str, str]
     snapshot_id: str | None
     decision: Decision | None
+    description: str | None = None  # the model card (``modelcard``) when `train` registered it
 
 
 def register(client: MlflowClient, settings: Settings, *, model_uri: str, run_id: str) -> str:
@@ -97,15 +99,24 @@ def missing_lineage(client: MlflowClient, settings: Settings, version: str) -> l
     return [f"{TAG}{name}" for name in LINEAGE if not tags.get(f"{TAG}{name}")]
 
 
-def score_version(settings: Settings, version: str, holdout: pa.Table) -> float:
-    """Average precision of a registered version on a holdout, from its native booster.
+def score_version(settings: Settings, version: str, holdout: pa.Table) -> Score:
+    """A registered version on a holdout, at its own threshold, from its native booster.
 
+    Average precision, and the cost it saves a day (``false_alarm_cost`` per false alarm).
     The API scores the same way; the version's pickled pyfunc is never loaded here.
     """
     scorer = load_scorer(settings, version)
     y = np.asarray(holdout[LABEL.name].to_numpy(), dtype=np.int32)
     proba, _ = score_table(scorer, holdout)
-    return evaluate(y, proba, 0.5)["average_precision"]
+    metrics = evaluate(
+        y,
+        proba,
+        scorer.threshold,
+        days=day_codes(holdout),
+        amount=amounts(holdout),
+        false_alarm_cost=settings.false_alarm_cost,
+    )
+    return Score(metrics["average_precision"], metrics["cost_saved_per_day"])
 
 
 def holdout_from_lake(settings: Settings, snapshot_id: int | None = None) -> tuple[pa.Table, int]:
@@ -138,11 +149,11 @@ def gate(
     """
     name, version = settings.model_name, str(version)
     missing = missing_lineage(client, settings, version)
-    scores: dict[str, float] = {}
+    scores: dict[str, Score] = {}
     who = history.actor(by)
     waiting = False
 
-    def ap(of: str) -> float:
+    def score(of: str) -> Score:
         if of not in scores:
             scores[of] = score_version(settings, of, holdout)
         return scores[of]
@@ -157,7 +168,7 @@ def gate(
                     version=version,
                     champion=champion,
                     missing=missing,
-                    ap=ap,
+                    score=score,
                     holdout=holdout,
                     holdout_snapshot_id=holdout_snapshot_id,
                     margin=settings.promotion_margin,
@@ -226,6 +237,7 @@ def production_model(client: MlflowClient, settings: Settings) -> ProductionMode
         },
         snapshot_id=tags.get(f"{TAG}snapshot_id"),
         decision=Decision.from_tags(tags),
+        description=mv.description or None,
     )
 
 

@@ -48,6 +48,8 @@ def approve(settings: Settings, version: str, *, by: str | None = None) -> histo
             reason=f"approved by {who}; the gate: {decision.reason}",
             candidate_ap=decision.candidate_ap,
             champion_ap=decision.champion_ap,
+            candidate_saved_per_day=decision.candidate_saved_per_day,
+            champion_saved_per_day=decision.champion_saved_per_day,
         )
         client.set_model_version_tag(name, version, f"{GATE}approved_at", event.at)
         return history.record(client, settings, event)

@@ -107,6 +107,11 @@ class ModelInfo(BaseModel):
     snapshot_id: str | None = Field(description="Lake snapshot it was trained on.")
     threshold: float
     metrics: dict[str, float | None] = Field(description="Metrics of the training run.")
+    operating_point: dict[str, float | None] = Field(
+        description="The threshold, the alert budget and false-alarm cost it was chosen for, "
+        "and on the training holdout: precision and recall at the budget, alerts a day, "
+        "cost saved a day (a missed fraud costs its amount)."
+    )
     lineage: dict[str, str] = Field(description="Lineage tags of the model version.")
     decision: dict[str, Any] | None = Field(
         description="The promotion gate's decision: both scores, the holdout, the reason."

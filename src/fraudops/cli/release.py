@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 BY = typer.Option(help="Who acts (recorded in the history; default: the OS user).")
 
 
-def _ap(value: float | None) -> str:
-    return "" if value is None else f"{value:.4f}"
+def _money(value: float | None) -> str:
+    return "" if value is None else f"{value:,.2f}"
 
 
 def print_event(event: Event) -> None:
@@ -66,7 +66,8 @@ def history(
         out.print_json(json.dumps([dataclasses.asdict(e) for e in found]))
         return
     table = Table(title=f"{s.model_name}: history of @{s.model_alias}")
-    for column in ("when (UTC)", "event", "version", "was", "AP", "champion AP", "by", "reason"):
+    columns = ("when (UTC)", "event", "version", "was", "saved/day", "champion's", "by", "reason")
+    for column in columns:
         table.add_column(column)
     for e in found:
         table.add_row(
@@ -74,8 +75,8 @@ def history(
             str(e.kind),
             e.version,
             e.previous or "",
-            _ap(e.candidate_ap),
-            _ap(e.champion_ap),
+            _money(e.candidate_saved_per_day),
+            _money(e.champion_saved_per_day),
             escape(e.by),
             escape(e.reason),
         )
