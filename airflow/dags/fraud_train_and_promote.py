@@ -18,8 +18,9 @@ days of data old (the check's `retrain` verdict): its labels have not had time t
 4. With manual promotion on (`FRAUDOPS_MANUAL_PROMOTION=true`) a candidate the gate passed
    waits as `@challenger`: `approve` is a human-in-the-loop step (Browse -> Required Actions,
    or the task's Required Actions tab); once a person approves, `record_approval` moves
-   `@production` and records who approved in the history (`fraudops history`). A rejection
-   skips it and production stays. Without manual promotion both steps are skipped.
+   `@production` and records who approved in the history (`fraudops history`); a rejection
+   skips it, production stays and `record_rejection` records who rejected the version.
+   Without manual promotion these steps are skipped.
 
 Same steps as `fraudops train`, `fraudops promote` and `fraudops approve`.
 """
@@ -37,6 +38,26 @@ from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, t
 log = logging.getLogger(__name__)
 
 MODEL_HEALTH = Asset(name="fraud.model_health", uri="iceberg://fraudops/fraud/model_health")
+
+
+class Approval(ApprovalOperator):
+    """The approval step, keeping each answer (option, who) as XCom ``answer``.
+
+    A rejection skips what follows, and with it the step's return value: the answer is kept
+    first, so ``record_rejection`` can say who rejected.
+    """
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        """Keep the answer, then approve or reject as ``ApprovalOperator`` does."""
+        answer = {k: event.get(k) for k in ("chosen_options", "responded_by_user")}
+        context["ti"].xcom_push(key="answer", value=answer)
+        return super().execute_complete(context=context, event=event)
+
+
+def _responder(answer: dict[str, Any] | None) -> str:
+    """Who answered the approval step, as the history records it."""
+    user = (answer or {}).get("responded_by_user") or {}
+    return f"{user.get('name') or user.get('id') or 'unknown'} (Airflow)"
 
 
 @dag(
@@ -118,7 +139,7 @@ def fraud_train_and_promote() -> None:
     def awaits_approval(decision: dict[str, Any]) -> bool:
         return bool(decision.get("awaiting_approval"))
 
-    approve = ApprovalOperator(
+    approve = Approval(
         task_id="approve",
         subject="Promote {{ ti.xcom_pull(task_ids='train') }} to production?",
         body=(
@@ -133,16 +154,32 @@ def fraud_train_and_promote() -> None:
         from fraudops.config import get_settings
         from fraudops.release import approve as approve_version
 
-        answer = ti.xcom_pull(task_ids="approve") or {}
-        user = answer.get("responded_by_user") or {}
-        who = f"{user.get('name') or user.get('id') or 'unknown'} (Airflow)"
+        who = _responder(ti.xcom_pull(task_ids="approve", key="answer"))
         event = approve_version(get_settings(), version, by=who)
         log.info("%s version %s (was %s)", event.reason, event.version, event.previous)
         return who
 
+    # its one upstream is record_approval: it runs when that was skipped, which a rejection
+    # does, and so does a run with nothing to train (then it skips itself too)
+    @task(trigger_rule="all_skipped")
+    def record_rejection(*, ti: Any = None) -> str:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from fraudops.config import get_settings
+        from fraudops.release import reject
+
+        answer = ti.xcom_pull(task_ids="approve", key="answer") or {}
+        if answer.get("chosen_options") != [Approval.REJECT]:
+            raise AirflowSkipException("nobody rejected a version in this run")
+        who = _responder(answer)
+        event = reject(get_settings(), ti.xcom_pull(task_ids="train"), by=who)
+        log.info("%s; production stays on version %s", event.reason, event.previous)
+        return event.by
+
     version = train(pin_snapshot())
     decision = promote(version)
-    awaits_approval(decision) >> approve >> record_approval(version)
+    approved = awaits_approval(decision) >> approve >> record_approval(version)
+    approved >> record_rejection()
 
 
 fraud_train_and_promote()

@@ -32,6 +32,7 @@ class Kind(StrEnum):
     REFUSED = "refused"  # the gate kept the version out
     AWAITING = "awaiting-approval"  # the gate passed it; a person has to approve it
     APPROVED = "approved"  # a person moved production to the version the gate passed
+    REJECTED = "rejected"  # a person kept the version the gate passed out of production
     ROLLED_BACK = "rolled-back"  # production moved back to the version before
 
 

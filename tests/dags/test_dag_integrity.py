@@ -21,6 +21,7 @@ EXPECTED_TASKS = {
         "pin_snapshot",
         "promote",
         "record_approval",
+        "record_rejection",
         "train",
     ],
     "fraud_batch_score": ["score_inbox"],

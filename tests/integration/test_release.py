@@ -111,6 +111,21 @@ def test_rollback_then_history_then_approval(home: tuple[Settings, train.TrainRe
     # one step back from the approved version: the version before it
     assert release.rollback(s, by="bob").version == v1
 
+    # a person may also turn the gate's winner down: production stays
+    v5 = _register(s, trained)
+    assert registry.promote(manual, version=v5, by="ci").awaiting_approval
+    result = CliRunner().invoke(
+        app, ["reject", v5, "--by", "carol", "--reason", "wait for Monday"], env=_env(s)
+    )
+    assert result.exit_code == 0, result.output
+    assert _production(s) == v1
+    assert registry.alias_version(client, s.model_name, registry.CHALLENGER) is None
+    last = history.events(client, s)[-1]
+    assert (last.kind, last.version, last.by) == (history.Kind.REJECTED, v5, "carol")
+    assert "wait for Monday" in last.reason
+    decision = registry.last_decision(client, s)
+    assert decision is not None and decision.verdict == "rejected"
+
 
 def _env(s: Settings) -> dict[str, str]:
     get_settings.cache_clear()  # the commands read these, not a settings object cached before

@@ -22,6 +22,7 @@ ORDER = (
     "train",
     "promote",
     "approve",
+    "reject",
     "rollback",
     "history",
     "status",

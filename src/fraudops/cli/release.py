@@ -1,4 +1,4 @@
-"""Production by hand: approve a waiting challenger, roll back, read the history."""
+"""Production by hand: approve or reject a waiting challenger, roll back, read the history."""
 
 from __future__ import annotations
 
@@ -39,6 +39,18 @@ def approve(
     from fraudops.release import approve as approve_version
 
     print_event(approve_version(settings(), version, by=by))
+
+
+@app.command()
+def reject(
+    version: Annotated[str, typer.Argument(help="The version waiting as @challenger.")],
+    by: Annotated[str | None, BY] = None,
+    reason: Annotated[str | None, typer.Option(help="Why (recorded in the history).")] = None,
+) -> None:
+    """Reject the version the gate passed (manual promotion): production stays as it is."""
+    from fraudops.release import reject as reject_version
+
+    print_event(reject_version(settings(), version, by=by, reason=reason))
 
 
 @app.command()
