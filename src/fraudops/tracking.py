@@ -23,6 +23,7 @@ from fraudops.config import Settings
 from fraudops.errors import FraudOpsError, redact
 
 log = logging.getLogger(__name__)
+TRAINING_RUN = "fraudops.training_run"  # on a training's parent run (named for its data)
 EXPERIMENT_KIND = "mlflow.experimentKind"  # which view the MLflow UI opens the experiment on
 CUSTOM_MODEL = "custom_model_development"  # training runs, not the GenAI overview
 # how long a failed training waits for the tracking server to record its runs as FAILED

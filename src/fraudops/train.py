@@ -195,7 +195,9 @@ def train_sweep(
     best: tuple[float, str, FraudScorer, dict[str, Any], dict[str, float]] | None = None
     with (
         tracking.failed_runs_recorded(client, settings.tracking_url) as started,
-        mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=tags) as parent,
+        mlflow.start_run(
+            experiment_id=experiment_id, run_name=name, tags={**tags, tracking.TRAINING_RUN: "1"}
+        ) as parent,
     ):
         started.append(parent.info.run_id)
         tracking.log_lake_input(tags)  # the Dataset column: which snapshot and label cut-off
