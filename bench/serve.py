@@ -277,8 +277,8 @@ def wrk(
     lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
     script.write_text("\n".join(lines) + "\n")
     cmd = [
-        ensure_wrk(), f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds:g}s", "--latency",
-        "--timeout", "10s", "-s", str(script), url,
+        ensure_wrk(), f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds:g}s",
+        "--latency", "--timeout", "10s", "-s", str(script), url,
     ]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     rps = float(_find(r"Requests/sec:\s+([\d.]+)", out))

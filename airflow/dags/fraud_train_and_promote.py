@@ -15,8 +15,14 @@ days of data old (the check's `retrain` verdict): its labels have not had time t
 3. `promote`: the gate re-scores the candidate and the current `@production` version on the same
    fresh holdout and moves the alias only if the candidate is at least as good. The decision
    is in this task's log and on the model version (tags `fraudops.gate.*`).
+4. With manual promotion on (`FRAUDOPS_MANUAL_PROMOTION=true`) a candidate the gate passed
+   waits as `@challenger`: `approve` is a human-in-the-loop step (Browse -> Required Actions,
+   or the task's Required Actions tab); once a person approves, `record_approval` moves
+   `@production` and records who approved in the history (`fraudops history`); a rejection
+   skips it, production stays and `record_rejection` records who rejected the version.
+   Without manual promotion these steps are skipped.
 
-Same steps as `fraudops train` then `fraudops promote`.
+Same steps as `fraudops train`, `fraudops promote` and `fraudops approve`.
 """
 
 from __future__ import annotations
@@ -26,11 +32,32 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
+from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
 log = logging.getLogger(__name__)
 
 MODEL_HEALTH = Asset(name="fraud.model_health", uri="iceberg://fraudops/fraud/model_health")
+
+
+class Approval(ApprovalOperator):
+    """The approval step, keeping each answer (option, who) as XCom ``answer``.
+
+    A rejection skips what follows, and with it the step's return value: the answer is kept
+    first, so ``record_rejection`` can say who rejected.
+    """
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        """Keep the answer, then approve or reject as ``ApprovalOperator`` does."""
+        answer = {k: event.get(k) for k in ("chosen_options", "responded_by_user")}
+        context["ti"].xcom_push(key="answer", value=answer)
+        return super().execute_complete(context=context, event=event)
+
+
+def _responder(answer: dict[str, Any] | None) -> str:
+    """Who answered the approval step, as the history records it."""
+    user = (answer or {}).get("responded_by_user") or {}
+    return f"{user.get('name') or user.get('id') or 'unknown'} (Airflow)"
 
 
 @dag(
@@ -102,11 +129,57 @@ def fraud_train_and_promote() -> None:
         from fraudops import registry
         from fraudops.config import get_settings
 
-        decision = registry.promote(get_settings(), version=version)
+        decision = registry.promote(
+            get_settings(), version=version, by="airflow:fraud_train_and_promote"
+        )
         log.info("gate: %s version %s: %s", decision.verdict, version, decision.reason)
         return decision.summary()
 
-    promote(train(pin_snapshot()))
+    @task.short_circuit
+    def awaits_approval(decision: dict[str, Any]) -> bool:
+        return bool(decision.get("awaiting_approval"))
+
+    approve = Approval(
+        task_id="approve",
+        subject="Promote {{ ti.xcom_pull(task_ids='train') }} to production?",
+        body=(
+            "The gate passed version {{ ti.xcom_pull(task_ids='train') }}: "
+            "{{ ti.xcom_pull(task_ids='promote')['reason'] }}. Approve to move @production "
+            "to it; reject to keep the current version."
+        ),
+    )
+
+    @task
+    def record_approval(version: str, *, ti: Any = None) -> str:
+        from fraudops.config import get_settings
+        from fraudops.release import approve as approve_version
+
+        who = _responder(ti.xcom_pull(task_ids="approve", key="answer"))
+        event = approve_version(get_settings(), version, by=who)
+        log.info("%s version %s (was %s)", event.reason, event.version, event.previous)
+        return who
+
+    # its one upstream is record_approval: it runs when that was skipped, which a rejection
+    # does, and so does a run with nothing to train (then it skips itself too)
+    @task(trigger_rule="all_skipped")
+    def record_rejection(*, ti: Any = None) -> str:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from fraudops.config import get_settings
+        from fraudops.release import reject
+
+        answer = ti.xcom_pull(task_ids="approve", key="answer") or {}
+        if answer.get("chosen_options") != [Approval.REJECT]:
+            raise AirflowSkipException("nobody rejected a version in this run")
+        who = _responder(answer)
+        event = reject(get_settings(), ti.xcom_pull(task_ids="train"), by=who)
+        log.info("%s; production stays on version %s", event.reason, event.previous)
+        return event.by
+
+    version = train(pin_snapshot())
+    decision = promote(version)
+    approved = awaits_approval(decision) >> approve >> record_approval(version)
+    approved >> record_rejection()
 
 
 fraud_train_and_promote()

@@ -73,14 +73,30 @@ class Settings(BaseSettings):
         "a younger one with none is left out of training and evaluation.",
     )
     alert_budget: int = Field(
-        100, ge=1, description="Alerts per day analysts can review (precision/recall@budget)."
+        100,
+        ge=1,
+        description="Alerts per day analysts can review: training picks the threshold that "
+        "saves the most within it (precision/recall@budget).",
+    )
+    false_alarm_cost: float = Field(
+        10.0,
+        ge=0,
+        description="Cost of one false alarm (a review, a customer called); a missed fraud "
+        "costs its amount.",
     )
     holdout_days: int = Field(4, ge=1, description="Most recent days kept for the gate.")
     valid_days: int = Field(4, ge=1, description="Days before the holdout, for early stopping.")
     promotion_margin: float = Field(
-        0.0, description="Candidate AP must be >= champion AP - margin to be promoted."
+        0.0,
+        description="The candidate must save at least the champion's cost a day less this "
+        "(on the fresh holdout, at the alert budget) to be promoted.",
     )
     promotion_floor: float = Field(0.3, description="Candidate AP must be at least this.")
+    manual_promotion: bool = Field(
+        False,
+        description="A candidate that passes the gate becomes @challenger and waits for a "
+        "person's `fraudops approve` (or the approval step in Airflow) to reach production.",
+    )
 
     # monitoring
     retrain_cooldown_days: int = Field(
@@ -117,6 +133,9 @@ class Settings(BaseSettings):
     inbox: str | None = Field(None, description="Inbox root: a folder or s3://bucket/prefix.")
     inbox_chunk_rows: int = Field(
         100_000, ge=1, description="Rows validated and scored at a time (bounds memory)."
+    )
+    inbox_explain: bool = Field(
+        False, description="Add each row's top reasons (a `reasons` column) to scored files."
     )
     inbox_lock_seconds: int = Field(
         900, ge=10, description="Lease of the S3 inbox lock; a run renews it while it works."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,13 +18,50 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-def choose_threshold(y: np.ndarray, proba: np.ndarray) -> float:
-    """The probability threshold that maximises F1 (0.5 when there are no positives)."""
-    if y.sum() == 0:
-        return 0.5
-    precision, recall, thresholds = precision_recall_curve(y, proba)
-    f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-12)
-    return float(thresholds[int(np.argmax(f1))])
+@dataclass(frozen=True)
+class CostCurve:
+    """What alerting costs and saves a day, threshold by threshold (highest first).
+
+    Alerting on every score ``>= thresholds[i]`` raises ``alerts_per_day[i]`` alerts a day and
+    saves ``saved_per_day[i]``: the amounts of the frauds caught, less ``false_alarm_cost``
+    per false alarm.
+    """
+
+    thresholds: np.ndarray
+    alerts_per_day: np.ndarray
+    saved_per_day: np.ndarray
+
+
+def cost_curve(
+    y: np.ndarray, proba: np.ndarray, amount: np.ndarray, *, n_days: int, false_alarm_cost: float
+) -> CostCurve:
+    """The cost curve of scores ``proba`` on labelled rows spread over ``n_days``."""
+    order = np.argsort(-np.asarray(proba, dtype=np.float64), kind="stable")
+    p = np.asarray(proba, dtype=np.float64)[order]
+    fraud = np.asarray(y)[order].astype(bool)
+    caught = np.cumsum(np.where(fraud, np.asarray(amount, dtype=np.float64)[order], 0.0))
+    false = np.cumsum(~fraud)
+    # a threshold alerts on a whole group of tied scores: the curve has a point per group
+    last = np.r_[np.flatnonzero(p[1:] != p[:-1]), len(p) - 1] if len(p) else np.zeros(0, int)
+    days = max(n_days, 1)
+    return CostCurve(
+        thresholds=p[last],
+        alerts_per_day=(last + 1) / days,
+        saved_per_day=(caught[last] - false_alarm_cost * false[last]) / days,
+    )
+
+
+def choose_threshold(curve: CostCurve, budget: float) -> float:
+    """The threshold that saves the most a day with at most ``budget`` alerts a day.
+
+    No alert at all (a threshold above every score) when no allowed threshold saves money.
+    """
+    within = np.flatnonzero(curve.alerts_per_day <= budget)
+    none = float(np.nextafter(curve.thresholds[0], np.inf)) if len(curve.thresholds) else 1.0
+    if len(within) == 0:
+        return none
+    best = within[int(np.argmax(curve.saved_per_day[within]))]
+    return float(curve.thresholds[best]) if curve.saved_per_day[best] > 0 else none
 
 
 def at_budget(
@@ -55,11 +93,15 @@ def evaluate(
     *,
     days: np.ndarray | None = None,
     budget: int | None = None,
+    amount: np.ndarray | None = None,
+    false_alarm_cost: float | None = None,
 ) -> dict[str, float]:
-    """Average precision (PR-AUC, primary), ROC-AUC, log loss, P/R/F1 at the threshold.
+    """Average precision (PR-AUC), ROC-AUC, log loss, P/R/F1 at the threshold.
 
     With ``days`` and ``budget``: precision and recall when analysts review ``budget`` alerts
-    a day (the top scores of each day).
+    a day (the top scores of each day). With ``days``, ``amount`` and ``false_alarm_cost``
+    too: at the threshold, the alerts a day and the cost saved a day (frauds caught, their
+    amount, less the cost of the false alarms).
     """
     y = np.asarray(y).astype(int)
     pred = proba >= threshold
@@ -79,6 +121,7 @@ def evaluate(
         "threshold": float(threshold),
         "fraud_rate": float(y.mean()) if len(y) else 0.0,
         **_budget_metrics(y, proba, days, budget),
+        **_cost_metrics(y, pred, days, amount, false_alarm_cost),
     }
 
 
@@ -94,6 +137,49 @@ def _budget_metrics(
         "recall_at_budget": recall,
         "alerts_per_day": alerts / n_days,
     }
+
+
+def _cost_metrics(
+    y: np.ndarray,
+    pred: np.ndarray,
+    days: np.ndarray | None,
+    amount: np.ndarray | None,
+    false_alarm_cost: float | None,
+) -> dict[str, float]:
+    if days is None or amount is None or false_alarm_cost is None:
+        return {}
+    n_days = len(np.unique(days)) or 1
+    fraud = y == 1
+    caught = float(np.sum(np.where(pred & fraud, amount, 0.0)))
+    false_alarms = float(np.sum(pred & ~fraud))
+    return {
+        "alerts_per_day_at_threshold": float(pred.sum()) / n_days,
+        "cost_saved_per_day": (caught - false_alarm_cost * false_alarms) / n_days,
+        "fraud_amount_per_day": float(np.sum(np.where(fraud, amount, 0.0))) / n_days,
+    }
+
+
+def cost_curve_figure(curve: CostCurve, threshold: float, budget: float) -> Figure:
+    """Cost saved a day against alerts a day, the alert budget and the chosen threshold."""
+    fig = _figure((5.5, 4))
+    ax = fig.add_subplot()
+    ax.plot(curve.alerts_per_day, curve.saved_per_day, lw=1.5)
+    ax.axvline(budget, color="grey", ls="--", lw=1, label=f"alert budget {budget:g}/day")
+    chosen = np.flatnonzero(curve.thresholds >= threshold)
+    if len(chosen):
+        i = chosen[-1]
+        ax.scatter(
+            [curve.alerts_per_day[i]],
+            [curve.saved_per_day[i]],
+            color="red",
+            zorder=3,
+            label=f"threshold {threshold:.3f}: {curve.saved_per_day[i]:,.0f} saved/day",
+        )
+    ax.set(xlabel="alerts per day", ylabel="cost saved per day")
+    ax.set_xlim(0, max(budget * 3, 1))
+    ax.set_title("Cost curve")
+    ax.legend(loc="lower right")
+    return fig
 
 
 def _figure(size: tuple[float, float] = (5, 4)) -> Figure:

@@ -16,6 +16,18 @@ GATE = "fraudops.gate."  # decision tags on a version
 
 
 @dataclass(frozen=True)
+class Score:
+    """A version on the holdout: average precision, and the cost it saves a day.
+
+    Saved at the version's own threshold: the frauds caught (their amount) less the false
+    alarms' cost.
+    """
+
+    ap: float
+    saved_per_day: float
+
+
+@dataclass(frozen=True)
 class Decision:
     """The outcome of the promotion gate for one candidate version."""
 
@@ -29,10 +41,15 @@ class Decision:
     holdout_snapshot_id: int | None
     holdout_days: str
     decided_at: str
+    awaiting_approval: bool = False  # passed, and production waits for a person's approval
+    candidate_saved_per_day: float | None = None
+    champion_saved_per_day: float | None = None
 
     @property
     def verdict(self) -> str:
-        """``promoted`` or ``rejected``."""
+        """``promoted``, ``rejected`` or ``awaiting approval``."""
+        if self.promote and self.awaiting_approval:
+            return "awaiting approval"
         return "promoted" if self.promote else "rejected"
 
     def as_tags(self) -> dict[str, str]:
@@ -65,27 +82,41 @@ class Decision:
             holdout_snapshot_id=int(snapshot) if snapshot else None,
             holdout_days=got.get("holdout_days", ""),
             decided_at=got["decided_at"],
+            awaiting_approval=got.get("awaiting_approval") == "True",
+            candidate_saved_per_day=number("candidate_saved_per_day"),
+            champion_saved_per_day=number("champion_saved_per_day"),
         )
 
     def summary(self) -> dict[str, Any]:
         """The few fields a DAG task returns (a small XCom value)."""
-        keep = ("promote", "reason", "candidate_version", "candidate_ap")
-        return {k: getattr(self, k) for k in (*keep, "champion_version", "champion_ap")}
+        keep = ("promote", "reason", "candidate_version", "candidate_ap", "awaiting_approval")
+        champion = ("champion_version", "champion_ap")
+        saved = ("candidate_saved_per_day", "champion_saved_per_day")
+        return {k: getattr(self, k) for k in (*keep, *champion, *saved)}
 
 
 def should_promote(
-    candidate: float, champion: float | None, *, margin: float, floor: float
+    candidate: Score, champion: Score | None, *, margin: float, floor: float
 ) -> tuple[bool, str]:
-    """The gate: at least as good as the champion (less ``margin``) and above ``floor``."""
-    if not np.isfinite(candidate) or candidate < floor:
-        return False, f"candidate AP {candidate:.4f} is below the floor {floor:.4f}"
+    """The gate: AP above ``floor``, and saving at least the champion's cost a day - ``margin``.
+
+    Both are scored on the same holdout, each at its own threshold (what it would alert on).
+    """
+    ap, saved = candidate.ap, candidate.saved_per_day
+    if not np.isfinite(ap) or ap < floor:
+        return False, f"candidate AP {ap:.4f} is below the floor {floor:.4f}"
     if champion is None:
-        return True, f"no production model yet; candidate AP {candidate:.4f} >= floor {floor:.4f}"
-    if candidate + margin >= champion:
         return True, (
-            f"candidate AP {candidate:.4f} >= champion AP {champion:.4f} - margin {margin:.4f}"
+            f"no production model yet; candidate AP {ap:.4f} >= floor {floor:.4f}, "
+            f"saves {saved:,.2f} a day"
         )
-    return False, f"candidate AP {candidate:.4f} < champion AP {champion:.4f} - margin {margin:.4f}"
+    against = (
+        f"champion's {champion.saved_per_day:,.2f} - margin {margin:,.2f} "
+        f"(AP {ap:.4f} vs {champion.ap:.4f})"
+    )
+    if np.isfinite(saved) and saved + margin >= champion.saved_per_day:
+        return True, f"candidate saves {saved:,.2f} a day >= {against}"
+    return False, f"candidate saves {saved:,.2f} a day < {against}"
 
 
 def decide(
@@ -93,37 +124,41 @@ def decide(
     version: str,
     champion: str | None,
     missing: list[str],
-    ap: Callable[[str], float],
+    score: Callable[[str], Score],
     holdout: pa.Table,
     holdout_snapshot_id: int | None,
     margin: float,
     floor: float,
 ) -> Decision:
-    """The decision for a candidate against a champion, each scored on the holdout by ``ap``.
+    """The decision for a candidate against a champion, each scored on the holdout by ``score``.
 
     A candidate without training lineage (``missing`` names what it lacks) is refused unread.
     """
+    cand: Score | None = None
+    champ: Score | None = None
     if missing:
-        promote, candidate_ap, champion_ap = False, 0.0, None
+        promote = False
         reason = (
             f"version {version} has no training lineage ({', '.join(missing)}): only versions "
             "that `fraudops train` registered are scored, and this one was not read"
         )
     else:
-        candidate_ap = ap(version)
-        champion_ap = ap(champion) if champion else None
-        promote, reason = should_promote(candidate_ap, champion_ap, margin=margin, floor=floor)
+        cand = score(version)
+        champ = score(champion) if champion else None
+        promote, reason = should_promote(cand, champ, margin=margin, floor=floor)
     ts = pc.cast(holdout["event_ts"], pa.date32())
     days = f"{pc.min(ts).as_py()}..{pc.max(ts).as_py()}" if holdout.num_rows else ""
     return Decision(
         promote=promote,
         reason=reason,
         candidate_version=version,
-        candidate_ap=round(candidate_ap, 6),
+        candidate_ap=round(cand.ap, 6) if cand else 0.0,
         champion_version=champion,
-        champion_ap=None if champion_ap is None else round(champion_ap, 6),
+        champion_ap=round(champ.ap, 6) if champ else None,
         holdout_rows=holdout.num_rows,
         holdout_snapshot_id=holdout_snapshot_id,
         holdout_days=days,
         decided_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        candidate_saved_per_day=round(cand.saved_per_day, 2) if cand else None,
+        champion_saved_per_day=round(champ.saved_per_day, 2) if champ else None,
     )

@@ -1,17 +1,15 @@
 """The model registry: register, compare on a fresh holdout, promote by alias, load.
 
-This is the only module that writes to the registry. Aliases, not the deprecated stages:
-``@production`` is what the API serves; a candidate under evaluation carries ``@challenger``.
-:func:`promote` is the one promotion entry point (CLI, DAGs, demo); :func:`should_promote`
-is its rule, a pure function.
+This module, ``release`` (approve, roll back) and ``history`` write to the registry. Aliases,
+not the deprecated stages: ``@production`` is what the API serves; a candidate under
+evaluation (or waiting for approval) carries ``@challenger``. :func:`promote` is the one
+promotion entry point (CLI, DAGs, demo); :func:`should_promote` is its rule, a pure function.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,18 +23,18 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import Model
 from mlflow.tracking import MlflowClient
 
-from fraudops import lake, tracking
+from fraudops import history, lake, tracking
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError
 from fraudops.evaluation import evaluate
-from fraudops.gate import GATE, Decision, decide
+from fraudops.gate import GATE, Decision, Score, decide
+from fraudops.gatelock import gate_lock
 from fraudops.schema import LABEL
 from fraudops.scoring import FraudScorer, score_table
+from fraudops.trainset import amounts, day_codes
 
 CHALLENGER = "challenger"
 GATE_ATTEMPTS = 5  # comparisons a gate makes while someone keeps moving production by hand
-GATE_LOCK = ".gate-lock"  # the registered model that exists while a gate runs
-GATE_LEASE = 600.0  # seconds a gate may hold it (and another wait for it)
 TAG = "fraudops."
 # what `fraudops train` writes on every version it registers: without them the gate does not
 # know what data made the version, and refuses it unread
@@ -55,6 +53,7 @@ class ProductionModel:
     lineage: dict[str, str]
     snapshot_id: str | None
     decision: Decision | None
+    description: str | None = None  # the model card (``modelcard``) when `train` registered it
 
 
 def register(client: MlflowClient, settings: Settings, *, model_uri: str, run_id: str) -> str:
@@ -100,15 +99,24 @@ def missing_lineage(client: MlflowClient, settings: Settings, version: str) -> l
     return [f"{TAG}{name}" for name in LINEAGE if not tags.get(f"{TAG}{name}")]
 
 
-def score_version(settings: Settings, version: str, holdout: pa.Table) -> float:
-    """Average precision of a registered version on a holdout, from its native booster.
+def score_version(settings: Settings, version: str, holdout: pa.Table) -> Score:
+    """A registered version on a holdout, at its own threshold, from its native booster.
 
+    Average precision, and the cost it saves a day (``false_alarm_cost`` per false alarm).
     The API scores the same way; the version's pickled pyfunc is never loaded here.
     """
     scorer = load_scorer(settings, version)
     y = np.asarray(holdout[LABEL.name].to_numpy(), dtype=np.int32)
     proba, _ = score_table(scorer, holdout)
-    return evaluate(y, proba, 0.5)["average_precision"]
+    metrics = evaluate(
+        y,
+        proba,
+        scorer.threshold,
+        days=day_codes(holdout),
+        amount=amounts(holdout),
+        false_alarm_cost=settings.false_alarm_cost,
+    )
+    return Score(metrics["average_precision"], metrics["cost_saved_per_day"])
 
 
 def holdout_from_lake(settings: Settings, snapshot_id: int | None = None) -> tuple[pa.Table, int]:
@@ -129,18 +137,23 @@ def gate(
     version: str,
     holdout: pa.Table,
     holdout_snapshot_id: int | None = None,
+    by: str | None = None,
 ) -> Decision:
     """Re-score candidate and current production on the same holdout; move the alias if it wins.
 
     Gates run one at a time (:func:`gate_lock`): a second gate compares its candidate with
     what the first one left in production. The alias moves only if production still points
     at the champion compared against (a person may move it meanwhile), else it compares again.
+    With ``manual_promotion`` a winner keeps ``@challenger`` and waits for ``approve``. Every
+    decision is an event of the history, with ``by`` (default: the OS user).
     """
     name, version = settings.model_name, str(version)
     missing = missing_lineage(client, settings, version)
-    scores: dict[str, float] = {}
+    scores: dict[str, Score] = {}
+    who = history.actor(by)
+    waiting = False
 
-    def ap(of: str) -> float:
+    def score(of: str) -> Score:
         if of not in scores:
             scores[of] = score_version(settings, of, holdout)
         return scores[of]
@@ -155,26 +168,37 @@ def gate(
                     version=version,
                     champion=champion,
                     missing=missing,
-                    ap=ap,
+                    score=score,
                     holdout=holdout,
                     holdout_snapshot_id=holdout_snapshot_id,
                     margin=settings.promotion_margin,
                     floor=settings.promotion_floor,
                 )
+                waiting = decision.promote and settings.manual_promotion
+                decision = dataclasses.replace(decision, awaiting_approval=waiting)
                 for key, value in decision.as_tags().items():
                     client.set_model_version_tag(name, version, key, value)
                 if not decision.promote:
+                    history.record(client, settings, _event(decision, history.Kind.REFUSED, who))
+                    return decision
+                if waiting:
+                    history.record(client, settings, _event(decision, history.Kind.AWAITING, who))
                     return decision
                 if _served_other(client, settings, version) == champion:
                     client.set_registered_model_alias(name, settings.model_alias, version)
+                    history.record(client, settings, _event(decision, history.Kind.PROMOTED, who))
                     return decision
         finally:
-            if not missing:
+            if not missing and not waiting:
                 client.delete_registered_model_alias(name, CHALLENGER)
     raise FraudOpsError(
         f"{name}@{settings.model_alias} kept moving while version {version} was gated; "
         "run the promotion again"
     )
+
+
+def _event(decision: Decision, kind: history.Kind, by: str) -> history.Event:
+    return history.from_decision(decision, kind, by=by)
 
 
 def _served_other(client: MlflowClient, settings: Settings, version: str) -> str | None:
@@ -183,56 +207,14 @@ def _served_other(client: MlflowClient, settings: Settings, version: str) -> str
     return None if served is None or str(served.version) == version else str(served.version)
 
 
-@contextmanager
-def gate_lock(client: MlflowClient, settings: Settings) -> Iterator[None]:
-    """One promotion gate at a time, across processes and hosts.
-
-    The lock is a registered model ``<name>.gate-lock``, there while a gate runs: the
-    registry creates a name only once, so two gates never both hold it. A gate that died
-    leaves it behind; it is removed once its lease has run out.
-    """
-    lock = settings.model_name + GATE_LOCK
-    deadline = time.monotonic() + GATE_LEASE
-    while True:
-        expires = f"{time.time() + GATE_LEASE:.0f}"
-        try:
-            client.create_registered_model(
-                lock,
-                tags={"expires_at": expires},
-                description=("Held while a promotion gate runs (fraudops)."),
-            )
-            break
-        except MlflowException as exc:
-            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-                raise
-        if not _lapsed(client, lock):
-            if time.monotonic() > deadline:
-                raise FraudOpsError(f"another promotion still holds {lock}; try again later")
-            time.sleep(0.5)
-    try:
-        yield
-    finally:
-        with suppress(MlflowException):
-            client.delete_registered_model(lock)
-
-
-def _lapsed(client: MlflowClient, lock: str) -> bool:
-    """Remove a lock whose lease ran out (its gate died); whether it is gone now."""
-    try:
-        if float(client.get_registered_model(lock).tags.get("expires_at", "0")) > time.time():
-            return False
-        client.delete_registered_model(lock)
-    except MlflowException:
-        pass  # released, or removed by another gate, meanwhile
-    return True
-
-
-def promote(settings: Settings, *, version: str | None = None) -> Decision:
+def promote(settings: Settings, *, version: str | None = None, by: str | None = None) -> Decision:
     """Gate a version (default: the newest) on the lake's fresh holdout: THE promotion step."""
     client = tracking.connect(settings)
     version = version or newest_version(client, settings)
     holdout, snapshot_id = holdout_from_lake(settings)
-    return gate(client, settings, version=version, holdout=holdout, holdout_snapshot_id=snapshot_id)
+    return gate(
+        client, settings, version=version, holdout=holdout, holdout_snapshot_id=snapshot_id, by=by
+    )
 
 
 def production_model(client: MlflowClient, settings: Settings) -> ProductionModel | None:
@@ -251,10 +233,11 @@ def production_model(client: MlflowClient, settings: Settings) -> ProductionMode
         lineage={
             k.removeprefix(TAG): v
             for k, v in tags.items()
-            if k.startswith(TAG) and not k.startswith(GATE)
+            if k.startswith(TAG) and not k.startswith((GATE, history.HISTORY))
         },
         snapshot_id=tags.get(f"{TAG}snapshot_id"),
         decision=Decision.from_tags(tags),
+        description=mv.description or None,
     )
 
 

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
+from mlflow.data.dataset_source import DatasetSource
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -21,6 +23,9 @@ from fraudops.config import Settings
 from fraudops.errors import FraudOpsError, redact
 
 log = logging.getLogger(__name__)
+TRAINING_RUN = "fraudops.training_run"  # on a training's parent run (named for its data)
+EXPERIMENT_KIND = "mlflow.experimentKind"  # which view the MLflow UI opens the experiment on
+CUSTOM_MODEL = "custom_model_development"  # training runs, not the GenAI overview
 # how long a failed training waits for the tracking server to record its runs as FAILED
 FAILED_RUNS_PATIENCE = 600.0
 
@@ -58,10 +63,69 @@ def ensure_experiment(client: MlflowClient, settings: Settings) -> str:
     """The experiment id, creating the experiment (artifacts under home when embedded)."""
     exp = client.get_experiment_by_name(settings.experiment)
     if exp is not None:
+        if exp.tags.get(EXPERIMENT_KIND) != CUSTOM_MODEL:
+            client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND, CUSTOM_MODEL)
         return str(exp.experiment_id)
     return str(
-        client.create_experiment(settings.experiment, artifact_location=settings.artifact_location)
+        client.create_experiment(
+            settings.experiment,
+            artifact_location=settings.artifact_location,
+            tags={EXPERIMENT_KIND: CUSTOM_MODEL},
+        )
     )
+
+
+def training_run_name(tags: dict[str, str]) -> str:
+    """What a training run trained on, as its name: the days and the lake snapshot."""
+    return (
+        f"{tags.get('fraudops.date_from')}..{tags.get('fraudops.date_to')} "
+        f"@ snapshot {tags.get('fraudops.snapshot_id')}"
+    )
+
+
+class LakeSnapshot(DatasetSource):
+    """A pinned snapshot of a lake table and the label cut-off, as a run's dataset source."""
+
+    def __init__(self, tags: dict[str, str]) -> None:
+        self.tags = {k.removeprefix("fraudops."): v for k, v in tags.items()}
+
+    @staticmethod
+    def _get_source_type() -> str:
+        return "iceberg"
+
+    def load(self) -> Any:
+        """Not loaded through MLflow: ``fraudops.lake`` reads the snapshot."""
+        raise NotImplementedError("read it with fraudops.lake.pin(snapshot_id=...)")
+
+    @staticmethod
+    def _can_resolve(raw_source: Any) -> bool:
+        return False
+
+    @classmethod
+    def _resolve(cls, raw_source: Any) -> LakeSnapshot:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the MLflow UI shows as the dataset's source."""
+        keys = ("lake_table", "snapshot_id", "labels_snapshot_id", "label_cutoff")
+        return {key: self.tags.get(key) for key in (*keys, "date_from", "date_to")}
+
+    @classmethod
+    def from_dict(cls, source_dict: dict[Any, Any]) -> LakeSnapshot:
+        """The source read back from a run."""
+        return cls({str(k): str(v) for k, v in source_dict.items()})
+
+
+def log_lake_input(tags: dict[str, str]) -> None:
+    """Log the lake snapshot and label cut-off as the active run's training dataset."""
+    import mlflow
+    from mlflow.data.meta_dataset import MetaDataset
+
+    source = LakeSnapshot(tags)
+    name = f"{tags.get('fraudops.lake_table')}@{tags.get('fraudops.snapshot_id')}"
+    # profile is optional (None) at run time; mypy reads it as abstract
+    dataset = MetaDataset(source, name=name)  # type: ignore[abstract]
+    mlflow.log_input(dataset, context="training")
 
 
 @contextmanager

@@ -19,15 +19,16 @@ from typing import Any
 import mlflow
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import xgboost as xgb
 from mlflow.models import infer_signature
 
-from fraudops import lake, registry, tracking
+from fraudops import lake, modelcard, registry, tracking
 from fraudops.config import Engine, Settings
 from fraudops.evaluation import (
     choose_threshold,
     confusion_matrix_figure,
+    cost_curve,
+    cost_curve_figure,
     evaluate,
     importance_figure,
     pr_curve_figure,
@@ -36,7 +37,7 @@ from fraudops.features import FEATURE_NAMES, FEATURE_TYPES, features_from_table
 from fraudops.model import ENTRY_POINT, predict_frame, to_model_frame
 from fraudops.monitoring import reference
 from fraudops.scoring import FraudScorer
-from fraudops.trainset import labels, lineage_tags, time_split
+from fraudops.trainset import amounts, day_codes, labels, lineage_tags, time_split
 
 BASE_PARAMS: dict[str, Any] = {
     "objective": "binary:logistic",
@@ -146,10 +147,6 @@ def log_model(scorer: FraudScorer, example: pa.Table) -> str:
     return str(info.model_uri)
 
 
-def _day_codes(table: pa.Table) -> np.ndarray:
-    return np.asarray(pc.cast(table["event_ts"], pa.date32()).cast(pa.int32()).to_numpy())
-
-
 def _requirements() -> list[str]:
     pins = []
     for dist in ("mlflow", "xgboost-cpu", "pandas", "pyarrow", "numpy", "fraudops"):
@@ -207,20 +204,28 @@ def train_sweep(
     fit_config = fitter(settings)
     if shuffle_labels:
         tags["fraudops.control"] = "shuffled-labels"
-    days_va, days_ho = (_day_codes(t) for t in (split.valid, split.holdout))
-    budget = settings.alert_budget
+    days_va, days_ho = (day_codes(t) for t in (split.valid, split.holdout))
+    budget, false_alarm = settings.alert_budget, settings.false_alarm_cost
+    name = tracking.training_run_name(tags)
+    tags["fraudops.alert_budget"] = str(budget)
+    tags["fraudops.false_alarm_cost"] = str(false_alarm)
+    costs_va: dict[str, Any] = {"amount": amounts(split.valid), "false_alarm_cost": false_alarm}
+    costs_ho: dict[str, Any] = {"amount": amounts(split.holdout), "false_alarm_cost": false_alarm}
 
     best: tuple[float, str, FraudScorer, dict[str, Any], dict[str, float]] | None = None
     with (
         tracking.failed_runs_recorded(client, settings.tracking_url) as started,
-        mlflow.start_run(experiment_id=experiment_id, run_name="sweep", tags=tags) as parent,
+        mlflow.start_run(
+            experiment_id=experiment_id, run_name=name, tags={**tags, tracking.TRAINING_RUN: "1"}
+        ) as parent,
     ):
         started.append(parent.info.run_id)
+        tracking.log_lake_input(tags)  # the Dataset column: which snapshot and label cut-off
         mlflow.log_params({"n_configs": len(configs), "train_rows": split.train.num_rows})
         for i, config in enumerate(configs, start=1):
             say(f"config {i}/{len(configs)}: {config}")
             with mlflow.start_run(
-                experiment_id=experiment_id, run_name=f"config-{i}", nested=True, tags=tags
+                experiment_id=experiment_id, run_name=f"{name} #{i}", nested=True, tags=tags
             ) as child:
                 started.append(child.info.run_id)
                 booster = trimmed(
@@ -228,12 +233,25 @@ def train_sweep(
                 )
                 scorer = FraudScorer(booster, threshold=0.5)
                 p_va = scorer.predict_proba(x_va)
-                scorer.threshold = choose_threshold(y_va, p_va)
-                metrics = evaluate(y_va, p_va, scorer.threshold, days=days_va, budget=budget)
+                # the threshold: the most saved a day within the analysts' alert budget
+                curve = cost_curve(
+                    y_va,
+                    p_va,
+                    costs_va["amount"],
+                    n_days=len(set(days_va)),
+                    false_alarm_cost=false_alarm,
+                )
+                scorer.threshold = choose_threshold(curve, budget)
+                metrics = evaluate(
+                    y_va, p_va, scorer.threshold, days=days_va, budget=budget, **costs_va
+                )
                 metrics["best_iteration"] = float(booster.num_boosted_rounds())
                 mlflow.log_params({**BASE_PARAMS, **config, "num_boost_round": NUM_BOOST_ROUND})
                 mlflow.log_metrics(metrics)
                 _log_plots(y_va, p_va, scorer.threshold, booster)
+                mlflow.log_figure(
+                    cost_curve_figure(curve, scorer.threshold, budget), "plots/cost_curve.png"
+                )
                 if best is None or metrics["average_precision"] > best[0]:
                     best = (
                         metrics["average_precision"],
@@ -248,7 +266,7 @@ def train_sweep(
             f"best: {best_run_id} (validation AP {metrics['average_precision']:.3f}); logging model"
         )
         p_ho = scorer.predict_proba(x_ho)
-        holdout = evaluate(y_ho, p_ho, scorer.threshold, days=days_ho, budget=budget)
+        holdout = evaluate(y_ho, p_ho, scorer.threshold, days=days_ho, budget=budget, **costs_ho)
         with mlflow.start_run(run_id=best_run_id, nested=True):
             model_uri = log_model(scorer, split.holdout.slice(0, 5))
             reference.log_reference(scorer, data)
@@ -292,6 +310,7 @@ def train_and_register(
     version = registry.register(
         client, settings, model_uri=result.model_uri, run_id=result.best_run_id
     )
+    modelcard.publish(client, settings, version)
     if progress:
         progress(
             f"registered version {version} from run {result.best_run_id} "

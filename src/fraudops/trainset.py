@@ -111,6 +111,16 @@ def labels(table: pa.Table) -> np.ndarray:
     return np.asarray(table[LABEL.name].to_numpy(), dtype=np.int32)
 
 
+def day_codes(table: pa.Table) -> np.ndarray:
+    """Each row's event day as an integer (days since the epoch)."""
+    return np.asarray(pc.cast(table["event_ts"], pa.date32()).cast(pa.int32()).to_numpy())
+
+
+def amounts(table: pa.Table) -> np.ndarray:
+    """Each row's amount: what a missed fraud costs."""
+    return np.asarray(table["transaction_amount"].to_numpy(), dtype=np.float64)
+
+
 def lineage_tags(
     *,
     table: str,

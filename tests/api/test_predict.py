@@ -134,6 +134,27 @@ def test_model_info_names_the_production_version(client, served_settings):
     assert info["decision"]["promote"] is True
     assert info["source"] == "mlflow"
     assert info["loaded_at"]
+    # the operating point: the threshold chosen for the alert budget, and the holdout there
+    point = info["operating_point"]
+    assert point["threshold"] == info["threshold"]
+    assert point["alert_budget"] == served_settings.alert_budget
+    assert point["false_alarm_cost"] == served_settings.false_alarm_cost
+    for name in ("precision_at_budget", "recall_at_budget", "cost_saved_per_day"):
+        assert point[name] == pytest.approx(production.metrics[f"holdout_{name}"]), name
+    assert 0 < point["alerts_per_day"] <= 2 * served_settings.alert_budget
+
+
+def test_model_card_is_the_production_versions(client, served_settings):
+    production = registry.production_model(tracking.connect(served_settings), served_settings)
+    assert production is not None and production.description
+
+    resp = client.get("/model/card", headers=AUTH)
+
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/markdown")
+    assert resp.text == production.description
+    assert resp.text.startswith(f"# fraud-detector version {production.version}")
+    assert client.get("/model/card").status_code == 401
 
 
 def test_health_and_metrics(client):

@@ -15,7 +15,15 @@ DAGS_FOLDER = Path(__file__).resolve().parents[2] / "airflow" / "dags"
 DAG_FILES = sorted(DAGS_FOLDER.glob("*.py"))
 EXPECTED_TASKS = {
     "fraud_generate_transactions": ["generate_day", "remember_day", "score_day"],
-    "fraud_train_and_promote": ["pin_snapshot", "promote", "train"],
+    "fraud_train_and_promote": [
+        "approve",
+        "awaits_approval",
+        "pin_snapshot",
+        "promote",
+        "record_approval",
+        "record_rejection",
+        "train",
+    ],
     "fraud_batch_score": ["score_inbox"],
     "fraud_bootstrap": ["fill_card_history", "generate_history", "promote", "train"],
     "fraud_monitor": ["alarm", "check", "unhealthy"],

@@ -14,13 +14,11 @@ from typing import Any
 
 import pytest
 
-from fraudops import gate, inbox, lake, registry, tracking, trainset
+from fraudops import gate, inbox, lake, registry, tracking
 from fraudops.cardhistory import VERSION
 from fraudops.cardhistory.stores import open_store
 from fraudops.config import Settings
 from fraudops.demo import sample_csv
-from fraudops.evaluation import evaluate
-from fraudops.scoring import score_table
 from tests.support.airflow_env import ROWS_PER_DAY, RunDags, dag_settings
 
 pytestmark = pytest.mark.slow
@@ -41,15 +39,9 @@ def lake_days(settings: Settings) -> dict[dt.date, int]:
 def gate_should_promote(settings: Settings, candidate: str, champion: str) -> bool:
     """The gate's decision worked out here, from both versions' scores on the fresh holdout."""
     holdout, _ = registry.holdout_from_lake(settings)
-    y = trainset.labels(holdout)
-
-    def ap(version: str) -> float:
-        proba, _ = score_table(registry.load_scorer(settings, version), holdout)
-        return evaluate(y, proba, 0.5)["average_precision"]
-
     promote, _ = gate.should_promote(
-        ap(candidate),
-        ap(champion),
+        registry.score_version(settings, candidate, holdout),
+        registry.score_version(settings, champion, holdout),
         margin=settings.promotion_margin,
         floor=settings.promotion_floor,
     )

@@ -87,3 +87,30 @@ def test_chunk_size_changes_nothing(tmp_path: Path, scorer: FraudScorer) -> None
     assert "not a boolean" in by_row[11]
     assert "same as row 2" in by_row[21]
     assert len(scored.decode().splitlines()) == 1 + 40 - 1 - 7  # header + 40 lines - blank - bad
+
+
+def test_explain_adds_a_reasons_column_and_changes_no_score(
+    tmp_path: Path, scorer: FraudScorer
+) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(sample_csv(rows=60, bad_rows=False, seed=5))
+    outputs = {}
+    for explain in (False, True):
+        staging = tmp_path / f"staging-{explain}"
+        staging.mkdir()
+        staged = score_file(
+            path,
+            scorer=scorer,
+            model_name="m",
+            model_version="1",
+            staging=staging,
+            chunk_rows=25,
+            explain=explain,
+        )
+        outputs[explain] = staged.scored.read_text().splitlines()
+    plain, explained = outputs[False], outputs[True]
+    assert explained[0] == plain[0] + ',"reasons"'
+    assert len(explained) == len(plain) == 61
+    for without, with_reasons in zip(plain[1:], explained[1:], strict=True):
+        assert with_reasons.startswith(without + ",")
+    assert any(" km " in line or "×" in line or "card" in line for line in explained[1:])

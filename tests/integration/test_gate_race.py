@@ -18,7 +18,7 @@ import pytest
 
 from fraudops import registry, tracking
 from fraudops.config import Settings
-from fraudops.gate import Decision
+from fraudops.gate import Decision, Score
 from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.slow
@@ -61,7 +61,10 @@ def test_the_weaker_of_two_concurrent_promotions_does_not_replace_the_stronger(
         return found
 
     monkeypatch.setattr(registry, "_served_other", served)
-    monkeypatch.setattr(registry, "score_version", lambda _s, v, _h: AP[str(v)])
+    # the stronger version saves more a day too
+    monkeypatch.setattr(
+        registry, "score_version", lambda _s, v, _h: Score(AP[str(v)], 1_000 * AP[str(v)])
+    )
     monkeypatch.setattr(registry, "missing_lineage", lambda *_args: [])
     holdout = pa.table({"event_ts": pa.array([], pa.timestamp("us", tz="UTC"))})
     client = tracking.connect(settings)

@@ -54,7 +54,8 @@ def _crafted_version(settings: Settings, marker: Path, tmp: Path, *, with_lineag
     version = client.create_model_version(settings.model_name, source=str(files))
     if with_lineage:
         for key, value in (v1.tags or {}).items():
-            if key.startswith("fraudops.") and not key.startswith("fraudops.gate."):
+            decided = key.startswith(("fraudops.gate.", "fraudops.history."))
+            if key.startswith("fraudops.") and not decided:
                 client.set_model_version_tag(settings.model_name, version.version, key, value)
     return str(version.version)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +64,67 @@ def describe() -> dict[str, Any]:
     }
 
 
+def respond_when_asked(dag_id: str, answer: dict[str, str], seen: dict[str, Any]) -> None:
+    """Answer a human-in-the-loop step once it waits, as the Required Actions page would.
+
+    ``answer`` is ``{"task_id", "option", "user"}``. Before answering, ``seen`` records what
+    the registry shows while the step waits (production and challenger versions).
+    """
+    from airflow.models.hitl import HITLDetail, HITLUser
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.trigger import handle_event_submit
+    from airflow.triggers.base import TriggerEvent
+    from airflow.utils import timezone
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+    from sqlalchemy import select
+
+    from fraudops import registry, tracking
+    from fraudops.config import Settings
+
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        with create_session() as session:
+            ti = session.scalars(
+                select(TaskInstance).where(
+                    TaskInstance.dag_id == dag_id,
+                    TaskInstance.task_id == answer["task_id"],
+                    TaskInstance.state == TaskInstanceState.AWAITING_INPUT,
+                )
+            ).first()
+            detail = session.get(HITLDetail, ti.id) if ti is not None else None
+            if ti is None or detail is None:
+                session.rollback()
+                time.sleep(0.5)
+                continue
+            settings = Settings()
+            client = tracking.connect(settings)
+            for alias in (settings.model_alias, registry.CHALLENGER):
+                mv = registry.alias_version(client, settings.model_name, alias)
+                seen[alias] = None if mv is None else str(mv.version)
+            seen["waiting_states"] = {
+                t.task_id: str(t.state)
+                for t in session.scalars(
+                    select(TaskInstance).where(TaskInstance.run_id == ti.run_id)
+                )
+            }
+            detail.responded_by = HITLUser(id=answer["user"], name=answer["user"])
+            detail.responded_at = timezone.utcnow()
+            detail.chosen_options = [answer["option"]]
+            detail.params_input = {}
+            session.add(detail)
+            event = TriggerEvent(detail.as_resume_event_payload())
+            handle_event_submit(event, task_instance=ti, session=session)
+            return
+    seen["error"] = "the step never waited for an answer"
+
+
 def run(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Run DAGs one after the other with ``dag.test()``; report states, XComs, asset events."""
+    """Run DAGs one after the other with ``dag.test()``; report states, XComs, asset events.
+
+    A spec with ``respond`` answers its human-in-the-loop step from another thread
+    (:func:`respond_when_asked`); what it saw while the step waited is the result's ``seen``.
+    """
     import pendulum
     from airflow.models.asset import AssetEvent
     from airflow.models.xcom import XComModel
@@ -76,6 +137,11 @@ def run(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for spec in specs:
         dag = bag.dags[spec["dag_id"]]
         logical_date = spec.get("logical_date")
+        seen: dict[str, Any] = {}
+        if spec.get("respond"):
+            threading.Thread(
+                target=respond_when_asked, args=(dag.dag_id, spec["respond"], seen), daemon=True
+            ).start()
         dr = dag.test(
             logical_date=pendulum.parse(logical_date) if logical_date else None,
             run_conf=spec.get("conf") or None,
@@ -106,6 +172,7 @@ def run(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "tasks": tis,
                 "xcom": xcoms,
                 "asset_events": events,
+                "seen": seen,
             }
         )
     return results

@@ -30,6 +30,7 @@ from fraudops.cardhistory.stores import HistoryStore
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError, redact
 from fraudops.features import FEATURE_NAMES
+from fraudops.modelcard import operating_point
 from fraudops.scoring import FraudScorer
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class LoadedModel:
     loaded_at: dt.datetime
     source: str  # "mlflow", or "cache" when MLflow was unreachable
     scorer: FraudScorer = field(repr=False)
+    card: str | None = field(default=None, repr=False)  # the version's model card (markdown)
 
     @property
     def threshold(self) -> float:
@@ -70,6 +72,7 @@ class LoadedModel:
             "snapshot_id": self.snapshot_id,
             "threshold": self.threshold,
             "metrics": self.metrics,
+            "operating_point": operating_point(self.metrics, self.lineage, self.threshold),
             "lineage": self.lineage,
             "decision": self.decision,
             "loaded_at": self.loaded_at,
@@ -198,6 +201,7 @@ class ModelHolder:
             "metrics": _finite(production.metrics),
             "lineage": production.lineage,
             "decision": dataclasses.asdict(decision) if decision else None,
+            "card": production.description,
         }
         folder = self.cache.lookup(version, production.run_id) or self.cache.store(
             version,
@@ -243,6 +247,7 @@ class ModelHolder:
             loaded_at=dt.datetime.now(dt.UTC),
             source=source,
             scorer=scorer,
+            card=meta.get("card"),
         )
 
     def _swap(self, loaded: LoadedModel) -> None:

@@ -66,12 +66,24 @@ def rejections_from_fastapi(errors: Iterable[Any]) -> list[Rejection]:
 _PROTECTED = ConfigDict(protected_namespaces=())
 
 
+class Reason(BaseModel):
+    """Why the score is high: a feature that raised it (TreeSHAP), in words."""
+
+    feature: str
+    value: float | None = Field(description="The transaction's value of the feature.")
+    contribution: float = Field(description="How much it raised the log-odds of fraud.")
+    text: str = Field(description='The reason as a person reads it, e.g. "4,100 km from home".')
+
+
 class Prediction(BaseModel):
     """The model's answer for one transaction."""
 
     transaction_id: str
     fraud_probability: float = Field(description="Probability that the transaction is fraud.")
     is_fraud: bool = Field(description="fraud_probability >= the model's threshold.")
+    reasons: list[Reason] | None = Field(
+        None, description="With ?explain=true: the top reasons, strongest first."
+    )
 
 
 class PredictResponse(BaseModel):
@@ -95,6 +107,11 @@ class ModelInfo(BaseModel):
     snapshot_id: str | None = Field(description="Lake snapshot it was trained on.")
     threshold: float
     metrics: dict[str, float | None] = Field(description="Metrics of the training run.")
+    operating_point: dict[str, float | None] = Field(
+        description="The threshold, the alert budget and false-alarm cost it was chosen for, "
+        "and on the training holdout: precision and recall at the budget, alerts a day, "
+        "cost saved a day (a missed fraud costs its amount)."
+    )
     lineage: dict[str, str] = Field(description="Lineage tags of the model version.")
     decision: dict[str, Any] | None = Field(
         description="The promotion gate's decision: both scores, the holdout, the reason."

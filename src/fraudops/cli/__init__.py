@@ -9,6 +9,7 @@ from fraudops.cli import (  # noqa: F401  (they register the commands)
     features,
     lifecycle,
     monitoring,
+    release,
     services,
 )
 from fraudops.cli.common import app, guarded
@@ -20,6 +21,10 @@ ORDER = (
     "generate",
     "train",
     "promote",
+    "approve",
+    "reject",
+    "rollback",
+    "history",
     "status",
     "demo",
     "score-inbox",

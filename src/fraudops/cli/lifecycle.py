@@ -61,12 +61,12 @@ def run_train(settings: Settings, snapshot_id: int | None) -> TrainResult:
     return result
 
 
-def run_promote(settings: Settings, version: str | None) -> Decision:
+def run_promote(settings: Settings, version: str | None, by: str | None = None) -> Decision:
     """The gate, with a spinner while both versions are re-scored."""
     from fraudops import registry
 
     with console.status("re-scoring candidate and production on the fresh holdout"):
-        return registry.promote(settings, version=version)
+        return registry.promote(settings, version=version, by=by)
 
 
 def print_decision(decision: Decision) -> None:
@@ -116,9 +116,12 @@ def train(
 @app.command()
 def promote(
     version: Annotated[str | None, typer.Option(help="Version to gate (default: newest).")] = None,
+    by: Annotated[
+        str | None, typer.Option(help="Who runs the gate (history; default: the OS user).")
+    ] = None,
 ) -> None:
     """Gate a version against production on the fresh holdout; move the alias if it wins."""
-    print_decision(run_promote(settings(), version))
+    print_decision(run_promote(settings(), version, by))
 
 
 @app.command()

@@ -42,6 +42,7 @@ def score_claim(
         history=sources.lake_history(settings, claim.history_snapshot_id),
         remote=remote,
         on_progress=progress,
+        explain=settings.inbox_explain,
     )
 
 

@@ -39,6 +39,7 @@ from fraudops.csvio import (
     read_typed,
     validate_chunk,
 )
+from fraudops.explain import COLUMN, reasons_column
 from fraudops.features import FEATURE_NAMES, build_features, columns_from_table
 from fraudops.inbox.overlap import Behind, prefetch
 from fraudops.memory import release
@@ -130,11 +131,13 @@ def score_file(
     history: HistoryOf = no_history,
     remote: RemoteScoring | None = None,
     on_progress: ReadProgress | None = None,
+    explain: bool = False,
 ) -> Staged:
     """Validate and score every row of a CSV file into staged outputs.
 
     ``history`` gives the transactions of the file's cards before the file (the lake's);
-    ``remote``, when given, computes the features and scores instead (Spark).
+    ``remote``, when given, computes the features and scores instead (Spark); ``explain``
+    adds a ``reasons`` column to the scored CSV (``fraudops.explain``).
 
     Raises:
         Unparseable: the file is not a CSV of transactions (nothing is staged).
@@ -185,6 +188,7 @@ def score_file(
         scorer=scorer,
         names=(model_name, model_version),
         scored_path=scored_path,
+        explain=explain,
     )
     release()
     has_rejected = checked.rejected_written or dups.num_rows > 0
@@ -250,6 +254,7 @@ def _score_valid(
     scorer: FraudScorer,
     names: tuple[str, str],
     scored_path: Path,
+    explain: bool = False,
 ) -> list[pa.Table]:
     """Pass 3: score every valid row in one booster call; the scored CSV is written behind.
 
@@ -275,8 +280,11 @@ def _score_valid(
         flag = scores["is_fraud"].to_numpy(zero_copy_only=False)
     del matrix
     predictions: list[pa.Table] = []
+    schema = SCORED_CSV_SCHEMA.append(pa.field(COLUMN, pa.string())) if explain else None
     with (
-        pacsv.CSVWriter(scored_path, SCORED_CSV_SCHEMA, write_options=WRITE_OPTIONS) as out,
+        pacsv.CSVWriter(
+            scored_path, schema or SCORED_CSV_SCHEMA, write_options=WRITE_OPTIONS
+        ) as out,
         Behind() as writer,
     ):
         start = 0
@@ -284,8 +292,10 @@ def _score_valid(
             n = kept.num_rows
             scored = [pa.array(proba[start : start + n]), pa.array(flag[start : start + n])]
             model = (_constant(names[0], n), _constant(names[1], n))
+            reasons = [reasons_column(scorer, kept)] if schema else []
             rows = pa.Table.from_arrays(
-                [kept["transaction_id"], *scored, *model], schema=SCORED_CSV_SCHEMA
+                [kept["transaction_id"], *scored, *model, *reasons],
+                schema=schema or SCORED_CSV_SCHEMA,
             )
             writer.submit(functools.partial(_write, out, rows))
             predictions.append(

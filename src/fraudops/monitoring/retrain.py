@@ -31,12 +31,17 @@ def last_label_cutoff(settings: Settings) -> dt.datetime | None:
     experiment = client.get_experiment_by_name(settings.experiment)
     if experiment is None:
         return None
-    runs = client.search_runs(
-        [experiment.experiment_id],
-        filter_string="attributes.run_name = 'sweep' and attributes.status = 'FINISHED'",
-        order_by=["attributes.start_time DESC"],
-        max_results=50,
-    )
+    # training runs carry a tag; those logged before they were named for their data, "sweep"
+    runs = [
+        run
+        for found in (f"tags.`{tracking.TRAINING_RUN}` = '1'", "attributes.run_name = 'sweep'")
+        for run in client.search_runs(
+            [experiment.experiment_id],
+            filter_string=f"{found} and attributes.status = 'FINISHED'",
+            order_by=["attributes.start_time DESC"],
+            max_results=50,
+        )
+    ]
     cutoffs = [
         dt.datetime.fromisoformat(r.data.tags["fraudops.label_cutoff"])
         for r in runs

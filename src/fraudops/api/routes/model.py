@@ -1,8 +1,8 @@
-"""``GET /model`` (what is served) and ``POST /model/reload`` (admin: poll the alias now)."""
+"""``GET /model`` (what is served), ``/model/card`` (its card), ``POST /model/reload``."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Security, status
+from fastapi import APIRouter, HTTPException, Response, Security, status
 
 from fraudops.api.auth import require_admin_key, require_api_key
 from fraudops.api.deps import HolderDep, ModelDep
@@ -20,6 +20,26 @@ router = APIRouter(prefix="/model", tags=["model"])
 async def model_info(model: ModelDep) -> dict[str, object]:
     """The model being served: version, run, lake snapshot, metrics, when it was loaded."""
     return model.info()
+
+
+@router.get(
+    "/card",
+    response_class=Response,
+    dependencies=[Security(require_api_key)],
+    responses={
+        200: {"content": {"text/markdown": {}}, "description": "The model card (markdown)."},
+        401: {"model": Message},
+        404: {"model": Message},
+        503: {"model": Message},
+    },
+)
+async def model_card(model: ModelDep) -> Response:
+    """The served version's model card: data, lineage, metrics at the alert budget, limits."""
+    if not model.card:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"version {model.version} has no model card")
+    return Response(
+        model.card, media_type="text/markdown", headers={"X-Model-Version": model.version}
+    )
 
 
 @router.post(
