@@ -22,6 +22,7 @@ from fraudops.config import Settings
 from fraudops.csvio import header_problem
 from fraudops.inbox.claimscore import score_claim
 from fraudops.inbox.failures import EngineFailure, StillChanging, content_error, describe
+from fraudops.inbox.lakerows import at, file_hash, lake_batches
 from fraudops.inbox.ledger import Claim, ClaimState, Ledger, Outcome, now
 from fraudops.inbox.models import Scorers
 from fraudops.inbox.names import CLAIMED, INCOMING, OUTBOX, PROCESSED, QUARANTINE
@@ -33,13 +34,7 @@ from fraudops.inbox.outputs import (
     write_error_report,
 )
 from fraudops.inbox.report import FileReport, InboxProgress, ProgressFn
-from fraudops.inbox.scorefile import (
-    ReadProgress,
-    Staged,
-    at,
-    file_hash,
-    lake_batches,
-)
+from fraudops.inbox.scorefile import ReadProgress, Staged
 from fraudops.inbox.storage import Entry, InboxLock, LockLost, Storage
 from fraudops.scoring import FraudScorer
 

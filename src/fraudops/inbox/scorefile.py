@@ -16,10 +16,9 @@ Three passes, memory bounded by the file's typed valid rows plus a batch:
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,7 +76,6 @@ def no_history(rows: pa.Table) -> pa.Table | None:
     return None
 
 
-_TS = pa.timestamp("us", tz="UTC")
 
 
 @dataclass(frozen=True)
@@ -101,15 +99,6 @@ class _Checked:
     valid_rows: list[np.ndarray] = field(default_factory=list)
     rows_rejected: int = 0
     rejected_written: bool = False
-
-
-def file_hash(path: Path) -> str:
-    """SHA-256 of a file's bytes (hex)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(4 * 1024 * 1024):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _constant(value: str, n: int) -> pa.Array:
@@ -307,19 +296,3 @@ def _score_valid(
 
 def _write(out: pacsv.CSVWriter, rows: pa.Table) -> None:
     out.write_table(neutralise_table(rows))
-
-
-def lake_batches(
-    predictions: list[pa.Table], *, extra: dict[str, pa.Scalar], columns: list[str]
-) -> Iterator[pa.Table]:
-    """The predictions, batch by batch, with constant ``extra`` columns, as ``columns``."""
-    for table in predictions:
-        n = table.num_rows
-        for name, value in extra.items():
-            table = table.append_column(name, pa.repeat(value, n))
-        yield table.select(columns)
-
-
-def at(timestamp: str) -> pa.Scalar:
-    """An ISO-8601 time as a UTC timestamp scalar."""
-    return pa.scalar(dt.datetime.fromisoformat(timestamp), _TS)
