@@ -1,6 +1,7 @@
 """The model registry: register, compare on a fresh holdout, promote by alias, load.
 
-This is the only module that writes to the registry. Aliases, not the deprecated stages:
+This is the only module that writes to the registry (with its lock, :mod:`fraudops.gatelock`);
+it imports MLflow when a function first needs it. Aliases, not the deprecated stages:
 ``@production`` is what the API serves; a candidate under evaluation carries ``@challenger``.
 :func:`promote` is the one promotion entry point (CLI, DAGs, demo); :func:`should_promote`
 is its rule, a pure function.
@@ -9,34 +10,28 @@ is its rule, a pure function.
 from __future__ import annotations
 
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import mlflow
-import mlflow.artifacts
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from mlflow.entities.model_registry import ModelVersion
-from mlflow.exceptions import MlflowException
-from mlflow.models import Model
-from mlflow.tracking import MlflowClient
 
-from fraudops import lake, tracking
+from fraudops import tracking
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError
-from fraudops.evaluation import evaluate
 from fraudops.gate import GATE, Decision, decide
+from fraudops.gatelock import gate_lock
 from fraudops.schema import LABEL
 from fraudops.scoring import FraudScorer, score_table
 
+if TYPE_CHECKING:  # MLflow (SciPy, pandas, Spark with it) loads when a function first needs it
+    from mlflow.entities.model_registry import ModelVersion
+    from mlflow.tracking import MlflowClient
+
 CHALLENGER = "challenger"
 GATE_ATTEMPTS = 5  # comparisons a gate makes while someone keeps moving production by hand
-GATE_LOCK = ".gate-lock"  # the registered model that exists while a gate runs
-GATE_LEASE = 600.0  # seconds a gate may hold it (and another wait for it)
 TAG = "fraudops."
 # what `fraudops train` writes on every version it registers: without them the gate does not
 # know what data made the version, and refuses it unread
@@ -59,6 +54,9 @@ class ProductionModel:
 
 def register(client: MlflowClient, settings: Settings, *, model_uri: str, run_id: str) -> str:
     """Register a logged model as a new version carrying the run's lineage tags; its number."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
     try:
         client.get_registered_model(settings.model_name)
     except MlflowException:
@@ -76,6 +74,8 @@ def register(client: MlflowClient, settings: Settings, *, model_uri: str, run_id
 
 def alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
     """The version an alias points at, or None."""
+    from mlflow.exceptions import MlflowException
+
     try:
         return client.get_model_version_by_alias(name, alias)
     except MlflowException:
@@ -105,6 +105,8 @@ def score_version(settings: Settings, version: str, holdout: pa.Table) -> float:
 
     The API scores the same way; the version's pickled pyfunc is never loaded here.
     """
+    from fraudops.evaluation import evaluate  # scikit-learn: only where versions are compared
+
     scorer = load_scorer(settings, version)
     y = np.asarray(holdout[LABEL.name].to_numpy(), dtype=np.int32)
     proba, _ = score_table(scorer, holdout)
@@ -113,6 +115,8 @@ def score_version(settings: Settings, version: str, holdout: pa.Table) -> float:
 
 def holdout_from_lake(settings: Settings, snapshot_id: int | None = None) -> tuple[pa.Table, int]:
     """The fresh holdout: the most recent ``holdout_days`` mature days, labelled at the cut-off."""
+    from fraudops import lake
+
     catalog = lake.open_catalog(settings)
     pinned = lake.pin(catalog, snapshot_id=snapshot_id)
     labelled = lake.read_labelled(catalog, pinned, maturity_days=settings.label_maturity_days)
@@ -132,9 +136,10 @@ def gate(
 ) -> Decision:
     """Re-score candidate and current production on the same holdout; move the alias if it wins.
 
-    Gates run one at a time (:func:`gate_lock`): a second gate compares its candidate with
-    what the first one left in production. The alias moves only if production still points
-    at the champion compared against (a person may move it meanwhile), else it compares again.
+    Gates run one at a time (:func:`~fraudops.gatelock.gate_lock`): a second gate compares its
+    candidate with what the first one left in production. The alias moves only if production
+    still points at the champion compared against (a person may move it meanwhile), else it
+    compares again.
     """
     name, version = settings.model_name, str(version)
     missing = missing_lineage(client, settings, version)
@@ -183,50 +188,6 @@ def _served_other(client: MlflowClient, settings: Settings, version: str) -> str
     return None if served is None or str(served.version) == version else str(served.version)
 
 
-@contextmanager
-def gate_lock(client: MlflowClient, settings: Settings) -> Iterator[None]:
-    """One promotion gate at a time, across processes and hosts.
-
-    The lock is a registered model ``<name>.gate-lock``, there while a gate runs: the
-    registry creates a name only once, so two gates never both hold it. A gate that died
-    leaves it behind; it is removed once its lease has run out.
-    """
-    lock = settings.model_name + GATE_LOCK
-    deadline = time.monotonic() + GATE_LEASE
-    while True:
-        expires = f"{time.time() + GATE_LEASE:.0f}"
-        try:
-            client.create_registered_model(
-                lock,
-                tags={"expires_at": expires},
-                description=("Held while a promotion gate runs (fraudops)."),
-            )
-            break
-        except MlflowException as exc:
-            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-                raise
-        if not _lapsed(client, lock):
-            if time.monotonic() > deadline:
-                raise FraudOpsError(f"another promotion still holds {lock}; try again later")
-            time.sleep(0.5)
-    try:
-        yield
-    finally:
-        with suppress(MlflowException):
-            client.delete_registered_model(lock)
-
-
-def _lapsed(client: MlflowClient, lock: str) -> bool:
-    """Remove a lock whose lease ran out (its gate died); whether it is gone now."""
-    try:
-        if float(client.get_registered_model(lock).tags.get("expires_at", "0")) > time.time():
-            return False
-        client.delete_registered_model(lock)
-    except MlflowException:
-        pass  # released, or removed by another gate, meanwhile
-    return True
-
-
 def promote(settings: Settings, *, version: str | None = None) -> Decision:
     """Gate a version (default: the newest) on the lake's fresh holdout: THE promotion step."""
     client = tracking.connect(settings)
@@ -260,6 +221,8 @@ def production_model(client: MlflowClient, settings: Settings) -> ProductionMode
 
 def last_decision(client: MlflowClient, settings: Settings) -> Decision | None:
     """The most recent gate decision on any version of the model."""
+    from mlflow.exceptions import MlflowException
+
     try:
         versions = client.search_model_versions(f"name='{settings.model_name}'")
     except MlflowException:
@@ -276,6 +239,9 @@ def load_scorer(settings: Settings, version: str) -> FraudScorer:
 
     Only the native booster file and a JSON document are read: nothing is unpickled.
     """
+    import mlflow.artifacts
+    from mlflow.models import Model
+
     client = tracking.connect(settings)
     uri = client.get_model_version_download_uri(settings.model_name, version)
     with tempfile.TemporaryDirectory(prefix="fraudops-model-") as tmp:

@@ -12,13 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
+from typing import TYPE_CHECKING
 
 import fraudops
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError, redact
+
+if TYPE_CHECKING:  # MLflow loads on the first connect, not when a command or the API starts
+    from mlflow.tracking import MlflowClient
 
 log = logging.getLogger(__name__)
 # how long a failed training waits for the tracking server to record its runs as FAILED
@@ -43,6 +44,7 @@ def check_reachable(uri: str, *, timeout: float = 5.0) -> None:
 def connect(settings: Settings) -> MlflowClient:
     """Point MLflow at the settings' tracking/registry store and return a client."""
     import mlflow
+    from mlflow.tracking import MlflowClient
 
     uri = settings.tracking_url
     if uri.startswith("sqlite:"):
@@ -89,6 +91,8 @@ def _fail_running(
     client: MlflowClient, uri: str, run_ids: list[str], *, patience: float
 ) -> list[str]:
     """Mark the runs still RUNNING as FAILED once the server answers; the runs left over."""
+    from mlflow.exceptions import MlflowException
+
     deadline = time.monotonic() + patience
     waiting = False
     while True:
