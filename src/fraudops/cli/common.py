@@ -9,15 +9,18 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from fraudops.config import Settings, get_settings
 from fraudops.errors import FraudOpsError
+
+if TYPE_CHECKING:  # pydantic-settings and rich's progress load when a command runs
+    from rich.progress import Progress
+
+    from fraudops.config import Settings
 
 app = typer.Typer(
     help="FraudOps: synthetic transactions -> Iceberg lake -> XGBoost in MLflow -> promotion.",
@@ -42,6 +45,8 @@ T = TypeVar("T")
 
 def settings() -> Settings:
     """The settings, or one clear error naming what is wrong with them."""
+    from fraudops.config import get_settings
+
     try:
         return get_settings()
     except Exception as exc:  # pydantic's ValidationError: show it as a settings problem
@@ -51,6 +56,8 @@ def settings() -> Settings:
 @contextmanager
 def progress_bar() -> Iterator[Progress]:
     """A progress display on stderr (stdout stays for results)."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     with Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),

@@ -11,9 +11,9 @@ import typer
 from rich.table import Table
 
 from fraudops.cli.common import app, console, out, progress_bar, settings
-from fraudops.config import Settings
 
 if TYPE_CHECKING:  # for the signatures only: the modules load when a command runs
+    from fraudops.config import Settings
     from fraudops.gate import Decision
     from fraudops.generate import GenerateResult
     from fraudops.train import TrainResult
