@@ -22,6 +22,7 @@ import anyio.to_thread
 import numpy as np
 
 from fraudops.api.cache import META_FILE, SCORER_FOLDER, ModelCache
+from fraudops.api.imports import import_model_libraries
 from fraudops.api.metrics import Metrics
 from fraudops.cardhistory import VERSION as HISTORY_VERSION
 from fraudops.cardhistory.stores import HistoryStore
@@ -136,6 +137,7 @@ class ModelHolder:
     # -- blocking work (worker threads) -----------------------------------------------------
 
     def _start(self) -> None:
+        import_model_libraries()
         self._refresh(freeze=False)
         if self.current is None:
             self._load_cached()
