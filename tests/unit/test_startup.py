@@ -63,3 +63,32 @@ def test_start_imports_no_training_spark_or_mlflow_server_module(case: str, tmp_
     assert done.returncode == 0, done.stderr
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
     assert loaded == [], f"{case} imported {loaded}"
+
+
+TELEMETRY = """
+import json, sys
+import mlflow.telemetry.client as telemetry
+print(json.dumps(telemetry.get_telemetry_client() is None))
+"""
+
+MLFLOW_USERS = {
+    "the CLI": CASES["fraudops score-inbox, empty inbox"],
+    "the API's model load": (
+        "from fraudops.api.imports import import_model_libraries\nimport_model_libraries()\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", MLFLOW_USERS)
+def test_mlflow_telemetry_is_off_where_fraudops_imports_mlflow(case: str, tmp_path: Path) -> None:
+    """Nothing fetches from the internet at run time: MLflow's usage telemetry would."""
+    done = subprocess.run(
+        [sys.executable, "-c", MLFLOW_USERS[case] + TELEMETRY],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"FRAUDOPS_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},  # no CI, no pytest
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) is True

@@ -9,6 +9,7 @@ afterwards, for code that does use them.
 
 from __future__ import annotations
 
+import os
 import sys
 
 NOT_SERVED = ("pyspark", "sklearn")
@@ -16,6 +17,8 @@ NOT_SERVED = ("pyspark", "sklearn")
 
 def import_model_libraries() -> None:
     """Import MLflow and XGBoost once, leaving out their optional Spark and scikit-learn parts."""
+    # nothing fetches from the internet at run time: MLflow's usage telemetry starts on import
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     hidden = [name for name in NOT_SERVED if name not in sys.modules]
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]  # None: "not installed"

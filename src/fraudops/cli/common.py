@@ -37,6 +37,9 @@ def _quiet_mlflow() -> None:
     # "registered model exists") and per-download bars would drown them
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # nothing fetches from the internet at run time: MLflow's usage telemetry (read when
+    # mlflow is imported) would call its servers, and join its threads at every exit
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 
 out = Console()
