@@ -51,24 +51,35 @@ SWEEP: tuple[dict[str, Any], ...] = (
     {"max_depth": 8, "learning_rate": 0.08, "min_child_weight": 5.0, "colsample_bytree": 0.8},
 )
 NUM_BOOST_ROUND = 200
-EARLY_STOPPING_ROUNDS = 25
+# 10 rounds without a better validation AP end a config: on the demo's lake every config peaks
+# at the same round as with 25 (the same boosters), with a fifth fewer rounds trained
+EARLY_STOPPING_ROUNDS = 10
 
 Progress = Callable[[str], None]
 
 
+def matrices(
+    x_train: np.ndarray, y_train: np.ndarray, x_valid: np.ndarray, y_valid: np.ndarray
+) -> tuple[xgb.DMatrix, xgb.DMatrix]:
+    """The training and validation matrices, built once for the whole sweep.
+
+    Every config then reuses their histogram bins (the same ``max_bin``) instead of sketching
+    the data again: the same boosters, less work.
+    """
+    kw = {"feature_names": list(FEATURE_NAMES), "feature_types": list(FEATURE_TYPES)}
+    dtrain = xgb.DMatrix(x_train, y_train, enable_categorical=True, **kw)
+    dvalid = xgb.DMatrix(x_valid, y_valid, enable_categorical=True, **kw)
+    return dtrain, dvalid
+
+
 def fit(
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    x_valid: np.ndarray,
-    y_valid: np.ndarray,
+    dtrain: xgb.DMatrix,
+    dvalid: xgb.DMatrix,
     *,
     params: dict[str, Any],
     num_boost_round: int = NUM_BOOST_ROUND,
 ) -> xgb.Booster:
     """Train a booster with early stopping on the validation days."""
-    kw = {"feature_names": list(FEATURE_NAMES), "feature_types": list(FEATURE_TYPES)}
-    dtrain = xgb.DMatrix(x_train, y_train, enable_categorical=True, **kw)
-    dvalid = xgb.DMatrix(x_valid, y_valid, enable_categorical=True, **kw)
     return xgb.train(
         {**BASE_PARAMS, **params},
         dtrain,
@@ -191,6 +202,7 @@ def train_sweep(
     budget = settings.alert_budget
 
     best: tuple[float, str, FraudScorer, dict[str, Any], dict[str, float]] | None = None
+    dtrain, dvalid = matrices(x_tr, y_tr, x_va, y_va)
     with (
         tracking.failed_runs_recorded(client, settings.tracking_url) as started,
         mlflow.start_run(experiment_id=experiment_id, run_name="sweep", tags=tags) as parent,
@@ -203,7 +215,7 @@ def train_sweep(
                 experiment_id=experiment_id, run_name=f"config-{i}", nested=True, tags=tags
             ) as child:
                 started.append(child.info.run_id)
-                booster = trimmed(fit(x_tr, y_tr, x_va, y_va, params=config))
+                booster = trimmed(fit(dtrain, dvalid, params=config))
                 scorer = FraudScorer(booster, threshold=0.5)
                 p_va = scorer.predict_proba(x_va)
                 scorer.threshold = choose_threshold(y_va, p_va)

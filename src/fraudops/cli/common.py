@@ -46,10 +46,15 @@ out = Console()
 T = TypeVar("T")
 
 
+def get_settings() -> Settings:
+    """The cached settings; pydantic-settings loads here, not when the CLI starts."""
+    from fraudops.config import get_settings as cached
+
+    return cached()
+
+
 def settings() -> Settings:
     """The settings, or one clear error naming what is wrong with them."""
-    from fraudops.config import get_settings
-
     try:
         return get_settings()
     except Exception as exc:  # pydantic's ValidationError: show it as a settings problem
