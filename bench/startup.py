@@ -1,6 +1,7 @@
 """Start-up: what a command or the API costs before it does any work, each in a fresh process.
 
-Times, as the median of ``--runs`` fresh processes after one untimed warm-up each:
+Times, as the median of ``--runs`` fresh processes after one untimed warm-up each (contenders
+taking turns):
 
 * ``fraudops --help``;
 * ``fraudops status`` (reads the lake and the registry of a small embedded home);
@@ -84,15 +85,18 @@ def sources_of(rev: str, into: Path) -> Path:
     return into / "src"
 
 
-def timed(fn: Callable[[], None], runs: int) -> float:
-    """Median seconds of ``runs`` calls, after one untimed call (bytecode, page cache)."""
-    fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
+def timed(contenders: dict[str, Callable[[], None]], runs: int) -> dict[str, float]:
+    """Median seconds per contender: one untimed call each (bytecode, page cache), then
+    ``runs`` rounds taking turns, so a change in machine load hits every contender alike."""
+    for fn in contenders.values():
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(runs):
+        for name, fn in contenders.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(seconds) for name, seconds in times.items()}
 
 
 def command(argv: list[str], env: dict[str, str]) -> Callable[[], None]:
@@ -124,20 +128,29 @@ def serve_until(path: str, env: dict[str, str], work: Path) -> Callable[[], None
     return once
 
 
-def measure(env: dict[str, str], work: Path, runs: int) -> dict[str, float]:
-    """Every figure for one source tree."""
+def measure(trees: dict[str, dict[str, str]], work: Path, runs: int) -> dict[str, dict[str, float]]:
+    """Every figure, for every source tree: figure -> tree -> median seconds."""
     imports = [sys.executable, "-c", "import fraudops.api.app"]
+
+    def app_import(env: dict[str, str]) -> Callable[[], None]:
+        def once() -> None:
+            subprocess.run(imports, env=env, check=True, capture_output=True)
+
+        return once
+
+    figures: dict[str, Callable[[dict[str, str]], Callable[[], None]]] = {
+        "fraudops --help": lambda env: command(["--help"], env),
+        "fraudops status": lambda env: command(["status"], env),
+        "fraudops score-inbox, empty inbox": lambda env: command(["score-inbox"], env),
+        "import fraudops.api.app": app_import,
+        "fraudops serve -> /health/live": lambda env: serve_until("/health/live", env, work),
+        "fraudops serve -> /health/ready (model loaded)": lambda env: serve_until(
+            "/health/ready", env, work
+        ),
+    }
     return {
-        "fraudops --help": timed(command(["--help"], env), runs),
-        "fraudops status": timed(command(["status"], env), runs),
-        "fraudops score-inbox, empty inbox": timed(command(["score-inbox"], env), runs),
-        "import fraudops.api.app": timed(
-            lambda: subprocess.run(imports, env=env, check=True, capture_output=True), runs
-        ),
-        "fraudops serve -> /health/live": timed(serve_until("/health/live", env, work), runs),
-        "fraudops serve -> /health/ready (model loaded)": timed(
-            serve_until("/health/ready", env, work), runs
-        ),
+        what: timed({name: make(env) for name, env in trees.items()}, runs)
+        for what, make in figures.items()
     }
 
 
@@ -162,23 +175,21 @@ def main(argv: list[str] | None = None) -> None:
         if args.baseline:
             old = sources_of(args.baseline, work / "baseline")
             trees[f"baseline {args.baseline}"] = {**base, "PYTHONPATH": str(old)}
-        figures = {name: measure(env, work, args.runs) for name, env in trees.items()}
-    report(figures, args.runs)
+        figures = measure(trees, work, args.runs)
+    report(figures, list(trees), args.runs)
 
 
-def report(figures: dict[str, dict[str, float]], runs: int) -> None:
-    names = list(figures)
-    print(f"\nmedian of {runs} fresh processes (after one warm-up each)")
+def report(figures: dict[str, dict[str, float]], names: list[str], runs: int) -> None:
+    print(f"\nmedian of {runs} fresh processes per contender, taking turns (after a warm-up)")
     print(f"{'what':<48}" + "".join(f"{n:>24}" for n in names) + "   goal / ratio")
-    ours = figures[names[0]]
-    for what, seconds in ours.items():
-        cells = "".join(f"{figures[n][what]:>23.2f}s" for n in names)
+    for what, by_tree in figures.items():
+        seconds = by_tree[names[0]]
+        cells = "".join(f"{by_tree[n]:>23.2f}s" for n in names)
         notes = []
         if what == "fraudops --help":
-            ok = "met" if seconds < HELP_GOAL_S else "MISSED"
-            notes.append(f"< {HELP_GOAL_S} s ({ok})")
+            notes.append(f"< {HELP_GOAL_S} s ({'met' if seconds < HELP_GOAL_S else 'MISSED'})")
         if len(names) > 1:
-            notes.append(f"{figures[names[1]][what] / seconds:.2f}x faster than the baseline")
+            notes.append(f"{by_tree[names[1]] / seconds:.2f}x faster than the baseline")
         print(f"{what:<48}{cells}   {'; '.join(notes)}")
 
 
