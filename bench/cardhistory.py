@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xgboost as xgb
 
-from fraudops import datagen, generate, lake, registry, tracking, train
+from fraudops import datagen, fitting, generate, lake, registry, tracking, train
 from fraudops.cardhistory import HISTORY_FEATURES, enrich, sources
 from fraudops.cardhistory.backfill import backfill
 from fraudops.config import Settings
@@ -69,13 +69,13 @@ def _fit(x: dict[str, np.ndarray], y: dict[str, np.ndarray], names: list[str]) -
         booster = xgb.train(
             {**train.BASE_PARAMS, **config},
             dtrain,
-            num_boost_round=train.NUM_BOOST_ROUND,
+            num_boost_round=fitting.NUM_BOOST_ROUND,
             evals=[(dvalid, "valid")],
-            early_stopping_rounds=train.EARLY_STOPPING_ROUNDS,
+            early_stopping_rounds=fitting.EARLY_STOPPING_ROUNDS,
             verbose_eval=False,
         )
         if best is None or booster.best_score > best[0]:
-            best = (float(booster.best_score), train.trimmed(booster))
+            best = (float(booster.best_score), fitting.trimmed(booster))
     assert best is not None
     return best[1]
 

@@ -27,8 +27,9 @@ from typing import Any
 import pyarrow as pa
 
 from fraudops import datagen, generate, registry, train
-from fraudops.config import Engine, Settings
+from fraudops.config import Settings
 from fraudops.csvio import to_csv_bytes
+from fraudops.engine import Engine
 from fraudops.inbox import drop_file, score_inbox
 from fraudops.spark.cluster import standalone_cluster
 

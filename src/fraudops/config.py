@@ -8,7 +8,6 @@ same code at PostgreSQL, an S3 endpoint and an ``http://`` MLflow server is conf
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import os
 import uuid
 from functools import lru_cache
@@ -18,14 +17,8 @@ from typing import Annotated, Any
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from fraudops.engine import Engine
 from fraudops.errors import FraudOpsError
-
-
-class Engine(enum.StrEnum):
-    """Where the heavy steps run."""
-
-    IN_PROCESS = "in-process"  # pandas / pyarrow / numpy in this process
-    SPARK = "spark"  # the same code on Spark executors (fraudops.spark)
 
 
 class Settings(BaseSettings):

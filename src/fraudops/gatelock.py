@@ -1,16 +1,21 @@
-"""One promotion at a time: a lock held in the registry itself, across processes and hosts."""
+"""The promotion gate's lock: one gate at a time, across processes and hosts.
+
+The lock is a registered model ``<name>.gate-lock`` that exists while a gate runs; the gate
+(:mod:`fraudops.registry`) and approvals and rollbacks (:mod:`fraudops.release`) hold it.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
+from typing import TYPE_CHECKING
 
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 GATE_LOCK = ".gate-lock"  # the registered model that exists while a gate runs
 GATE_LEASE = 600.0  # seconds a gate may hold it (and another wait for it)
@@ -24,6 +29,8 @@ def gate_lock(client: MlflowClient, settings: Settings) -> Iterator[None]:
     registry creates a name only once, so two gates never both hold it. A gate that died
     leaves it behind; it is removed once its lease has run out.
     """
+    from mlflow.exceptions import MlflowException
+
     lock = settings.model_name + GATE_LOCK
     deadline = time.monotonic() + GATE_LEASE
     while True:
@@ -51,6 +58,8 @@ def gate_lock(client: MlflowClient, settings: Settings) -> Iterator[None]:
 
 def _lapsed(client: MlflowClient, lock: str) -> bool:
     """Remove a lock whose lease ran out (its gate died); whether it is gone now."""
+    from mlflow.exceptions import MlflowException
+
     try:
         if float(client.get_registered_model(lock).tags.get("expires_at", "0")) > time.time():
             return False

@@ -15,7 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fraudops import datagen, lake
-from fraudops.config import Engine, Settings
+from fraudops.config import Settings
+from fraudops.engine import Engine
 from fraudops.schema import LABEL, label_event_schema
 
 

@@ -14,13 +14,13 @@ import json
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
-
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
+from typing import TYPE_CHECKING, Any
 
 from fraudops.config import Settings
 from fraudops.gate import Decision
+
+if TYPE_CHECKING:  # MLflow loads when the history is first read or written
+    from mlflow.tracking import MlflowClient
 
 HISTORY = "fraudops.history."
 
@@ -111,6 +111,8 @@ def record(client: MlflowClient, settings: Settings, event: Event) -> Event:
 
 def events(client: MlflowClient, settings: Settings) -> list[Event]:
     """Every event of the model's history, oldest first."""
+    from mlflow.exceptions import MlflowException
+
     try:
         versions = client.search_model_versions(f"name='{settings.model_name}'")
     except MlflowException:

@@ -8,6 +8,9 @@ wrapper validates its input with the same rules as the API (``event_ts`` as ISO-
 
 from __future__ import annotations
 
+import tempfile
+import warnings
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +98,34 @@ class FraudModel(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined,misc]
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
         """Score transactions with the same rules, features and threshold as the API."""
         return predict_frame(self.scorer, model_input)
+
+
+def log_model(scorer: FraudScorer, example: pa.Table) -> str:
+    """Log the scorer as the deployable pyfunc (signature, input example); its model URI."""
+    from mlflow.models import infer_signature
+
+    frame = to_model_frame(example)
+    output = predict_frame(scorer, frame)
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        # "integer columns cannot hold missing values": the contract forbids missing values
+        warnings.filterwarnings("ignore", message=".*[Ii]nteger column", category=UserWarning)
+        folder = scorer.save(Path(tmp) / "scorer")
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(ENTRY_POINT),  # models from code: nothing is pickled
+            artifacts={"scorer": str(folder)},
+            signature=infer_signature(frame, output),
+            input_example=frame,
+            pip_requirements=_requirements(),
+        )
+    return str(info.model_uri)
+
+
+def _requirements() -> list[str]:
+    pins = []
+    for dist in ("mlflow", "xgboost-cpu", "pandas", "pyarrow", "numpy", "fraudops"):
+        try:
+            pins.append(f"{dist}=={metadata.version(dist)}")
+        except Exception:  # noqa: BLE001  (a missing distribution is simply not pinned)
+            continue
+    return pins

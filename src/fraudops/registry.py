@@ -1,7 +1,8 @@
 """The model registry: register, compare on a fresh holdout, promote by alias, load.
 
-This module, ``release`` (approve, roll back) and ``history`` write to the registry. Aliases,
-not the deprecated stages: ``@production`` is what the API serves; a candidate under
+This module, ``release`` (approve, roll back) and ``history`` write to the registry (with
+its lock, :mod:`fraudops.gatelock`); each imports MLflow when a function first needs it.
+Aliases, not the deprecated stages: ``@production`` is what the API serves; a candidate under
 evaluation (or waiting for approval) carries ``@challenger``. :func:`promote` is the one
 promotion entry point (CLI, DAGs, demo); :func:`should_promote` is its rule, a pure function.
 """
@@ -12,26 +13,24 @@ import dataclasses
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import mlflow
-import mlflow.artifacts
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from mlflow.entities.model_registry import ModelVersion
-from mlflow.exceptions import MlflowException
-from mlflow.models import Model
-from mlflow.tracking import MlflowClient
 
-from fraudops import history, lake, tracking
+from fraudops import history, tracking
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError
-from fraudops.evaluation import evaluate
 from fraudops.gate import GATE, Decision, Score, decide
 from fraudops.gatelock import gate_lock
 from fraudops.schema import LABEL
 from fraudops.scoring import FraudScorer, score_table
 from fraudops.trainset import amounts, day_codes
+
+if TYPE_CHECKING:  # MLflow (SciPy, pandas, Spark with it) loads when a function first needs it
+    from mlflow.entities.model_registry import ModelVersion
+    from mlflow.tracking import MlflowClient
 
 CHALLENGER = "challenger"
 GATE_ATTEMPTS = 5  # comparisons a gate makes while someone keeps moving production by hand
@@ -58,6 +57,9 @@ class ProductionModel:
 
 def register(client: MlflowClient, settings: Settings, *, model_uri: str, run_id: str) -> str:
     """Register a logged model as a new version carrying the run's lineage tags; its number."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
     try:
         client.get_registered_model(settings.model_name)
     except MlflowException:
@@ -75,6 +77,8 @@ def register(client: MlflowClient, settings: Settings, *, model_uri: str, run_id
 
 def alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
     """The version an alias points at, or None."""
+    from mlflow.exceptions import MlflowException
+
     try:
         return client.get_model_version_by_alias(name, alias)
     except MlflowException:
@@ -105,6 +109,8 @@ def score_version(settings: Settings, version: str, holdout: pa.Table) -> Score:
     Average precision, and the cost it saves a day (``false_alarm_cost`` per false alarm).
     The API scores the same way; the version's pickled pyfunc is never loaded here.
     """
+    from fraudops.evaluation import evaluate  # scikit-learn: only where versions are compared
+
     scorer = load_scorer(settings, version)
     y = np.asarray(holdout[LABEL.name].to_numpy(), dtype=np.int32)
     proba, _ = score_table(scorer, holdout)
@@ -121,6 +127,8 @@ def score_version(settings: Settings, version: str, holdout: pa.Table) -> Score:
 
 def holdout_from_lake(settings: Settings, snapshot_id: int | None = None) -> tuple[pa.Table, int]:
     """The fresh holdout: the most recent ``holdout_days`` mature days, labelled at the cut-off."""
+    from fraudops import lake
+
     catalog = lake.open_catalog(settings)
     pinned = lake.pin(catalog, snapshot_id=snapshot_id)
     labelled = lake.read_labelled(catalog, pinned, maturity_days=settings.label_maturity_days)
@@ -141,11 +149,11 @@ def gate(
 ) -> Decision:
     """Re-score candidate and current production on the same holdout; move the alias if it wins.
 
-    Gates run one at a time (:func:`gate_lock`): a second gate compares its candidate with
-    what the first one left in production. The alias moves only if production still points
-    at the champion compared against (a person may move it meanwhile), else it compares again.
-    With ``manual_promotion`` a winner keeps ``@challenger`` and waits for ``approve``. Every
-    decision is an event of the history, with ``by`` (default: the OS user).
+    Gates run one at a time (:func:`~fraudops.gatelock.gate_lock`): a second gate compares its
+    candidate with what the first one left in production. The alias moves only if production
+    still points at the champion compared against (a person may move it meanwhile), else it
+    compares again. With ``manual_promotion`` a winner keeps ``@challenger`` and waits for
+    ``approve``. Every decision is an event of the history, with ``by`` (default: the OS user).
     """
     name, version = settings.model_name, str(version)
     missing = missing_lineage(client, settings, version)
@@ -243,6 +251,8 @@ def production_model(client: MlflowClient, settings: Settings) -> ProductionMode
 
 def last_decision(client: MlflowClient, settings: Settings) -> Decision | None:
     """The most recent gate decision on any version of the model."""
+    from mlflow.exceptions import MlflowException
+
     try:
         versions = client.search_model_versions(f"name='{settings.model_name}'")
     except MlflowException:
@@ -259,6 +269,9 @@ def load_scorer(settings: Settings, version: str) -> FraudScorer:
 
     Only the native booster file and a JSON document are read: nothing is unpickled.
     """
+    import mlflow.artifacts
+    from mlflow.models import Model
+
     client = tracking.connect(settings)
     uri = client.get_model_version_download_uri(settings.model_name, version)
     with tempfile.TemporaryDirectory(prefix="fraudops-model-") as tmp:

@@ -10,11 +10,10 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import xgboost as xgb
 
 from fraudops.cardhistory.definition import VERSION as HISTORY_VERSION
 from fraudops.features import (
@@ -24,6 +23,9 @@ from fraudops.features import (
     columns_from_records,
     columns_from_table,
 )
+
+if TYPE_CHECKING:  # xgboost imports scikit-learn and SciPy: loaded with the first model only
+    import xgboost as xgb
 
 BOOSTER_FILE = "booster.ubj"
 META_FILE = "meta.json"
@@ -86,6 +88,8 @@ class FraudScorer:
                 f"the model was trained on {trained or 'no'} card-history features; this code "
                 f"computes {HISTORY_VERSION}"
             )
+        import xgboost as xgb
+
         booster = xgb.Booster()
         booster.load_model(folder / BOOSTER_FILE)
         booster.feature_types = list(FEATURE_TYPES)

@@ -12,15 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-from mlflow.data.dataset_source import DatasetSource
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
+from typing import TYPE_CHECKING
 
 import fraudops
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError, redact
+
+if TYPE_CHECKING:  # MLflow loads on the first connect, not when a command or the API starts
+    from mlflow.tracking import MlflowClient
 
 log = logging.getLogger(__name__)
 TRAINING_RUN = "fraudops.training_run"  # on a training's parent run (named for its data)
@@ -48,6 +47,7 @@ def check_reachable(uri: str, *, timeout: float = 5.0) -> None:
 def connect(settings: Settings) -> MlflowClient:
     """Point MLflow at the settings' tracking/registry store and return a client."""
     import mlflow
+    from mlflow.tracking import MlflowClient
 
     uri = settings.tracking_url
     if uri.startswith("sqlite:"):
@@ -83,51 +83,6 @@ def training_run_name(tags: dict[str, str]) -> str:
     )
 
 
-class LakeSnapshot(DatasetSource):
-    """A pinned snapshot of a lake table and the label cut-off, as a run's dataset source."""
-
-    def __init__(self, tags: dict[str, str]) -> None:
-        self.tags = {k.removeprefix("fraudops."): v for k, v in tags.items()}
-
-    @staticmethod
-    def _get_source_type() -> str:
-        return "iceberg"
-
-    def load(self) -> Any:
-        """Not loaded through MLflow: ``fraudops.lake`` reads the snapshot."""
-        raise NotImplementedError("read it with fraudops.lake.pin(snapshot_id=...)")
-
-    @staticmethod
-    def _can_resolve(raw_source: Any) -> bool:
-        return False
-
-    @classmethod
-    def _resolve(cls, raw_source: Any) -> LakeSnapshot:
-        raise NotImplementedError
-
-    def to_dict(self) -> dict[str, Any]:
-        """What the MLflow UI shows as the dataset's source."""
-        keys = ("lake_table", "snapshot_id", "labels_snapshot_id", "label_cutoff")
-        return {key: self.tags.get(key) for key in (*keys, "date_from", "date_to")}
-
-    @classmethod
-    def from_dict(cls, source_dict: dict[Any, Any]) -> LakeSnapshot:
-        """The source read back from a run."""
-        return cls({str(k): str(v) for k, v in source_dict.items()})
-
-
-def log_lake_input(tags: dict[str, str]) -> None:
-    """Log the lake snapshot and label cut-off as the active run's training dataset."""
-    import mlflow
-    from mlflow.data.meta_dataset import MetaDataset
-
-    source = LakeSnapshot(tags)
-    name = f"{tags.get('fraudops.lake_table')}@{tags.get('fraudops.snapshot_id')}"
-    # profile is optional (None) at run time; mypy reads it as abstract
-    dataset = MetaDataset(source, name=name)  # type: ignore[abstract]
-    mlflow.log_input(dataset, context="training")
-
-
 @contextmanager
 def failed_runs_recorded(
     client: MlflowClient, uri: str, *, patience: float = FAILED_RUNS_PATIENCE
@@ -153,6 +108,8 @@ def _fail_running(
     client: MlflowClient, uri: str, run_ids: list[str], *, patience: float
 ) -> list[str]:
     """Mark the runs still RUNNING as FAILED once the server answers; the runs left over."""
+    from mlflow.exceptions import MlflowException
+
     deadline = time.monotonic() + patience
     waiting = False
     while True:

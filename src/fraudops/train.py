@@ -7,23 +7,16 @@ precision) gets the deployable pyfunc model. Lineage tags tie every run to the l
 from __future__ import annotations
 
 import dataclasses
-import functools
-import tempfile
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import mlflow
 import numpy as np
-import pyarrow as pa
 import xgboost as xgb
-from mlflow.models import infer_signature
 
-from fraudops import lake, modelcard, registry, tracking
-from fraudops.config import Engine, Settings
+from fraudops import lake, lakeinput, modelcard, registry, tracking
+from fraudops.config import Settings
 from fraudops.evaluation import (
     choose_threshold,
     confusion_matrix_figure,
@@ -33,75 +26,19 @@ from fraudops.evaluation import (
     importance_figure,
     pr_curve_figure,
 )
-from fraudops.features import FEATURE_NAMES, FEATURE_TYPES, features_from_table
-from fraudops.model import ENTRY_POINT, predict_frame, to_model_frame
+from fraudops.features import features_from_table
+from fraudops.fitting import BASE_PARAMS, NUM_BOOST_ROUND, fitter, trimmed
+from fraudops.model import log_model
 from fraudops.monitoring import reference
 from fraudops.scoring import FraudScorer
 from fraudops.trainset import amounts, day_codes, labels, lineage_tags, time_split
 
-BASE_PARAMS: dict[str, Any] = {
-    "objective": "binary:logistic",
-    "tree_method": "hist",
-    "eval_metric": "aucpr",
-    "max_cat_to_onehot": 1,
-    "max_bin": 128,
-    "seed": 0,
-}
 SWEEP: tuple[dict[str, Any], ...] = (
     {"max_depth": 4, "learning_rate": 0.15, "min_child_weight": 1.0},
     {"max_depth": 6, "learning_rate": 0.10, "min_child_weight": 2.0, "subsample": 0.9},
     {"max_depth": 8, "learning_rate": 0.08, "min_child_weight": 5.0, "colsample_bytree": 0.8},
 )
-NUM_BOOST_ROUND = 200
-EARLY_STOPPING_ROUNDS = 25
-
 Progress = Callable[[str], None]
-
-
-def fit(
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    x_valid: np.ndarray,
-    y_valid: np.ndarray,
-    *,
-    params: dict[str, Any],
-    num_boost_round: int = NUM_BOOST_ROUND,
-) -> xgb.Booster:
-    """Train a booster with early stopping on the validation days."""
-    kw = {"feature_names": list(FEATURE_NAMES), "feature_types": list(FEATURE_TYPES)}
-    dtrain = xgb.DMatrix(x_train, y_train, enable_categorical=True, **kw)
-    dvalid = xgb.DMatrix(x_valid, y_valid, enable_categorical=True, **kw)
-    return xgb.train(
-        {**BASE_PARAMS, **params},
-        dtrain,
-        num_boost_round=num_boost_round,
-        evals=[(dvalid, "valid")],
-        early_stopping_rounds=EARLY_STOPPING_ROUNDS,
-        verbose_eval=False,
-    )
-
-
-Fit = Callable[..., xgb.Booster]  # (x_train, y_train, x_valid, y_valid, *, params) -> booster
-
-
-def fitter(settings: Settings) -> Fit:
-    """:func:`fit` here, or the same fit on Spark executors (``engine=spark``)."""
-    if settings.engine is not Engine.SPARK:
-        return fit
-    from fraudops.spark.train import fit_on_spark  # pyspark: only when asked
-
-    return functools.partial(
-        fit_on_spark,
-        settings,
-        num_boost_round=NUM_BOOST_ROUND,
-        early_stopping_rounds=EARLY_STOPPING_ROUNDS,
-    )
-
-
-def trimmed(booster: xgb.Booster) -> xgb.Booster:
-    """The booster cut at its best iteration (so inplace_predict needs no range)."""
-    best = getattr(booster, "best_iteration", None)
-    return booster if best is None else booster[: best + 1]
 
 
 @dataclass(frozen=True)
@@ -126,35 +63,6 @@ def _log_plots(y: np.ndarray, proba: np.ndarray, threshold: float, booster: xgb.
     gain = {k: float(v) for k, v in scores.items() if isinstance(v, int | float)}
     mlflow.log_figure(importance_figure(gain), "plots/feature_importance.png")
     mlflow.log_dict(gain, "feature_importance.json")
-
-
-def log_model(scorer: FraudScorer, example: pa.Table) -> str:
-    """Log the scorer as the deployable pyfunc (signature, input example); its model URI."""
-    frame = to_model_frame(example)
-    output = predict_frame(scorer, frame)
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        # "integer columns cannot hold missing values": the contract forbids missing values
-        warnings.filterwarnings("ignore", message=".*[Ii]nteger column", category=UserWarning)
-        folder = scorer.save(Path(tmp) / "scorer")
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(ENTRY_POINT),  # models from code: nothing is pickled
-            artifacts={"scorer": str(folder)},
-            signature=infer_signature(frame, output),
-            input_example=frame,
-            pip_requirements=_requirements(),
-        )
-    return str(info.model_uri)
-
-
-def _requirements() -> list[str]:
-    pins = []
-    for dist in ("mlflow", "xgboost-cpu", "pandas", "pyarrow", "numpy", "fraudops"):
-        try:
-            pins.append(f"{dist}=={metadata.version(dist)}")
-        except Exception:  # noqa: BLE001  (a missing distribution is simply not pinned)
-            continue
-    return pins
 
 
 def train_sweep(
@@ -201,7 +109,6 @@ def train_sweep(
     )
     tags["fraudops.trigger"] = trigger
     tags["fraudops.engine"] = settings.engine.value
-    fit_config = fitter(settings)
     if shuffle_labels:
         tags["fraudops.control"] = "shuffled-labels"
     days_va, days_ho = (day_codes(t) for t in (split.valid, split.holdout))
@@ -213,6 +120,7 @@ def train_sweep(
     costs_ho: dict[str, Any] = {"amount": amounts(split.holdout), "false_alarm_cost": false_alarm}
 
     best: tuple[float, str, FraudScorer, dict[str, Any], dict[str, float]] | None = None
+    fit_config = fitter(settings, x_tr, y_tr, x_va, y_va)
     with (
         tracking.failed_runs_recorded(client, settings.tracking_url) as started,
         mlflow.start_run(
@@ -220,7 +128,7 @@ def train_sweep(
         ) as parent,
     ):
         started.append(parent.info.run_id)
-        tracking.log_lake_input(tags)  # the Dataset column: which snapshot and label cut-off
+        lakeinput.log_lake_input(tags)  # the Dataset column: which snapshot and label cut-off
         mlflow.log_params({"n_configs": len(configs), "train_rows": split.train.num_rows})
         for i, config in enumerate(configs, start=1):
             say(f"config {i}/{len(configs)}: {config}")
@@ -228,9 +136,7 @@ def train_sweep(
                 experiment_id=experiment_id, run_name=f"{name} #{i}", nested=True, tags=tags
             ) as child:
                 started.append(child.info.run_id)
-                booster = trimmed(
-                    fit_config(x_tr, y_tr, x_va, y_va, params={**BASE_PARAMS, **config})
-                )
+                booster = trimmed(fit_config({**BASE_PARAMS, **config}))
                 scorer = FraudScorer(booster, threshold=0.5)
                 p_va = scorer.predict_proba(x_va)
                 # the threshold: the most saved a day within the analysts' alert budget

@@ -470,6 +470,33 @@ def test_images_get_the_packages_their_code_imports(dockerfile: str, needed: set
     assert needed <= installed, f"{dockerfile} lacks {sorted(needed - installed)}"
 
 
+def _installs(text: str) -> list[str]:
+    """Each ``pip install`` / ``uv pip install`` command of a shell line, up to its ``&&``."""
+    return [part.strip() for part in re.split(r"&&|;|\|\|", text) if " install " in f" {part} "]
+
+
+@pytest.mark.parametrize("path", dockerfiles(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_images_compile_bytecode_when_they_install(path: Path) -> None:
+    """Every Python install in an image writes .pyc files: no container start compiles them."""
+    instructions = dockerfile_instructions(path)
+    settings = " ".join(args for keyword, args in instructions if keyword in {"ENV", "ARG"})
+    assert "PIP_NO_COMPILE" not in settings, f"{path}: PIP_NO_COMPILE turns compiling off"
+    for keyword, args in instructions:
+        for command in _installs(args) if keyword == "RUN" else []:
+            if re.search(r"\buv pip install\b", command):
+                assert "--compile-bytecode" in command, f"{path}: {command}"
+            elif re.search(r"\bpip install\b", command):
+                assert re.search(r"\s--compile\b", command), f"{path}: {command}"
+
+
+def test_the_virtualenv_compiles_bytecode_at_install() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    installs = [line for line in makefile.splitlines() if re.search(r"uv pip install .*-e ", line)]
+    assert installs, "the Makefile installs the package with uv"
+    lock_venv = [line for line in installs if ".lock-venv" in line]  # thrown away at once
+    assert all("--compile-bytecode" in line for line in installs if line not in lock_venv)
+
+
 def test_pipeline_and_api_get_what_fraudops_reads(services: dict[str, Any]) -> None:
     scheduler = environment(services["airflow-scheduler"])
     for key in (

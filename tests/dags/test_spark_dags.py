@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from fraudops import inbox, lake
-from fraudops.config import Engine, Settings
+from fraudops.config import Settings
 from fraudops.demo import sample_csv
+from fraudops.engine import Engine
 from tests.support.airflow_env import RunDags
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]

@@ -15,7 +15,7 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from fraudops import generate, train
+from fraudops import fitting, generate, train
 from tests.support.services import MlflowServer, create_database
 from tests.support.settings import make_settings
 
@@ -35,7 +35,7 @@ def test_a_sweep_cut_off_from_mlflow_leaves_no_run_running(
         monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
         # it comes back seconds after the sweep next calls it (however long a fit takes)
         back = threading.Thread(target=lambda: (time.sleep(2), server.start()))
-        real_fit = train.fit
+        real_fit = fitting.fit
         fits = []
 
         def fit_while_mlflow_dies(*args: object, **kwargs: object) -> object:
@@ -47,7 +47,7 @@ def test_a_sweep_cut_off_from_mlflow_leaves_no_run_running(
                 back.start()
             return booster
 
-        monkeypatch.setattr(train, "fit", fit_while_mlflow_dies)
+        monkeypatch.setattr(fitting, "fit", fit_while_mlflow_dies)
 
         with pytest.raises(MlflowException):
             train.train_sweep(settings, configs=train.SWEEP[:2])

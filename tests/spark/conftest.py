@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from fraudops import generate
-from fraudops.config import Engine, Settings
+from fraudops.config import Settings
+from fraudops.engine import Engine
 
 LOCAL = "local[2]"
 

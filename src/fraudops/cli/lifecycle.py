@@ -19,9 +19,9 @@ from fraudops.cli.common import (
     settings,
     settings_for,
 )
-from fraudops.config import Settings
 
 if TYPE_CHECKING:  # for the signatures only: the modules load when a command runs
+    from fraudops.config import Settings
     from fraudops.gate import Decision
     from fraudops.generate import GenerateResult
     from fraudops.train import TrainResult

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from contextlib import ExitStack
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from fraudops.cli.common import app, console, out, settings
-from fraudops.config import Settings
+
+if TYPE_CHECKING:
+    from fraudops.config import Settings
 
 
 def serve_demo(settings: Settings, *, port: int, ui_port: int) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from fraudops.cardhistory import sources
-from fraudops.config import Engine, Settings
+from fraudops.config import Settings
+from fraudops.engine import Engine
 from fraudops.inbox.failures import EngineFailure
 from fraudops.inbox.ledger import Claim
 from fraudops.inbox.scorefile import ReadProgress, RemoteScoring, Staged, score_file

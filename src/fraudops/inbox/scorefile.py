@@ -76,8 +76,6 @@ def no_history(rows: pa.Table) -> pa.Table | None:
     return None
 
 
-
-
 @dataclass(frozen=True)
 class Staged:
     """Outputs of one input: files in staging, not yet published; predictions for the lake."""

@@ -1,0 +1,94 @@
+"""Starting is cheap: the CLI and the API import the heavy modules only when they use them.
+
+Each case runs in a fresh interpreter (this one has imported everything already) and lists
+which of the modules that only training, Spark or the MLflow server need it loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# imported only by the commands that use them (SciPy: via scikit-learn and XGBoost)
+UNWANTED = ("pyspark", "scipy", "sklearn", "xgboost", "mlflow", "mlflow.server")
+
+REPORT = f"""
+import json, sys
+print(json.dumps(sorted(m for m in {UNWANTED!r} if m in sys.modules)))
+"""
+
+CASES = {
+    "import fraudops.api.app": "import fraudops.api.app\n",
+    "create_app()": (
+        "from fraudops.api.app import create_app\n"
+        "from fraudops.config import Settings\n"
+        "create_app(Settings())\n"
+    ),
+    "fraudops --help": (
+        "import contextlib, io, sys\n"
+        "sys.argv = ['fraudops', '--help']\n"
+        "from fraudops.cli import app\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    app(standalone_mode=True)\n"
+    ),
+    # nothing to score: no model is loaded, so neither MLflow nor XGBoost is imported
+    "fraudops score-inbox, empty inbox": (
+        "import contextlib, io, sys\n"
+        "sys.argv = ['fraudops', 'score-inbox']\n"
+        "from fraudops.cli import app\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    app(standalone_mode=False)\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_start_imports_no_training_spark_or_mlflow_server_module(case: str, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", CASES[case] + REPORT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={
+            "FRAUDOPS_HOME": str(tmp_path),
+            "FRAUDOPS_API_KEYS": "start-test-key-0123456789abcdef",
+            "PATH": "/usr/bin:/bin",
+        },
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert loaded == [], f"{case} imported {loaded}"
+
+
+TELEMETRY = """
+import json, sys
+import mlflow.telemetry.client as telemetry
+print(json.dumps(telemetry.get_telemetry_client() is None))
+"""
+
+MLFLOW_USERS = {
+    "the CLI": CASES["fraudops score-inbox, empty inbox"],
+    "the API's model load": (
+        "from fraudops.api.imports import import_model_libraries\nimport_model_libraries()\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", MLFLOW_USERS)
+def test_mlflow_telemetry_is_off_where_fraudops_imports_mlflow(case: str, tmp_path: Path) -> None:
+    """Nothing fetches from the internet at run time: MLflow's usage telemetry would."""
+    done = subprocess.run(
+        [sys.executable, "-c", MLFLOW_USERS[case] + TELEMETRY],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"FRAUDOPS_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},  # no CI, no pytest
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) is True
