@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import xgboost as xgb
 
 from fraudops.features import FEATURE_NAMES, features_from_table
 from fraudops.schema import CHANNELS, MERCHANT_CATEGORIES
@@ -44,6 +43,8 @@ def contributions(scorer: FraudScorer, matrix: np.ndarray) -> np.ndarray:
     # no names or types on the matrix: the trees carry their split types, and naming 22
     # columns costs more than the row's TreeSHAP; one thread for small inputs (a thread
     # pool started for one row costs milliseconds)
+    import xgboost as xgb  # loaded with the model, not when the API starts
+
     data = xgb.DMatrix(matrix, nthread=1 if len(matrix) < 1_000 else -1)
     return np.asarray(scorer.booster.predict(data, pred_contribs=True, validate_features=False))
 

@@ -12,11 +12,13 @@ a fraud team plans with (alerts a day, precision and recall at the budget, cost 
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-from mlflow.tracking import MlflowClient
+from typing import TYPE_CHECKING
 
 from fraudops.cardhistory.definition import VERSION as FEATURE_VERSION
 from fraudops.config import Settings
+
+if TYPE_CHECKING:  # MLflow loads when a card is published, not when the API starts
+    from mlflow.tracking import MlflowClient
 
 TAG = "fraudops."
 # what GET /model and the card call it -> the training run's metric
