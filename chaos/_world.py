@@ -48,7 +48,9 @@ class World:
     tracking_uri: str
     lake_catalog: str
     versions: dict[str, str] = field(default_factory=dict)  # role -> version
-    holdout_ap: dict[str, float] = field(default_factory=dict)  # version -> AP (the gate's data)
+    holdout_ap: dict[str, float] = field(default_factory=dict)  # version -> AP on the holdout
+    # version -> cost saved a day on the holdout: what the gate compares
+    holdout_saved: dict[str, float] = field(default_factory=dict)
 
     # -- files ------------------------------------------------------------------------------
     @property
@@ -181,11 +183,12 @@ def prepare(world: World) -> None:
     client.set_registered_model_alias(MODEL, settings.model_alias, world.versions["good"])
     holdout, _ = registry.holdout_from_lake(settings)
     for version in world.versions.values():
-        world.holdout_ap[version] = registry.score_version(settings, version, holdout)
-    print(f"versions {world.versions}, holdout AP {world.holdout_ap}")
-    good, weak, shuffled = (world.holdout_ap[world.versions[r]] for r in sweeps)
+        score = registry.score_version(settings, version, holdout)
+        world.holdout_ap[version], world.holdout_saved[version] = score.ap, score.saved_per_day
+    print(f"versions {world.versions}, holdout AP {world.holdout_ap}, saved {world.holdout_saved}")
+    good, weak, shuffled = (world.holdout_saved[world.versions[r]] for r in sweeps)
     if not good > weak > shuffled:
-        raise RuntimeError(f"the three versions are not ordered by quality: {world.holdout_ap}")
+        raise RuntimeError(f"the versions are not ordered by cost saved: {world.holdout_saved}")
     world.save()
 
 

@@ -32,7 +32,7 @@ def run(world: World, rng: random.Random) -> list[Row]:
     client = world.client()
     champion = world.versions["shuffled"]
     candidates = [world.versions["good"], world.versions["weak"]]
-    best = max(candidates, key=lambda v: world.holdout_ap[v])
+    best = max(candidates, key=lambda v: world.holdout_saved[v])
     rounds = 2 if world.quick else 6
     lost = duplicated = errors = 0
     finals = []

@@ -71,6 +71,8 @@ class FraudScorer:
     @classmethod
     def from_raw(cls, raw: bytes, threshold: float) -> FraudScorer:
         """A scorer from :meth:`raw`'s bytes and its threshold."""
+        import xgboost as xgb
+
         booster = xgb.Booster()
         booster.load_model(bytearray(raw))
         booster.feature_types = list(FEATURE_TYPES)

@@ -577,8 +577,11 @@ class Rehearsal:
         env_file = self.base / ".env"
         dotenv = generate_dotenv(env_file)
         compose = load_compose(dotenv)
+        # services behind a profile (the Spark cluster) are not part of `make up`
         services: dict[str, Any] = {
-            name: svc for name, svc in compose["services"].items() if name not in NOT_REHEARSED
+            name: svc
+            for name, svc in compose["services"].items()
+            if name not in NOT_REHEARSED and not svc.get("profiles")
         }
         built = {n for n, s in services.items() if "build" in s}
         unknown = set(services) - STAND_INS - set(NATIVE) - built
