@@ -126,11 +126,36 @@ class PredictBatcher:
     def _answer(self, group: list[_Waiting]) -> None:
         model = group[0].model
         records = [r for waiting in group for r in waiting.records]
+        history = self.history(records)
+        proba, flags = score_records(model.scorer, records, history)
+        self.metrics.batch_rows.observe(len(records))
+        self.answered(model, records, history, proba, flags)
+        start = 0
+        for waiting in group:
+            end = start + len(waiting.records)
+            _settle(waiting, (proba[start:end], flags[start:end]))
+            start = end
+
+    def history(self, records: Sequence[Any]) -> dict[str, np.ndarray]:
+        """The records' card-history features, each recorded in the store on the way (timed).
+
+        Raises:
+            StoreUnavailable: the store did not answer.
+        """
         started = time.perf_counter()
         history = record_and_compute(self.store, records)
         self.metrics.history_seconds.observe(time.perf_counter() - started)
-        proba, flags = score_records(model.scorer, records, history)
-        self.metrics.batch_rows.observe(len(records))
+        return history
+
+    def answered(
+        self,
+        model: LoadedModel,
+        records: Sequence[Any],
+        history: dict[str, np.ndarray],
+        proba: np.ndarray,
+        flags: np.ndarray,
+    ) -> None:
+        """Count what the API scored and keep it for the inference log."""
         self.metrics.scored(flags, proba)
         self.predictions.add(
             records,
@@ -141,11 +166,6 @@ class PredictBatcher:
             model_version=model.version,
             source="api",
         )
-        start = 0
-        for waiting in group:
-            end = start + len(waiting.records)
-            _settle(waiting, (proba[start:end], flags[start:end]))
-            start = end
 
 
 def _settle(waiting: _Waiting, outcome: Scored | BaseException) -> None:

@@ -7,7 +7,6 @@ client that does not ask for reasons never pays for it.
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,8 +16,7 @@ from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic_core import to_json
 
-from fraudops.api.holder import LoadedModel, ModelHolder
-from fraudops.cardhistory.online import record_and_compute
+from fraudops.api.holder import LoadedModel
 from fraudops.explain import COLUMN, Reason, explain_matrix, reasons_column
 from fraudops.features import build_features, columns_from_records
 from fraudops.scoring import score_matrix
@@ -39,7 +37,6 @@ def _score_and_explain(
 
 async def explained(
     request: Request,
-    holder: ModelHolder,
     model: LoadedModel,
     records: Sequence[Any],
 ) -> Response:
@@ -48,23 +45,13 @@ async def explained(
     Raises:
         StoreUnavailable: the card-history store did not answer.
     """
-    started = time.perf_counter()
-    history = record_and_compute(request.app.state.store, records)
-    holder.metrics.history_seconds.observe(time.perf_counter() - started)
+    batcher = request.app.state.batcher  # the store step and the log, as /predict's
+    history = batcher.history(records)
     if len(records) > INLINE_ROWS:  # a batch's TreeSHAP takes long: never block the loop
         proba, flags, found = await run_in_threadpool(_score_and_explain, model, records, history)
     else:
         proba, flags, found = _score_and_explain(model, records, history)
-    holder.metrics.scored(flags, proba)
-    request.app.state.predictions.add(
-        records,
-        proba,
-        flags,
-        history=history,
-        model_name=model.name,
-        model_version=model.version,
-        source="api",
-    )
+    batcher.answered(model, records, history, proba, flags)
     body = to_json(
         {
             "model_name": model.name,

@@ -78,7 +78,7 @@ async def predict(request: Request, holder: HolderDep, explain: bool = False) ->
         return _unprocessable(exc.rejections)
     try:
         if explain:  # its own path, unbatched: the reasons cost a TreeSHAP pass
-            return await explained(request, holder, model, records)
+            return await explained(request, model, records)
         proba, flags = await request.app.state.batcher.score(model, records)
     except StoreUnavailable as exc:
         raise _store_unavailable(exc, holder.metrics) from None
