@@ -127,21 +127,34 @@ def append_once(
     raise FraudOpsError(f"{'.'.join(table.name())}: {COMMIT_ATTEMPTS} commits were refused")
 
 
-def append(table: Table, data: pa.Table, *, properties: dict[str, str] | None = None) -> int:
-    """Append rows as one snapshot, trying again when another writer committed first."""
-    schema = arrow_schema_of(table)
-    data = data.select(schema.names).cast(schema)
+def retried(table: Table, commit: Callable[[], None]) -> int | None:
+    """Run ``commit`` (one Iceberg commit) until no other writer got in first; the snapshot after.
+
+    A refused commit refreshes the table and runs ``commit`` again on the new state, up to
+    :data:`COMMIT_ATTEMPTS` times. Writers with a check of their own before each attempt (an
+    exactly-once append) keep their own loop instead.
+    """
     own_retries(table)
     for _ in range(COMMIT_ATTEMPTS):
         try:
-            table.append(data, snapshot_properties=properties or {})
+            with warnings.catch_warnings():  # the first time: "delete did not match any records"
+                warnings.simplefilter("ignore", UserWarning)
+                commit()
         except CommitFailedException:
             table.refresh()
             continue
         snap = table.current_snapshot()
-        assert snap is not None
-        return snap.snapshot_id
+        return snap.snapshot_id if snap else None
     raise FraudOpsError(f"{'.'.join(table.name())}: {COMMIT_ATTEMPTS} commits were refused")
+
+
+def append(table: Table, data: pa.Table, *, properties: dict[str, str] | None = None) -> int:
+    """Append rows as one snapshot, trying again when another writer committed first."""
+    schema = arrow_schema_of(table)
+    data = data.select(schema.names).cast(schema)
+    snapshot = retried(table, lambda: table.append(data, snapshot_properties=properties or {}))
+    assert snapshot is not None
+    return snapshot
 
 
 def overwrite(table: Table, data: pa.Table, *, where: BooleanExpression) -> int | None:
@@ -151,15 +164,4 @@ def overwrite(table: Table, data: pa.Table, *, where: BooleanExpression) -> int 
     """
     schema = arrow_schema_of(table)
     data = data.select(schema.names).cast(schema)
-    own_retries(table)
-    for _ in range(COMMIT_ATTEMPTS):
-        try:
-            with warnings.catch_warnings():  # the first time: "delete did not match any records"
-                warnings.simplefilter("ignore", UserWarning)
-                table.overwrite(data, overwrite_filter=where)
-        except CommitFailedException:
-            table.refresh()
-            continue
-        snap = table.current_snapshot()
-        return snap.snapshot_id if snap else None
-    raise FraudOpsError(f"{'.'.join(table.name())}: {COMMIT_ATTEMPTS} commits were refused")
+    return retried(table, lambda: table.overwrite(data, overwrite_filter=where))

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-import warnings
 from collections.abc import Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.io import load_file_io
 from pyiceberg.table import Table
 
 from fraudops.config import Settings
-from fraudops.errors import FraudOpsError
-from fraudops.lake.appends import COMMIT_ATTEMPTS, own_retries
+from fraudops.lake.appends import retried
 from fraudops.lake.days import days_filter
 
 
@@ -48,18 +45,12 @@ def replace_days(
     """Replace ``days`` of ``event_ts`` with the data files at ``paths``; one commit, its id."""
     days = sorted(set(days))
     summary = {"fraudops.days": ",".join(d.isoformat() for d in days), **(properties or {})}
-    own_retries(table)
-    for _ in range(COMMIT_ATTEMPTS):
-        try:
-            with warnings.catch_warnings():  # the first time: "delete did not match any records"
-                warnings.simplefilter("ignore", UserWarning)
-                with table.transaction() as tx:
-                    tx.delete(days_filter(days), snapshot_properties=summary)
-                    tx.add_files(paths, snapshot_properties=summary)
-        except CommitFailedException:
-            table.refresh()
-            continue
-        snap = table.current_snapshot()
-        assert snap is not None
-        return snap.snapshot_id
-    raise FraudOpsError(f"{'.'.join(table.name())}: {COMMIT_ATTEMPTS} commits were refused")
+
+    def commit() -> None:
+        with table.transaction() as tx:
+            tx.delete(days_filter(days), snapshot_properties=summary)
+            tx.add_files(paths, snapshot_properties=summary)
+
+    snapshot = retried(table, commit)
+    assert snapshot is not None
+    return snapshot
