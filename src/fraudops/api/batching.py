@@ -28,9 +28,11 @@ import numpy as np
 from fraudops.api.holder import LoadedModel
 from fraudops.api.metrics import Metrics
 from fraudops.api.predlog import PredictionLog
+from fraudops.api.shadow import ShadowHolder, score_in_shadow
 from fraudops.cardhistory.online import record_and_compute
 from fraudops.cardhistory.stores import HistoryStore, StoreUnavailable
-from fraudops.scoring import score_records
+from fraudops.features import build_features, columns_from_records
+from fraudops.scoring import score_matrix
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +60,10 @@ class PredictBatcher:
         max_rows: int,
         max_wait_us: float,
         clock: Callable[[], float] = time.perf_counter,
+        shadow: ShadowHolder | None = None,
     ) -> None:
         self.store = store
+        self.shadow = shadow
         self.metrics = metrics
         self.predictions = predictions
         self.max_rows = max_rows
@@ -127,7 +131,8 @@ class PredictBatcher:
         model = group[0].model
         records = [r for waiting in group for r in waiting.records]
         history = self.history(records)
-        proba, flags = score_records(model.scorer, records, history)
+        matrix = build_features(columns_from_records(records, history))
+        proba, flags = score_matrix(model.scorer, matrix)
         self.metrics.batch_rows.observe(len(records))
         self.answered(model, records, history, proba, flags)
         start = 0
@@ -135,6 +140,7 @@ class PredictBatcher:
             end = start + len(waiting.records)
             _settle(waiting, (proba[start:end], flags[start:end]))
             start = end
+        self.shadowed(records, history, matrix)
 
     def history(self, records: Sequence[Any]) -> dict[str, np.ndarray]:
         """The records' card-history features, each recorded in the store on the way (timed).
@@ -165,6 +171,30 @@ class PredictBatcher:
             model_name=model.name,
             model_version=model.version,
             source="api",
+        )
+
+    def shadowed(
+        self,
+        records: Sequence[Any],
+        history: dict[str, np.ndarray],
+        matrix: np.ndarray | None = None,
+    ) -> None:
+        """After the answers are settled: the shadow model scores the same rows, later.
+
+        Scheduled behind the requests the answers wake up, so none of them waits for it.
+        """
+        shadow = self.shadow.current if self.shadow is not None else None
+        if shadow is None:  # no shadow: no cost
+            return
+        asyncio.get_running_loop().call_soon(
+            lambda: score_in_shadow(
+                shadow,
+                records,
+                history,
+                matrix,
+                predictions=self.predictions,
+                metrics=self.metrics,
+            )
         )
 
 
