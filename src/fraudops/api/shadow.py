@@ -39,8 +39,9 @@ class ShadowHolder(ModelHolder):
         )
         self.last_message: str | None = None
 
-    def _start(self) -> None:  # no local copy: a shadow that MLflow does not name is none
-        self._refresh(freeze=False)
+    async def start(self) -> None:
+        """First poll, under the poll's lock; no local copy: a shadow MLflow does not name is none."""
+        await self.refresh()
 
     def _refresh(self, *, freeze: bool = True) -> Refresh:
         from fraudops import registry, tracking
