@@ -40,7 +40,7 @@ class ShadowHolder(ModelHolder):
         self.last_message: str | None = None
 
     async def start(self) -> None:
-        """First poll, under the poll's lock; no local copy: a shadow MLflow does not name is none."""
+        """First poll, under the lock; no local copy: a shadow MLflow does not name is none."""
         await self.refresh()
 
     def _refresh(self, *, freeze: bool = True) -> Refresh:
