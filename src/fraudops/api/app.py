@@ -20,7 +20,7 @@ from fraudops.api.metrics import Metrics, MetricsMiddleware
 from fraudops.api.predlog import PredictionLog
 from fraudops.api.routes import health, model, predict
 from fraudops.api.schemas import error_items, rejections_from_fastapi
-from fraudops.api.shadow import ShadowHolder
+from fraudops.api.shadow import ShadowHolder, ShadowScorer
 from fraudops.cardhistory.stores import open_store
 from fraudops.config import Settings, get_settings
 
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     holder = ModelHolder(settings, metrics=metrics, store=store)
     predictions = PredictionLog(settings, metrics=metrics)
     shadow = ShadowHolder(settings, metrics=metrics, store=store)
+    shadow_scorer = ShadowScorer(shadow, predictions=predictions, metrics=metrics)
 
     async def follow_shadow() -> None:  # off the start-up path: a shadow is never urgent
         await shadow.start()
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            shadow_scorer.flush()  # the shadow's queued batches join the last commit
             await predictions.close()  # shutdown and SIGTERM: no buffered row is lost
             await asyncio.to_thread(predictions.stop)
             store.close()
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.predictions = predictions
     app.state.shadow = shadow
+    app.state.shadow_scorer = shadow_scorer
     app.state.store = store
     app.state.batcher = PredictBatcher(
         store=store,
@@ -94,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         predictions=predictions,
         max_rows=settings.batch_max_rows,
         max_wait_us=settings.batch_max_wait_us,
-        shadow=shadow,
+        shadow=shadow_scorer,
     )
     app.state.api_keys = KeyRing(keys)
     app.state.admin_keys = KeyRing(admin_keys)

@@ -28,7 +28,7 @@ import numpy as np
 from fraudops.api.holder import LoadedModel
 from fraudops.api.metrics import Metrics
 from fraudops.api.predlog import PredictionLog
-from fraudops.api.shadow import ShadowHolder, score_in_shadow
+from fraudops.api.shadow import ShadowScorer
 from fraudops.cardhistory.online import record_and_compute
 from fraudops.cardhistory.stores import HistoryStore, StoreUnavailable
 from fraudops.features import build_features, columns_from_records
@@ -60,7 +60,7 @@ class PredictBatcher:
         max_rows: int,
         max_wait_us: float,
         clock: Callable[[], float] = time.perf_counter,
-        shadow: ShadowHolder | None = None,
+        shadow: ShadowScorer | None = None,
     ) -> None:
         self.store = store
         self.shadow = shadow
@@ -179,23 +179,9 @@ class PredictBatcher:
         history: dict[str, np.ndarray],
         matrix: np.ndarray | None = None,
     ) -> None:
-        """After the answers are settled: the shadow model scores the same rows, later.
-
-        Scheduled behind the requests the answers wake up, so none of them waits for it.
-        """
-        shadow = self.shadow.current if self.shadow is not None else None
-        if shadow is None:  # no shadow: no cost
-            return
-        asyncio.get_running_loop().call_soon(
-            lambda: score_in_shadow(
-                shadow,
-                records,
-                history,
-                matrix,
-                predictions=self.predictions,
-                metrics=self.metrics,
-            )
-        )
+        """After the answers are settled: the shadow model scores the same rows, later."""
+        if self.shadow is not None:
+            self.shadow.add(records, history, matrix)
 
 
 def _settle(waiting: _Waiting, outcome: Scored | BaseException) -> None:
