@@ -49,6 +49,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -615,6 +616,15 @@ def main(argv: list[str] | None = None) -> None:
     report(best, errors)
     for name, rows in shadowed.items():
         print(f"{name}: the shadow model scored {rows:,.0f} transactions ({SENT[name]:,} sent)")
+        pairs = zip(runs["fraudops serve"], runs[name], strict=True)
+        ratios = sorted(theirs.single.p99_ms / ours.single.p99_ms for ours, theirs in pairs)
+        median = statistics.median(ratios)
+        print(
+            f"  p99 with / without a shadow, round by round (each pair measured back to back): "
+            f"{', '.join(f'{r:.2f}x' for r in ratios)}; median {median:.2f}x "
+            f"({median - 1:+.1%}, goal < {GOAL_SHADOW_P99:.0%}: "
+            f"{'met' if median - 1 < GOAL_SHADOW_P99 else 'MISSED'})"
+        )
     print("card-history step per request (record, read, compute), p99 from /metrics:")
     for name, p99 in history.items():
         print(f"  {name:<24} {p99:.2f} ms")
