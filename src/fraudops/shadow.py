@@ -106,6 +106,18 @@ def promoted(client: MlflowClient, settings: Settings, version: str, who: str) -
         )
 
 
+def current(settings: Settings) -> str:
+    """The version ``@shadow`` points at.
+
+    Raises:
+        FraudOpsError: no version is in shadow.
+    """
+    found = registry.alias_version(tracking.connect(settings), settings.model_name, SHADOW)
+    if found is None:
+        raise FraudOpsError(f"no version of {settings.model_name} is in shadow: name one")
+    return str(found.version)
+
+
 def days_in_shadow(events: list[history.Event], version: str, now: dt.datetime) -> float:
     """How long the version's latest stretch in shadow lasted, or lasts so far (days)."""
     began: dt.datetime | None = None

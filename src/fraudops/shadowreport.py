@@ -22,7 +22,6 @@ from pyiceberg.expressions import EqualTo
 
 from fraudops import lake
 from fraudops.config import Settings
-from fraudops.errors import FraudOpsError
 from fraudops.evaluation import evaluate
 from fraudops.monitoring.check import labelled
 from fraudops.trainset import amounts, day_codes
@@ -188,18 +187,3 @@ def compare(settings: Settings, version: str) -> ShadowReport:
         f"on {mature.num_rows:,} matured transactions"
     )
     return ShadowReport(**base, production=theirs_side, shadow=ours_side, verdict=verdict)
-
-
-def current_shadow(settings: Settings) -> str:
-    """The version ``@shadow`` points at.
-
-    Raises:
-        FraudOpsError: no version is in shadow.
-    """
-    from fraudops import registry, tracking
-    from fraudops.shadow import SHADOW
-
-    found = registry.alias_version(tracking.connect(settings), settings.model_name, SHADOW)
-    if found is None:
-        raise FraudOpsError(f"no version of {settings.model_name} is in shadow: name one")
-    return str(found.version)

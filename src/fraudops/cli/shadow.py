@@ -85,10 +85,11 @@ def report(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Compare the shadow model with production on the same live transactions."""
-    from fraudops.shadowreport import compare, current_shadow
+    from fraudops.shadow import current
+    from fraudops.shadowreport import compare
 
     s = settings()
-    found = compare(s, version or current_shadow(s))
+    found = compare(s, version or current(s))
     if as_json:
         out.print_json(json.dumps(found.as_dict()))
         return
