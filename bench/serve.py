@@ -205,12 +205,14 @@ def payloads(n: int) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def server(cmd: list[str], *, env: dict[str, str], ready_url: str, log: Path) -> Iterator[None]:
+def server(
+    cmd: list[str], *, env: dict[str, str], ready_url: str, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run a server in its own process group; stop the whole group afterwards."""
     proc = start_group(cmd, env=env, log=log, cwd=REPO)
     try:
         wait_http(ready_url, proc=proc, timeout=180, ready=lambda status: status == 200)
-        yield
+        yield proc
     except Exception:
         print(log.read_text()[-3000:])
         raise
@@ -341,14 +343,34 @@ class Runs:
     single: Result
     lone: Result
     batch: Result
+    cpu_ms: float = float("nan")  # the server's CPU time per request in the single run
 
 
-def measure(target: Target, *, seconds: float, work: Path) -> Runs:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a server: its process and every live descendant."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def measure(target: Target, *, seconds: float, work: Path, pid: int | None = None) -> Runs:
     """Single-transaction (16 connections, then 1) and batch runs, after 2 s warm-ups."""
     common = {"headers": target.headers, "work": work}
+    warm = wrk(target.url, target.one, connections=CONNECTIONS, seconds=2, **common)
+    before = cpu_seconds(pid) if pid else float("nan")
+    single = wrk(target.url, target.one, connections=CONNECTIONS, seconds=seconds, **common)
+    cpu_ms = 1000 * (cpu_seconds(pid) - before) / single.requests if pid else float("nan")
     runs = [
-        wrk(target.url, target.one, connections=CONNECTIONS, seconds=2, **common),
-        wrk(target.url, target.one, connections=CONNECTIONS, seconds=seconds, **common),
+        warm,
+        single,
         wrk(target.url, target.one, connections=1, seconds=max(1, seconds // 2), **common),
         wrk(target.url, target.many, connections=BATCH_CONNECTIONS, seconds=2, **common),
         wrk(target.url, target.many, connections=BATCH_CONNECTIONS, seconds=seconds, **common),
@@ -357,12 +379,13 @@ def measure(target: Target, *, seconds: float, work: Path) -> Runs:
         SENT.get(target.name, 0) + runs[0].requests + runs[1].requests + runs[2].requests
         + BATCH_ROWS * (runs[3].requests + runs[4].requests)
     )  # fmt: skip
-    got = Runs(single=runs[1], lone=runs[2], batch=runs[4])
+    got = Runs(single=runs[1], lone=runs[2], batch=runs[4], cpu_ms=cpu_ms)
     print(
         f"  {target.name:<26} {got.single.requests_per_s:>7,.0f} req/s  p50 "
         f"{got.single.p50_ms:6.2f} ms  p99 {got.single.p99_ms:6.2f} ms | c1 p50 "
         f"{got.lone.p50_ms:5.2f} ms | batch {got.batch.rows_per_s(BATCH_ROWS):>9,.0f} rows/s  "
-        f"p99 {got.batch.p99_ms:6.1f} ms | errors {sum(r.errors for r in runs)}",
+        f"p99 {got.batch.p99_ms:6.1f} ms | cpu {got.cpu_ms:.2f} ms/req | errors "
+        f"{sum(r.errors for r in runs)}",
         flush=True,
     )
     return got
@@ -579,11 +602,12 @@ def main(argv: list[str] | None = None) -> None:
         )
         if only:
             servers = [t for t in servers if t.name in only or t.name == "fraudops serve"]
+        pids: dict[str, int] = {}
         for target in servers:  # all up at once, measured in turns: load drifts hit all alike
             log = work / f"{target.name.replace(' ', '-')}.log"
-            running.enter_context(
+            pids[target.name] = running.enter_context(
                 server(target.cmd, env=target.env, ready_url=target.ready, log=log)
-            )
+            ).pid
         print(
             f"wrk -t2: one transaction per request at {CONNECTIONS} connections, "
             f"{BATCH_ROWS} per request at {BATCH_CONNECTIONS}; {args.seconds:g} s runs after "
@@ -594,7 +618,8 @@ def main(argv: list[str] | None = None) -> None:
         for round_no in range(1, args.rounds + 1):
             print(f"round {round_no}", flush=True)
             for target in servers:
-                runs[target.name].append(measure(target, seconds=args.seconds, work=work))
+                got = measure(target, seconds=args.seconds, work=work, pid=pids[target.name])
+                runs[target.name].append(got)
         history = {
             t.name: history_p99_ms(t) for t in servers if t.name.startswith("fraudops serve")
         }
@@ -617,7 +642,14 @@ def main(argv: list[str] | None = None) -> None:
     for name, rows in shadowed.items():
         print(f"{name}: the shadow model scored {rows:,.0f} transactions ({SENT[name]:,} sent)")
         pairs = zip(runs["fraudops serve"], runs[name], strict=True)
+        pairs = list(pairs)
         ratios = sorted(theirs.single.p99_ms / ours.single.p99_ms for ours, theirs in pairs)
+        cpu = sorted(theirs.cpu_ms / ours.cpu_ms for ours, theirs in pairs)
+        print(
+            f"  server CPU per request with / without a shadow, round by round: "
+            f"{', '.join(f'{r:.2f}x' for r in cpu)}; median {statistics.median(cpu):.2f}x "
+            f"({', '.join(f'{o.cpu_ms:.2f}/{t.cpu_ms:.2f} ms' for o, t in pairs)})"
+        )
         median = statistics.median(ratios)
         print(
             f"  p99 with / without a shadow, round by round (each pair measured back to back): "
