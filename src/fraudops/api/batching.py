@@ -11,7 +11,8 @@ A batch is closed when the event loop has turned once without a new request (a l
 request waits one turn: tens of microseconds), when it holds ``batch_max_rows``
 transactions, or ``batch_max_wait_us`` after its first request. A batch that fails for a
 reason other than the store (which fails everyone alike: a 503 each) is scored again one
-request at a time, so one request's failure is its own.
+request at a time, so one request's failure is its own. Once its answers are settled, a
+batch's feature rows go to the shadow model, if there is one (``api.shadow``).
 """
 
 from __future__ import annotations
@@ -180,8 +181,13 @@ class PredictBatcher:
         matrix: np.ndarray | None = None,
     ) -> None:
         """After the answers are settled: the shadow model scores the same rows, later."""
-        if self.shadow is not None:
+        if self.shadow is None:
+            return
+        try:
             self.shadow.add(records, history, matrix)
+        except Exception:  # never back into the batch's error path: it would score it again
+            self.metrics.shadow_errors.inc()
+            log.exception("the shadow model could not take a batch")
 
 
 def _settle(waiting: _Waiting, outcome: Scored | BaseException) -> None:
