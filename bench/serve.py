@@ -14,7 +14,10 @@ two uvicorn workers each, measured one after the other with the same wrk client:
 * ``fraudops serve, valkey``: the first with its card-history store on a real Valkey/Redis
   server (Debian's ``redis-server``) instead of the embedded SQLite file;
 * ``fraudops serve, unbatched``: the first with ``FRAUDOPS_BATCH_MAX_ROWS=1``, every request
-  scored alone, so the ratio of the two is what dynamic batching gives.
+  scored alone, so the ratio of the two is what dynamic batching gives;
+* ``fraudops serve, shadow``: the first with a shadow model (the same model registered again
+  as ``@shadow`` of a model of its own), scoring every batch again after the answers and
+  logging its rows too, so the ratio of the two p99s is what shadow scoring adds.
 
 Each server that computes card history (ours and the bare app) has a store of its own, loaded
 with the model's five training days. Single-transaction requests cycle through the next
@@ -29,9 +32,11 @@ serve and >= 70% of the bare app, p99 <= 15 ms; 1,000-transaction requests repor
 (issue: close the loop) logging predictions costs under 5% of /predict throughput.
 (issue: speed at the limit) >= 1.5x the bare app, >= 25x mlflow serve, p99 <= 10 ms, and
 batching slows a lone request (c1 p50) by at most 0.3 ms.
+(issue: decisions a fraud team can trust) shadow scoring adds under 10% to production's p99.
 
     python -m bench serve            # via make bench
     python -m bench.serve --seconds 20 --connections 16
+    python -m bench.serve --only shadow   # fraudops serve and the named contenders only
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -77,6 +83,16 @@ GOAL_VS_BARE = 1.5
 GOAL_P99_MS = 10.0
 GOAL_LOG_COST = 0.05
 GOAL_LONE_MS = 0.3  # most a lone request may lose to batching (c1 p50)
+GOAL_SHADOW_P99 = 0.10  # most shadow scoring may add to production's p99
+SHADOWED = "fraud-detector-shadowed"  # the shadow contender's registered model
+CONTENDERS = {  # --only: short names of the contenders next to `fraudops serve`
+    "mlflow": "mlflow models serve",
+    "bare": "bare FastAPI",
+    "nolog": "fraudops serve, no log",
+    "valkey": "fraudops serve, valkey",
+    "unbatched": "fraudops serve, unbatched",
+    "shadow": "fraudops serve, shadow",
+}
 
 
 # -- the bare app (imported by its uvicorn workers) --------------------------------------------
@@ -147,6 +163,11 @@ def build_model(home: Path) -> tuple[Any, Path]:
         model_uri = train.log_model(scorer, data.slice(0, 5))
     version = registry.register(client, settings, model_uri=model_uri, run_id=run.info.run_id)
     client.set_registered_model_alias(settings.model_name, settings.model_alias, version)
+    # the shadow contender's model: the same one @production and again @shadow
+    shadowed = settings.model_copy(update={"model_name": SHADOWED})
+    for alias in (settings.model_alias, "shadow"):
+        again = registry.register(client, shadowed, model_uri=model_uri, run_id=run.info.run_id)
+        client.set_registered_model_alias(SHADOWED, alias, again)
     return settings, scorer.save(home / "bench-scorer")
 
 
@@ -184,12 +205,14 @@ def payloads(n: int) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def server(cmd: list[str], *, env: dict[str, str], ready_url: str, log: Path) -> Iterator[None]:
+def server(
+    cmd: list[str], *, env: dict[str, str], ready_url: str, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run a server in its own process group; stop the whole group afterwards."""
     proc = start_group(cmd, env=env, log=log, cwd=REPO)
     try:
         wait_http(ready_url, proc=proc, timeout=180, ready=lambda status: status == 200)
-        yield
+        yield proc
     except Exception:
         print(log.read_text()[-3000:])
         raise
@@ -320,14 +343,34 @@ class Runs:
     single: Result
     lone: Result
     batch: Result
+    cpu_ms: float = float("nan")  # the server's CPU time per request in the single run
 
 
-def measure(target: Target, *, seconds: float, work: Path) -> Runs:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a server: its process and every live descendant."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def measure(target: Target, *, seconds: float, work: Path, pid: int | None = None) -> Runs:
     """Single-transaction (16 connections, then 1) and batch runs, after 2 s warm-ups."""
     common = {"headers": target.headers, "work": work}
+    warm = wrk(target.url, target.one, connections=CONNECTIONS, seconds=2, **common)
+    before = cpu_seconds(pid) if pid else float("nan")
+    single = wrk(target.url, target.one, connections=CONNECTIONS, seconds=seconds, **common)
+    cpu_ms = 1000 * (cpu_seconds(pid) - before) / single.requests if pid else float("nan")
     runs = [
-        wrk(target.url, target.one, connections=CONNECTIONS, seconds=2, **common),
-        wrk(target.url, target.one, connections=CONNECTIONS, seconds=seconds, **common),
+        warm,
+        single,
         wrk(target.url, target.one, connections=1, seconds=max(1, seconds // 2), **common),
         wrk(target.url, target.many, connections=BATCH_CONNECTIONS, seconds=2, **common),
         wrk(target.url, target.many, connections=BATCH_CONNECTIONS, seconds=seconds, **common),
@@ -336,12 +379,13 @@ def measure(target: Target, *, seconds: float, work: Path) -> Runs:
         SENT.get(target.name, 0) + runs[0].requests + runs[1].requests + runs[2].requests
         + BATCH_ROWS * (runs[3].requests + runs[4].requests)
     )  # fmt: skip
-    got = Runs(single=runs[1], lone=runs[2], batch=runs[4])
+    got = Runs(single=runs[1], lone=runs[2], batch=runs[4], cpu_ms=cpu_ms)
     print(
         f"  {target.name:<26} {got.single.requests_per_s:>7,.0f} req/s  p50 "
         f"{got.single.p50_ms:6.2f} ms  p99 {got.single.p99_ms:6.2f} ms | c1 p50 "
         f"{got.lone.p50_ms:5.2f} ms | batch {got.batch.rows_per_s(BATCH_ROWS):>9,.0f} rows/s  "
-        f"p99 {got.batch.p99_ms:6.1f} ms | errors {sum(r.errors for r in runs)}",
+        f"p99 {got.batch.p99_ms:6.1f} ms | cpu {got.cpu_ms:.2f} ms/req | errors "
+        f"{sum(r.errors for r in runs)}",
         flush=True,
     )
     return got
@@ -433,6 +477,8 @@ def targets(
     valkey_lake.mkdir()
     unbatched_lake = work / "unbatched-lake"
     unbatched_lake.mkdir()
+    shadow_lake = work / "shadow-lake"
+    shadow_lake.mkdir()
     for name, extra in (
         ("fraudops serve", {"FRAUDOPS_FEATURE_STORE": str(work / "store.db")}),
         (
@@ -454,6 +500,15 @@ def targets(
                 "FRAUDOPS_FEATURE_STORE": str(work / "unbatched.db"),
                 "FRAUDOPS_CATALOG_URI": f"sqlite:///{unbatched_lake / 'catalog.db'}",
                 "FRAUDOPS_WAREHOUSE": str(unbatched_lake / "warehouse"),
+            },
+        ),
+        (
+            "fraudops serve, shadow",
+            {
+                "FRAUDOPS_MODEL_NAME": SHADOWED,
+                "FRAUDOPS_FEATURE_STORE": str(work / "shadow.db"),
+                "FRAUDOPS_CATALOG_URI": f"sqlite:///{shadow_lake / 'catalog.db'}",
+                "FRAUDOPS_WAREHOUSE": str(shadow_lake / "warehouse"),
             },
         ),
     ):
@@ -501,6 +556,15 @@ def history_p99_ms(target: Target) -> float:
     return float("nan")
 
 
+def shadow_rows(target: Target) -> float:
+    """Transactions the server's shadow model scored (its /metrics, all workers)."""
+    import httpx
+
+    text = httpx.get(target.url.removesuffix("/predict") + "/metrics", timeout=10).text
+    found = re.search(r"^fraudops_shadow_rows_total (\S+)$", text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
 def logged_rows(settings: Any) -> int:
     """Predictions the logging server committed to fraud.predictions (after it stopped)."""
     from fraudops import lake
@@ -515,7 +579,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 8)))
     parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 2)))
     parser.add_argument("--skip-mlflow", action="store_true", help="Skip mlflow models serve.")
+    parser.add_argument(
+        "--only",
+        default="",
+        help=f"Comma-separated contenders next to fraudops serve ({', '.join(CONTENDERS)}).",
+    )
     args = parser.parse_args(argv or [])
+    only = {CONTENDERS[name] for name in args.only.split(",") if name}
     ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp, ExitStack() as running:
         work = Path(tmp)
@@ -527,14 +597,17 @@ def main(argv: list[str] | None = None) -> None:
             settings,
             scorer_dir=scorer_dir,
             work=work,
-            with_mlflow=not args.skip_mlflow,
+            with_mlflow=not args.skip_mlflow and (not only or "mlflow models serve" in only),
             redis_url=redis_url,
         )
+        if only:
+            servers = [t for t in servers if t.name in only or t.name == "fraudops serve"]
+        pids: dict[str, int] = {}
         for target in servers:  # all up at once, measured in turns: load drifts hit all alike
             log = work / f"{target.name.replace(' ', '-')}.log"
-            running.enter_context(
+            pids[target.name] = running.enter_context(
                 server(target.cmd, env=target.env, ready_url=target.ready, log=log)
-            )
+            ).pid
         print(
             f"wrk -t2: one transaction per request at {CONNECTIONS} connections, "
             f"{BATCH_ROWS} per request at {BATCH_CONNECTIONS}; {args.seconds:g} s runs after "
@@ -545,10 +618,12 @@ def main(argv: list[str] | None = None) -> None:
         for round_no in range(1, args.rounds + 1):
             print(f"round {round_no}", flush=True)
             for target in servers:
-                runs[target.name].append(measure(target, seconds=args.seconds, work=work))
+                got = measure(target, seconds=args.seconds, work=work, pid=pids[target.name])
+                runs[target.name].append(got)
         history = {
             t.name: history_p99_ms(t) for t in servers if t.name.startswith("fraudops serve")
         }
+        shadowed = {t.name: shadow_rows(t) for t in servers if t.name == CONTENDERS["shadow"]}
         running.close()  # stops the servers: the logging one commits what it still holds
         logged = logged_rows(settings)
     best = {
@@ -564,6 +639,24 @@ def main(argv: list[str] | None = None) -> None:
         for r in (got.single, got.lone, got.batch)
     )  # fmt: skip
     report(best, errors)
+    for name, rows in shadowed.items():
+        print(f"{name}: the shadow model scored {rows:,.0f} transactions ({SENT[name]:,} sent)")
+        pairs = zip(runs["fraudops serve"], runs[name], strict=True)
+        pairs = list(pairs)
+        ratios = sorted(theirs.single.p99_ms / ours.single.p99_ms for ours, theirs in pairs)
+        cpu = sorted(theirs.cpu_ms / ours.cpu_ms for ours, theirs in pairs)
+        print(
+            f"  server CPU per request with / without a shadow, round by round: "
+            f"{', '.join(f'{r:.2f}x' for r in cpu)}; median {statistics.median(cpu):.2f}x "
+            f"({', '.join(f'{o.cpu_ms:.2f}/{t.cpu_ms:.2f} ms' for o, t in pairs)})"
+        )
+        median = statistics.median(ratios)
+        print(
+            f"  p99 with / without a shadow, round by round (each pair measured back to back): "
+            f"{', '.join(f'{r:.2f}x' for r in ratios)}; median {median:.2f}x "
+            f"({median - 1:+.1%}, goal < {GOAL_SHADOW_P99:.0%}: "
+            f"{'met' if median - 1 < GOAL_SHADOW_P99 else 'MISSED'})"
+        )
     print("card-history step per request (record, read, compute), p99 from /metrics:")
     for name, p99 in history.items():
         print(f"  {name:<24} {p99:.2f} ms")
@@ -581,9 +674,25 @@ def report(results: dict[str, Runs], errors: int) -> None:
             f"{got.single.p99_ms:6.2f} ms | c1 p50 {got.lone.p50_ms:5.2f} ms | batch "
             f"{got.batch.rows_per_s(BATCH_ROWS):>9,.0f} rows/s"
         )
-    ours, bare = results["fraudops serve"], results["bare FastAPI"]
-    quiet, alone = results["fraudops serve, no log"], results["fraudops serve, unbatched"]
+    ours = results["fraudops serve"]
     checks: list[tuple[str, str, bool]] = []
+    if CONTENDERS["shadow"] in results:
+        shadowed = results[CONTENDERS["shadow"]].single
+        added = shadowed.p99_ms / ours.single.p99_ms - 1
+        print(
+            f"shadow scoring: p99 {shadowed.p99_ms:.2f} ms with a shadow model vs "
+            f"{ours.single.p99_ms:.2f} ms without ({shadowed.p99_ms / ours.single.p99_ms:.2f}x); "
+            f"{shadowed.requests_per_s:,.0f} vs {ours.single.requests_per_s:,.0f} req/s"
+        )
+        checks.append((f"shadow adds {added:+.1%} to p99", f"< {GOAL_SHADOW_P99:.0%}",
+                       added < GOAL_SHADOW_P99))  # fmt: skip
+    if not {"bare FastAPI", "fraudops serve, no log", "fraudops serve, unbatched"} <= set(results):
+        checks.append((f"failed requests {errors}", "0", errors == 0))
+        for text, goal, ok in checks:
+            print(f"  {text:<32} goal {goal:<9} {'met' if ok else 'MISSED'}")
+        return
+    bare = results["bare FastAPI"]
+    quiet, alone = results["fraudops serve, no log"], results["fraudops serve, unbatched"]
     if "mlflow models serve" in results:
         theirs = results["mlflow models serve"]
         vs_mlflow = ours.single.requests_per_s / theirs.single.requests_per_s

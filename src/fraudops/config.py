@@ -90,6 +90,12 @@ class Settings(BaseSettings):
         description="A candidate that passes the gate becomes @challenger and waits for a "
         "person's `fraudops approve` (or the approval step in Airflow) to reach production.",
     )
+    shadow_days: float = Field(
+        0.0,
+        ge=0.0,
+        description="Days in shadow, saving at least production's cost, before "
+        "a challenger is promoted (`fraudops shadow start`); 0: off.",
+    )
 
     # monitoring
     retrain_cooldown_days: int = Field(

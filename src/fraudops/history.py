@@ -1,4 +1,4 @@
-"""What happened to the production alias: every promotion, refusal, approval and rollback.
+"""What happened to the production alias: promotions, refusals, approvals, rollbacks, shadows.
 
 The history is kept in the registry itself, no second store: each event is one tag on the
 version it is about, ``fraudops.history.<when>-<nonce>`` holding a small JSON document. Tags
@@ -34,6 +34,8 @@ class Kind(StrEnum):
     APPROVED = "approved"  # a person moved production to the version the gate passed
     REJECTED = "rejected"  # a person kept the version the gate passed out of production
     ROLLED_BACK = "rolled-back"  # production moved back to the version before
+    SHADOW_STARTED = "shadow-started"  # the API scores live traffic with it too, unanswered
+    SHADOW_STOPPED = "shadow-stopped"  # the API no longer scores with it
 
 
 MOVES = (Kind.PROMOTED, Kind.APPROVED, Kind.ROLLED_BACK)

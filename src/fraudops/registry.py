@@ -152,8 +152,8 @@ def gate(
     Gates run one at a time (:func:`~fraudops.gatelock.gate_lock`): a second gate compares its
     candidate with what the first one left in production. The alias moves only if production
     still points at the champion compared against (a person may move it meanwhile), else it
-    compares again. With ``manual_promotion`` a winner keeps ``@challenger`` and waits for
-    ``approve``. Every decision is an event of the history, with ``by`` (default: the OS user).
+    compares again. With ``manual_promotion`` or ``shadow_days`` a winner keeps ``@challenger``
+    and waits for ``approve``. Every decision is an event of the history, with ``by``.
     """
     name, version = settings.model_name, str(version)
     missing = missing_lineage(client, settings, version)
@@ -182,7 +182,8 @@ def gate(
                     margin=settings.promotion_margin,
                     floor=settings.promotion_floor,
                 )
-                waiting = decision.promote and settings.manual_promotion
+                hold = settings.manual_promotion or settings.shadow_days > 0  # shadow first
+                waiting = decision.promote and hold
                 decision = dataclasses.replace(decision, awaiting_approval=waiting)
                 for key, value in decision.as_tags().items():
                     client.set_model_version_tag(name, version, key, value)

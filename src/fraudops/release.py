@@ -7,10 +7,12 @@ within its poll interval (``model_poll_seconds``).
 
 from __future__ import annotations
 
+import dataclasses
+
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
-from fraudops import history, registry, tracking
+from fraudops import history, registry, shadow, tracking
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError
 from fraudops.gate import GATE, Decision
@@ -40,16 +42,29 @@ def _waiting(client: MlflowClient, settings: Settings, version: str) -> Decision
 def approve(settings: Settings, version: str, *, by: str | None = None) -> history.Event:
     """Move production to the version the gate passed and left waiting as ``@challenger``.
 
+    With ``shadow_days`` set, only once it has been in shadow that long and saved at least
+    production's cost on the same live transactions (else a refusal in the history).
+
     Raises:
-        FraudOpsError: the version is not the challenger waiting for approval.
+        FraudOpsError: the version is not the challenger waiting for approval, or its shadow
+            period keeps it out.
     """
     client = tracking.connect(settings)
     name, version, who = settings.model_name, str(version), history.actor(by)
     with gate_lock(client, settings):
         decision = _waiting(client, settings, version)
         served = registry.alias_version(client, name, settings.model_alias)
+        held = shadow.held(client, settings, version)
+        if held is not None:  # the shadow period first: refused, and it stays @challenger
+            refusal = history.from_decision(decision, history.Kind.REFUSED, by=who)
+            reason = f"approval by {who} refused: {held}"
+            previous = str(served.version) if served else None
+            refusal = dataclasses.replace(refusal, reason=reason, previous=previous)
+            history.record(client, settings, refusal)
+            raise FraudOpsError(reason)
         client.set_registered_model_alias(name, settings.model_alias, version)
         client.delete_registered_model_alias(name, registry.CHALLENGER)
+        shadow.promoted(client, settings, version, who)
         return _decided(client, settings, decision, history.Kind.APPROVED, who, served, None)
 
 

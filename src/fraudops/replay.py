@@ -53,6 +53,7 @@ def replay(settings: Settings, *, start: dt.date, days: int = 1) -> ReplayResult
         .append_column("model_version", pa.repeat(pa.scalar(version), n))
         .append_column("predicted_at", pa.repeat(now, n))
         .append_column("source", pa.repeat(pa.scalar(SOURCE), n))
+        .append_column("role", pa.repeat(pa.scalar("production"), n))
     )
     table = lake.predictions_table(catalog)
     replaced = And(lake.days_filter(wanted), EqualTo("source", SOURCE))  # type: ignore[call-arg]

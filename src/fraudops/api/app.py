@@ -20,6 +20,7 @@ from fraudops.api.metrics import Metrics, MetricsMiddleware
 from fraudops.api.predlog import PredictionLog
 from fraudops.api.routes import health, model, predict
 from fraudops.api.schemas import error_items, rejections_from_fastapi
+from fraudops.api.shadow import ShadowHolder, ShadowScorer
 from fraudops.cardhistory.stores import open_store
 from fraudops.config import Settings, get_settings
 
@@ -47,12 +48,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     store = open_store(settings)
     holder = ModelHolder(settings, metrics=metrics, store=store)
     predictions = PredictionLog(settings, metrics=metrics)
+    shadow = ShadowHolder(settings, metrics=metrics, store=store)
+    shadow_scorer = ShadowScorer(shadow, predictions=predictions, metrics=metrics)
+
+    async def follow_shadow() -> None:  # off the start-up path: a shadow is never urgent
+        await shadow.start()
+        await shadow.poll_forever()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await holder.start()
         tasks = [
             asyncio.create_task(holder.poll_forever(), name="fraudops-model-poller"),
+            asyncio.create_task(follow_shadow(), name="fraudops-shadow-poller"),
             asyncio.create_task(predictions.run(), name="fraudops-inference-log"),
         ]
         try:
@@ -62,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            shadow_scorer.flush()  # the shadow's queued batches join the last commit
             await predictions.close()  # shutdown and SIGTERM: no buffered row is lost
             await asyncio.to_thread(predictions.stop)
             store.close()
@@ -79,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.holder = holder
     app.state.metrics = metrics
     app.state.predictions = predictions
+    app.state.shadow = shadow
+    app.state.shadow_scorer = shadow_scorer
     app.state.store = store
     app.state.batcher = PredictBatcher(
         store=store,
@@ -86,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         predictions=predictions,
         max_rows=settings.batch_max_rows,
         max_wait_us=settings.batch_max_wait_us,
+        shadow=shadow_scorer,
     )
     app.state.api_keys = KeyRing(keys)
     app.state.admin_keys = KeyRing(admin_keys)

@@ -11,7 +11,8 @@ A batch is closed when the event loop has turned once without a new request (a l
 request waits one turn: tens of microseconds), when it holds ``batch_max_rows``
 transactions, or ``batch_max_wait_us`` after its first request. A batch that fails for a
 reason other than the store (which fails everyone alike: a 503 each) is scored again one
-request at a time, so one request's failure is its own.
+request at a time, so one request's failure is its own. Once its answers are settled, a
+batch's feature rows go to the shadow model, if there is one (``api.shadow``).
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ import numpy as np
 from fraudops.api.holder import LoadedModel
 from fraudops.api.metrics import Metrics
 from fraudops.api.predlog import PredictionLog
+from fraudops.api.shadow import ShadowScorer
 from fraudops.cardhistory.online import record_and_compute
 from fraudops.cardhistory.stores import HistoryStore, StoreUnavailable
-from fraudops.scoring import score_records
+from fraudops.features import build_features, columns_from_records
+from fraudops.scoring import score_matrix
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +61,10 @@ class PredictBatcher:
         max_rows: int,
         max_wait_us: float,
         clock: Callable[[], float] = time.perf_counter,
+        shadow: ShadowScorer | None = None,
     ) -> None:
         self.store = store
+        self.shadow = shadow
         self.metrics = metrics
         self.predictions = predictions
         self.max_rows = max_rows
@@ -127,7 +132,8 @@ class PredictBatcher:
         model = group[0].model
         records = [r for waiting in group for r in waiting.records]
         history = self.history(records)
-        proba, flags = score_records(model.scorer, records, history)
+        matrix = build_features(columns_from_records(records, history))
+        proba, flags = score_matrix(model.scorer, matrix)
         self.metrics.batch_rows.observe(len(records))
         self.answered(model, records, history, proba, flags)
         start = 0
@@ -135,6 +141,7 @@ class PredictBatcher:
             end = start + len(waiting.records)
             _settle(waiting, (proba[start:end], flags[start:end]))
             start = end
+        self.shadowed(records, history, matrix)
 
     def history(self, records: Sequence[Any]) -> dict[str, np.ndarray]:
         """The records' card-history features, each recorded in the store on the way (timed).
@@ -166,6 +173,21 @@ class PredictBatcher:
             model_version=model.version,
             source="api",
         )
+
+    def shadowed(
+        self,
+        records: Sequence[Any],
+        history: dict[str, np.ndarray],
+        matrix: np.ndarray | None = None,
+    ) -> None:
+        """After the answers are settled: the shadow model scores the same rows, later."""
+        if self.shadow is None:
+            return
+        try:
+            self.shadow.add(records, history, matrix)
+        except Exception:  # never back into the batch's error path: it would score it again
+            self.metrics.shadow_errors.inc()
+            log.exception("the shadow model could not take a batch")
 
 
 def _settle(waiting: _Waiting, outcome: Scored | BaseException) -> None:

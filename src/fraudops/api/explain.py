@@ -52,6 +52,7 @@ async def explained(
     else:
         proba, flags, found = _score_and_explain(model, records, history)
     batcher.answered(model, records, history, proba, flags)
+    batcher.shadowed(records, history)
     body = to_json(
         {
             "model_name": model.name,

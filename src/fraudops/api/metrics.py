@@ -116,6 +116,16 @@ class Metrics:
             "Polls of the registry alias that failed (e.g. MLflow unreachable).",
             registry=reg,
         )
+        self.shadow_rows = Counter(
+            "fraudops_shadow_rows",
+            "Transactions the shadow model scored beside production (not answered, logged).",
+            registry=reg,
+        )
+        self.shadow_errors = Counter(
+            "fraudops_shadow_errors",
+            "Batches the shadow model failed to score (the answers were not affected).",
+            registry=reg,
+        )
         self.model_version = Gauge(
             "fraudops_model_version",
             "Registry version of the model being served (0: none).",

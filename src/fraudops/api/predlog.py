@@ -54,6 +54,7 @@ class _Entry:
     predicted_at: dt.datetime
     source: str
     history: Mapping[str, np.ndarray] | None  # records' card-history features
+    role: str = "production"  # or "shadow": scored beside production, not answered
 
     @property
     def rows(self) -> int:
@@ -104,6 +105,7 @@ def _with_answers(inputs: pa.Table, entries: Sequence[_Entry]) -> pa.Table:
         .append_column("model_version", each([e.model_version for e in entries], pa.string()))
         .append_column("predicted_at", each([e.predicted_at for e in entries], _TS))
         .append_column("source", each([e.source for e in entries], pa.string()))
+        .append_column("role", each([e.role for e in entries], pa.string()))
     )
 
 
@@ -134,6 +136,7 @@ class PredictionLog:
         model_version: str,
         source: str,
         history: Mapping[str, np.ndarray] | None = None,
+        role: str = "production",
     ) -> None:
         """Keep one request's predictions for the next commit (the request path: cheap).
 
@@ -150,6 +153,7 @@ class PredictionLog:
             dt.datetime.now(dt.UTC),
             source,
             history,
+            role,
         )
         self._pending.append(entry)
         self._rows += entry.rows

@@ -11,6 +11,7 @@ from fraudops.cli import (  # noqa: F401  (they register the commands)
     monitoring,
     release,
     services,
+    shadow,
 )
 from fraudops.cli.common import app, guarded
 

@@ -262,7 +262,11 @@ class InboxRun:
                 lake.predictions_table(lake.open_catalog(self.settings)),
                 lake_batches(
                     staged,
-                    extra={"predicted_at": scored_at, "source": pa.scalar("inbox")},
+                    extra={
+                        "predicted_at": scored_at,
+                        "source": pa.scalar("inbox"),
+                        "role": pa.scalar("production"),
+                    },
                     columns=lake.PREDICTIONS_SCHEMA.column_names,
                 ),
                 content_hash=claim.content_hash,

@@ -144,7 +144,15 @@ PREDICTIONS_SCHEMA = Schema(
         NestedField(_N + 7 + i, name, DoubleType(), required=False, doc="Card-history feature.")
         for i, name in enumerate(HISTORY_FEATURES)
     ),
+    NestedField(
+        _N + 7 + len(HISTORY_FEATURES),
+        "role",
+        StringType(),
+        required=False,
+        doc="production (answered) or shadow (scored beside it, not answered); null: production.",
+    ),
 )
+ROLE = "role"
 
 
 PARQUET_CODEC = "write.parquet.compression-codec"
@@ -153,8 +161,8 @@ PARQUET_CODEC = "write.parquet.compression-codec"
 def predictions_table(catalog: Catalog) -> Table:
     """``fraud.predictions``: everything scored, with its inputs (partitioned by event day)."""
     table = _day_partitioned(catalog, PREDICTIONS, PREDICTIONS_SCHEMA, "event_ts")
-    if HISTORY_FEATURES[-1] not in table.schema().column_names:
-        # a lake from before the card-history features: they join as optional columns
+    if ROLE not in table.schema().column_names:
+        # a lake from before the card-history features or the role: they join as optional
         with table.update_schema() as update:
             update.union_by_name(PREDICTIONS_SCHEMA)
     if table.properties.get(PARQUET_CODEC) != "snappy":

@@ -40,6 +40,7 @@ _COLUMNS = [
     *HISTORY_FEATURES,
     "fraud_probability",
     "model_version",
+    "role",
 ]
 
 
@@ -117,6 +118,7 @@ def observe(settings: Settings, *, version: str, run_id: str, as_of: dt.date) ->
     )
     scored = lake.predictions_table(catalog).scan(row_filter=span, selected_fields=tuple(_COLUMNS))
     rows = lake.plain_strings(scored.to_arrow())
+    rows = answered(rows)
     rows = rows.filter(pc.equal(rows["model_version"], version))
     window = _read_events(rows, window_from, end)
     reference = reference_of(run_id)
@@ -136,7 +138,7 @@ def observe(settings: Settings, *, version: str, run_id: str, as_of: dt.date) ->
     labels = lake.plain_strings(
         lake.read_labels(lake.labels_table(catalog), before=_day_start(end))
     )
-    matured = _labelled(_read_events(rows, decay_from, decay_to + dt.timedelta(days=1)), labels)
+    matured = labelled(_read_events(rows, decay_from, decay_to + dt.timedelta(days=1)), labels)
     recent = _read_events(rows, decay_from, end)
     known = _known_share(recent, labels, mature_before=_day_start(decay_to + dt.timedelta(days=1)))
     y = np.asarray(matured["label"].to_numpy(), dtype=np.int32)
@@ -175,7 +177,12 @@ def _latest_labels(labels: pa.Table) -> pa.Table:
     )
 
 
-def _labelled(rows: pa.Table, labels: pa.Table) -> pa.Table:
+def answered(rows: pa.Table) -> pa.Table:
+    """The predictions production answered with (a shadow model's rows left out)."""
+    return rows.filter(pc.fill_null(pc.not_equal(rows["role"], "shadow"), True))
+
+
+def labelled(rows: pa.Table, labels: pa.Table) -> pa.Table:
     """Mature predictions with their label (no event: legitimate)."""
     joined = rows.join(_latest_labels(labels), "transaction_id", join_type="left outer")
     return joined.set_column(
