@@ -45,7 +45,7 @@ SMALL = {
     "alert_budget": 40,
     "promotion_floor": 0.1,
     "inbox_chunk_rows": 100_000,
-    "spark_driver_memory": "2g",
+    "spark_driver_memory": "8g",  # local mode: the executors too; a 10M-row file's results
     "spark_executor_memory": "2g",
 }
 

@@ -21,6 +21,9 @@ DEFAULTS = {
     "spark.driver.bindAddress": "127.0.0.1",
     "spark.sql.session.timeZone": "UTC",
     "spark.python.worker.reuse": "true",
+    # a scored file's results come back to the driver (the inbox writes them in file order):
+    # its memory (spark_driver_memory) bounds that, not Spark's 1 GiB default (~4M rows)
+    "spark.driver.maxResultSize": "0",
 }
 
 
