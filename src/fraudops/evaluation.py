@@ -194,13 +194,20 @@ def pr_curve_figure(y: np.ndarray, proba: np.ndarray, threshold: float) -> Figur
     fig = _figure()
     ax = fig.add_subplot()
     ax.plot(recall, precision, lw=1.5)
-    m = evaluate(y, proba, threshold)
+    y = np.asarray(y).astype(int)
+    pred = proba >= threshold
+    tp, alerts, frauds = int(np.sum(pred & (y == 1))), int(pred.sum()), int(y.sum())
     ax.scatter(
-        [m["recall"]], [m["precision"]], color="red", zorder=3, label=f"threshold {threshold:.3f}"
+        [tp / frauds if frauds else 0.0],
+        [tp / alerts if alerts else 0.0],
+        color="red",
+        zorder=3,
+        label=f"threshold {threshold:.3f}",
     )
     ax.axhline(float(np.mean(y)), color="grey", ls="--", lw=1, label="base rate")
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))
-    ax.set_title(f"PR curve (AP = {m['average_precision']:.3f})")
+    ap = float(-np.sum(np.diff(recall) * precision[:-1]))  # as average_precision_score
+    ax.set_title(f"PR curve (AP = {ap:.3f})")
     ax.legend(loc="lower left")
     return fig
 

@@ -66,12 +66,10 @@ def register(client: MlflowClient, settings: Settings, *, model_uri: str, run_id
         client.create_registered_model(
             settings.model_name, description="Credit-card fraud classifier (XGBoost pyfunc)."
         )
-    version = mlflow.register_model(model_uri, settings.model_name)
-    run = client.get_run(run_id)
-    for key, value in run.data.tags.items():
-        if key.startswith(TAG):
-            client.set_model_version_tag(settings.model_name, version.version, key, value)
-    client.set_model_version_tag(settings.model_name, version.version, f"{TAG}run_id", run_id)
+    lineage = {k: v for k, v in client.get_run(run_id).data.tags.items() if k.startswith(TAG)}
+    version = mlflow.register_model(  # with its tags: one write, never a version without them
+        model_uri, settings.model_name, tags={**lineage, f"{TAG}run_id": run_id}
+    )
     return str(version.version)
 
 

@@ -6,6 +6,7 @@ precision) gets the deployable pyfunc model. Lineage tags tie every run to the l
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from fraudops.evaluation import (
     pr_curve_figure,
 )
 from fraudops.features import features_from_table
-from fraudops.fitting import BASE_PARAMS, NUM_BOOST_ROUND, fitter, trimmed
+from fraudops.fitting import BASE_PARAMS, NUM_BOOST_ROUND, sweep_fits, trimmed
 from fraudops.model import log_model
 from fraudops.monitoring import reference
 from fraudops.scoring import FraudScorer
@@ -120,8 +121,8 @@ def train_sweep(
     costs_ho: dict[str, Any] = {"amount": amounts(split.holdout), "false_alarm_cost": false_alarm}
 
     best: tuple[float, str, FraudScorer, dict[str, Any], dict[str, float]] | None = None
-    fit_config = fitter(settings, x_tr, y_tr, x_va, y_va)
     with (
+        contextlib.closing(sweep_fits(settings, x_tr, y_tr, x_va, y_va, configs)) as boosters,
         tracking.failed_runs_recorded(client, settings.tracking_url) as started,
         mlflow.start_run(
             experiment_id=experiment_id, run_name=name, tags={**tags, tracking.TRAINING_RUN: "1"}
@@ -136,7 +137,7 @@ def train_sweep(
                 experiment_id=experiment_id, run_name=f"{name} #{i}", nested=True, tags=tags
             ) as child:
                 started.append(child.info.run_id)
-                booster = trimmed(fit_config({**BASE_PARAMS, **config}))
+                booster = trimmed(next(boosters))
                 scorer = FraudScorer(booster, threshold=0.5)
                 p_va = scorer.predict_proba(x_va)
                 # the threshold: the most saved a day within the analysts' alert budget

@@ -107,3 +107,18 @@ def test_postgres_catalog_reconnects_after_a_restart(tmp_path):
         assert lake.table_status(table).rows == 500
         generate.generate(settings, start=D0, days=1, rows_per_day=500)
         assert lake.table_status(table.refresh()).rows == 500
+
+
+def test_a_pinned_read_is_made_once_and_a_new_snapshot_read_anew(settings):
+    generate.generate(settings, start=D0, days=6, rows_per_day=500)
+    catalog = lake.open_catalog(settings)
+    pinned = lake.pin(catalog)
+    first = lake.read_labelled(catalog, pinned, maturity_days=2)
+    # the gate after the training: the same snapshots, from another catalog object
+    again = lake.read_labelled(lake.open_catalog(settings), pinned, maturity_days=2)
+    assert again is first
+    assert lake.read_labelled(catalog, pinned, maturity_days=3) is not first
+    # new data is a new snapshot: read anew, never the kept table
+    generate.generate(settings, start=D0 + dt.timedelta(days=6), days=1, rows_per_day=500)
+    newer = lake.read_labelled(catalog, lake.pin(catalog), maturity_days=2)
+    assert newer.rows == first.rows + 500

@@ -15,7 +15,7 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from fraudops import fitting, generate, train
+from fraudops import generate, train
 from tests.support.services import MlflowServer, create_database
 from tests.support.settings import make_settings
 
@@ -33,21 +33,20 @@ def test_a_sweep_cut_off_from_mlflow_leaves_no_run_running(
         generate.generate(settings)
         # the client gives up at once (its default retries last four minutes)
         monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-        # it comes back seconds after the sweep next calls it (however long a fit takes)
+        # it comes back seconds after the sweep next calls it
         back = threading.Thread(target=lambda: (time.sleep(2), server.start()))
-        real_fit = fitting.fit
-        fits = []
+        real_trimmed = train.trimmed
+        taken = []
 
-        def fit_while_mlflow_dies(*args: object, **kwargs: object) -> object:
-            fits.append(1)
-            if len(fits) == 2:  # the second config: the server is killed under the sweep
+        def take_while_mlflow_dies(booster: object) -> object:
+            # the fits run side by side; the sweep takes each booster in its config's run
+            taken.append(1)
+            if len(taken) == 2:  # the second config: the server is killed under the sweep
                 server.kill()
-            booster = real_fit(*args, **kwargs)  # type: ignore[arg-type]
-            if len(fits) == 2:
                 back.start()
-            return booster
+            return real_trimmed(booster)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(fitting, "fit", fit_while_mlflow_dies)
+        monkeypatch.setattr(train, "trimmed", take_while_mlflow_dies)
 
         with pytest.raises(MlflowException):
             train.train_sweep(settings, configs=train.SWEEP[:2])

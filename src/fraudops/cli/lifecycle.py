@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -59,6 +60,15 @@ def run_train(settings: Settings, snapshot_id: int | None) -> TrainResult:
         result = train.train_and_register(settings, snapshot_id=snapshot_id, progress=on_step)
         progress.update(task, completed=steps, description="registered")
     return result
+
+
+def prepare_training(settings: Settings) -> None:
+    """Import the training stack and create the MLflow store and experiment."""
+    import matplotlib.backends.backend_agg  # noqa: F401  (renders the runs' plots)
+
+    from fraudops import tracking, train  # noqa: F401
+
+    tracking.ensure_experiment(tracking.connect(settings), settings)
 
 
 def run_promote(settings: Settings, version: str | None, by: str | None = None) -> Decision:
@@ -171,26 +181,33 @@ def demo(
     ] = 46,
 ) -> None:
     """Generate the default history, train, promote; then serve the API and the MLflow UI."""
+    from fraudops.cardhistory.backfill import backfill
     from fraudops.cli.batch import demo_inbox
     from fraudops.cli.drift import run_drift_demo
-    from fraudops.cli.features import print_backfill, run_backfill
+    from fraudops.cli.features import print_backfill
     from fraudops.cli.services import serve_demo
 
     s = settings()
     t0 = time.perf_counter()
-    gen = run_generate(s, None, None, None)
-    out.print(
-        f"lake: {gen.rows:,} transactions ({gen.fraud_rows:,} fraud), {gen.label_events:,} "
-        f"label events reported so far; snapshot {gen.snapshot_id}"
-    )
-    trained = run_train(s, gen.snapshot_id)
-    out.print(
-        f"MLflow: registered version {trained.version} "
-        f"(holdout AP {trained.holdout_metrics['average_precision']:.3f})"
-    )
-    decision = run_promote(s, trained.version)
-    print_decision(decision)
-    print_backfill(run_backfill(s))  # the API reads and updates card histories there
+    # every step runs, each as soon as what it needs is there: on a second core, MLflow's
+    # store while the lake fills, and the API's card histories while the model trains
+    with ThreadPoolExecutor(1, thread_name_prefix="fraudops-demo") as side:
+        tracking_ready = side.submit(prepare_training, s)
+        gen = run_generate(s, None, None, None)
+        out.print(
+            f"lake: {gen.rows:,} transactions ({gen.fraud_rows:,} fraud), {gen.label_events:,} "
+            f"label events reported so far; snapshot {gen.snapshot_id}"
+        )
+        histories = side.submit(backfill, s)  # the API reads and updates card histories there
+        tracking_ready.result()
+        trained = run_train(s, gen.snapshot_id)
+        out.print(
+            f"MLflow: registered version {trained.version} "
+            f"(holdout AP {trained.holdout_metrics['average_precision']:.3f})"
+        )
+        decision = run_promote(s, trained.version)
+        print_decision(decision)
+        print_backfill(histories.result())
     batch = demo_inbox(s) if decision.promote or decision.champion_version else None
     elapsed = time.perf_counter() - t0
     summary = Table(title=f"FraudOps demo finished in {elapsed:.1f} s", show_header=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from pyiceberg.catalog import Catalog
@@ -27,8 +28,26 @@ def pin(catalog: Catalog, *, snapshot_id: int | None = None) -> Pinned:
     return Pinned(transactions, labels.snapshot_id if labels else None)
 
 
+_last: dict[tuple[str, str, Pinned, int], Labelled] = {}  # the last read, by what it read
+_lock = threading.Lock()
+
+
 def read_labelled(catalog: Catalog, pinned: Pinned, *, maturity_days: int) -> Labelled:
-    """A snapshot's transactions, history enriched, labelled as known at its cut-off."""
+    """A snapshot's transactions, history enriched, labelled as known at its cut-off.
+
+    Snapshots never change: the process keeps its last read, and a second read of the same
+    pinned snapshots (the gate after the training that wrote its candidate) reuses it.
+    """
+    where = catalog.properties
+    key = (str(where.get("uri")), str(where.get("warehouse")), pinned, maturity_days)
+    with _lock:
+        if key not in _last:
+            _last.clear()  # one table at most stays in memory
+            _last[key] = _read_labelled(catalog, pinned, maturity_days=maturity_days)
+        return _last[key]
+
+
+def _read_labelled(catalog: Catalog, pinned: Pinned, *, maturity_days: int) -> Labelled:
     table = transactions_table(catalog)
     # every transaction of the snapshot is history, labelled or not
     transactions = enrich(read_transactions(table, snapshot_id=pinned.transactions))
