@@ -22,6 +22,7 @@ from fraudops.features import (
     build_features,
     columns_from_records,
     columns_from_table,
+    columns_from_values,
 )
 
 if TYPE_CHECKING:  # xgboost imports scikit-learn and SciPy: loaded with the first model only
@@ -123,6 +124,13 @@ def score_records(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Score validated records and their card-history features (the API's hot path)."""
     return score_columns(scorer, columns_from_records(records, history))
+
+
+def score_values(
+    scorer: FraudScorer, values: Mapping[str, Sequence[Any]], history: Mapping[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Score validated records' columns (``features.record_values``) and their history."""
+    return score_columns(scorer, columns_from_values(values, history))
 
 
 def scored_table(scorer: FraudScorer, table: pa.Table) -> pa.Table:
