@@ -64,7 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await holder.start()
+        # the model's first load and the log's first flush's one-time cost, before serving
+        await asyncio.gather(holder.start(), asyncio.to_thread(predictions.warm))
         tasks = [
             asyncio.create_task(holder.poll_forever(), name="fraudops-model-poller"),
             asyncio.create_task(predictions.run(), name="fraudops-inference-log"),

@@ -170,6 +170,11 @@ class PredictionLog:
             self._drop_oldest()
         self.metrics.prediction_log_pending.set(self._rows)
 
+    def warm(self) -> None:
+        """Load what the first flush would (pyarrow's time zones: half a second, the GIL held)."""
+        if self.enabled:
+            pa.array([dt.datetime.now(dt.UTC)], _TS)
+
     def _drop_oldest(self) -> None:
         while self._pending and self._rows > self.settings.prediction_log_max_rows:
             dropped = self._pending.pop(0)
