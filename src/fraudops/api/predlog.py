@@ -17,7 +17,6 @@ import datetime as dt
 import itertools
 import logging
 import multiprocessing
-import os
 import signal
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -43,7 +42,6 @@ log = logging.getLogger(__name__)
 
 _NAMES = tuple(c.name for c in TRANSACTION_COLUMNS)
 _TS = pa.timestamp("us", tz="UTC")
-COMMITTER_NICENESS = 10  # added to the committer process's niceness
 
 
 Values = Mapping[str, Sequence[Any]]  # records' columns, as ``features.record_values`` gives
@@ -251,11 +249,7 @@ def _serialised(entries: Sequence[_Entry]) -> bytes:
 
 
 def _quiet() -> None:
-    """In the committer: ignore what a shutdown sends (the server drains into it first).
-
-    And yield the cores to the workers' requests: a commit can wait, an answer should not.
-    """
-    os.nice(COMMITTER_NICENESS)
+    """In the committer: ignore what a shutdown sends; the server drains into it first."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
