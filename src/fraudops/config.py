@@ -123,6 +123,12 @@ class Settings(BaseSettings):
         description="Card-history store: redis://[:password@]host:6379/0 (Valkey or Redis), "
         "or a SQLite file (default: home/feature-store.db).",
     )
+    feature_store_checkpoint_seconds: float = Field(
+        1.0,
+        ge=0,
+        description="How often the API checkpoints a SQLite card-history store, off the "
+        "request path (0: SQLite checkpoints on the request that fills its log).",
+    )
     pushgateway_url: str | None = Field(
         None,
         description="Prometheus Pushgateway for batch jobs' figures (checks, inbox runs).",

@@ -2,7 +2,8 @@
 
 Two adaptors bring inputs to the same numeric columns — :func:`columns_from_table` for Arrow
 tables and pandas frames (training, batch) and :func:`columns_from_records` for validated
-records (the API hot path, no pandas) — and :func:`build_features` turns those into the matrix.
+records (the API hot path, no pandas; :func:`columns_from_values` when the batch's columns were
+taken once with :func:`record_values`) — and :func:`build_features` turns those into the matrix.
 The card-history features (:mod:`fraudops.cardhistory`) come from a table's columns (added by
 ``cardhistory.enrich``) or, for records, from the online executor.
 """
@@ -10,6 +11,7 @@ The card-history features (:mod:`fraudops.cardhistory`) come from a table's colu
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import numpy as np
@@ -18,7 +20,7 @@ import pyarrow.compute as pc
 
 from fraudops.cardhistory.definition import HISTORY_FEATURES
 from fraudops.geo import haversine_km
-from fraudops.schema import CHANNELS, MERCHANT_CATEGORIES
+from fraudops.schema import CHANNELS, FEATURE_INPUT_NAMES, MERCHANT_CATEGORIES
 
 # median amount per merchant category, in the order of MERCHANT_CATEGORIES
 CATEGORY_MEDIAN_AMOUNT = np.array([45, 30, 50, 60, 250, 420, 300, 40, 70, 120], dtype=np.float64)
@@ -68,6 +70,8 @@ DISCRETE_FEATURES: tuple[str, ...] = (
 )
 
 Columns = Mapping[str, np.ndarray]
+# the records' fields the model reads (ids and the card's merchant only feed card history)
+_MODEL_INPUTS = (*NUMERIC_INPUTS, "event_ts", "card_present", "merchant_category", "channel")
 
 
 def _to_numpy(values: Any, dtype: type) -> np.ndarray:
@@ -107,6 +111,39 @@ def columns_from_table(table: pa.Table | Any) -> dict[str, np.ndarray]:
     return cols
 
 
+def record_values(
+    records: Sequence[Any], names: Sequence[str] = FEATURE_INPUT_NAMES
+) -> dict[str, tuple[Any, ...]]:
+    """The ``names`` columns of validated records (dicts or attribute objects), as tuples.
+
+    One pass over the records (a getter per record, then a transpose), shared by the model's
+    columns (:func:`columns_from_values`) and the inference log's rows on the API's path.
+    """
+    if not records:
+        return {name: () for name in names}
+    get = itemgetter(*names) if isinstance(records[0], Mapping) else attrgetter(*names)
+    if len(names) == 1:
+        return {names[0]: tuple(map(get, records))}
+    return dict(zip(names, zip(*map(get, records), strict=True), strict=True))
+
+
+def columns_from_values(
+    values: Mapping[str, Sequence[Any]], history: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Numeric input columns from records' columns (:func:`record_values`) and their history."""
+    n = len(values["transaction_amount"])
+    cols = {name: np.array(values[name], dtype=np.float64) for name in NUMERIC_INPUTS}
+    cols["hour"] = np.fromiter((t.hour for t in values["event_ts"]), np.float32, n)
+    cols["card_present"] = np.array(values["card_present"], dtype=np.float32)
+    cols["merchant_category"] = np.fromiter(
+        (_CAT_CODE[c] for c in values["merchant_category"]), np.float32, n
+    )
+    cols["channel"] = np.fromiter((_CH_CODE[c] for c in values["channel"]), np.float32, n)
+    for name in HISTORY_FEATURES:
+        cols[name] = history[name]
+    return cols
+
+
 def columns_from_records(
     records: Sequence[Mapping[str, Any]], history: Mapping[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
@@ -115,19 +152,7 @@ def columns_from_records(
     ``records`` are dicts or attribute objects with datetimes; ``history`` comes from
     ``cardhistory.online``.
     """
-    rows = [r if isinstance(r, Mapping) else vars(r) for r in records]
-    cols = {
-        name: np.fromiter((r[name] for r in rows), np.float64, len(rows)) for name in NUMERIC_INPUTS
-    }
-    cols["hour"] = np.fromiter((r["event_ts"].hour for r in rows), np.float32, len(rows))
-    cols["card_present"] = np.fromiter((r["card_present"] for r in rows), np.float32, len(rows))
-    cols["merchant_category"] = np.fromiter(
-        (_CAT_CODE[r["merchant_category"]] for r in rows), np.float32, len(rows)
-    )
-    cols["channel"] = np.fromiter((_CH_CODE[r["channel"]] for r in rows), np.float32, len(rows))
-    for name in HISTORY_FEATURES:
-        cols[name] = history[name]
-    return cols
+    return columns_from_values(record_values(records, _MODEL_INPUTS), history)
 
 
 def build_features(cols: Columns, out: np.ndarray | None = None) -> np.ndarray:

@@ -5,6 +5,7 @@ Every test runs against each store: the embedded SQLite file and a real Redis se
 
 from __future__ import annotations
 
+import asyncio
 import math
 import multiprocessing as mp
 import struct
@@ -217,3 +218,49 @@ def test_redis_clear_spares_other_keys_and_cards_expire(redis_url: str) -> None:
         assert sorted(client.keys("*")) == [b"fraudops:api:other", b"session:42"]
     assert opened.stats() == {"cards": 0, "events": 0}
     opened.close()
+
+
+def _fill_log(store: HistoryStore) -> None:
+    rows = _in_time_order(events(2000, seed=23, cards=400, days=20)).to_pylist()
+    for i in range(0, len(rows), 4):  # the API's small batches: a commit each
+        record_and_compute(store, rows[i : i + 4])
+
+
+def test_the_api_store_checkpoints_off_the_request_path(tmp_path: Path) -> None:
+    own = SqliteStore(tmp_path / "own.db")  # SQLite's own checkpoints, on the commits
+    _fill_log(own)
+    frames_own, _ = own.checkpoint()
+    serving = SqliteStore(tmp_path / "serving.db", autocheckpoint=False)
+    _fill_log(serving)
+    frames, copied = serving.checkpoint()
+    assert frames_own <= 1_000 < frames  # no commit checkpointed the serving store's log
+    assert copied == frames  # the upkeep did, all of it
+    assert serving.stats() == own.stats()
+    own.close()
+    serving.close()
+
+
+def test_the_api_runs_the_store_upkeep(tmp_path: Path) -> None:
+    from fraudops.api.app import _maintain
+
+    path = tmp_path / "serving.db"
+    store = SqliteStore(path, autocheckpoint=False)
+    _fill_log(store)
+    before = path.stat().st_size  # everything since the header is in the log still
+
+    async def upkeep_until_checkpointed() -> int:
+        task = asyncio.create_task(_maintain(store, 0.01))
+        try:
+            for _ in range(3_000):
+                await asyncio.sleep(0.01)
+                if path.stat().st_size > before:
+                    return path.stat().st_size
+            raise AssertionError("the upkeep never checkpointed the log")
+        finally:
+            task.cancel()
+
+    assert before <= 8192
+    asyncio.run(upkeep_until_checkpointed())
+    frames, copied = store.checkpoint()
+    assert frames == copied
+    store.close()

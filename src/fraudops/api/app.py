@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
@@ -21,14 +22,27 @@ from fraudops.api.predlog import PredictionLog
 from fraudops.api.routes import health, model, predict
 from fraudops.api.schemas import error_items, rejections_from_fastapi
 from fraudops.api.shadow import ShadowHolder, ShadowScorer
-from fraudops.cardhistory.stores import open_store
+from fraudops.cardhistory.stores import HistoryStore, open_store
 from fraudops.config import Settings, get_settings
+from fraudops.errors import redact
+
+log = logging.getLogger(__name__)
 
 DESCRIPTION = """Scores card transactions with the production fraud model
 (`models:/fraud-detector@production` in MLflow), hot-swapped when the alias moves.
 
 Send `X-API-Key` on `/predict*` and `/model*` (health and metrics are open). Bad input
 gets a 422 that names each field at fault; oversize bodies a 413."""
+
+
+async def _maintain(store: HistoryStore, every: float) -> None:
+    """The card-history store's upkeep (SQLite: its checkpoints), in a thread, until cancelled."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await asyncio.to_thread(store.maintain)
+        except Exception as exc:  # a busy or damaged file: requests say so themselves
+            log.warning("card-history store upkeep: %s", redact(str(exc)))
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -45,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     keys, admin_keys = configured_keys(settings)
     metrics = Metrics()
-    store = open_store(settings)
+    store = open_store(settings, serving=True)
     holder = ModelHolder(settings, metrics=metrics, store=store)
     predictions = PredictionLog(settings, metrics=metrics)
     shadow = ShadowHolder(settings, metrics=metrics, store=store)
@@ -57,12 +71,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await holder.start()
+        # the model's first load and the log's first flush's one-time cost, before serving
+        await asyncio.gather(holder.start(), asyncio.to_thread(predictions.warm))
         tasks = [
             asyncio.create_task(holder.poll_forever(), name="fraudops-model-poller"),
             asyncio.create_task(follow_shadow(), name="fraudops-shadow-poller"),
             asyncio.create_task(predictions.run(), name="fraudops-inference-log"),
         ]
+        if settings.feature_store_checkpoint_seconds > 0:
+            every = settings.feature_store_checkpoint_seconds
+            tasks.append(asyncio.create_task(_maintain(store, every), name="fraudops-store-upkeep"))
         try:
             yield
         finally:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,7 @@ from fraudops.api.predlog import PredictionLog
 from fraudops.api.shadow import ShadowScorer
 from fraudops.cardhistory.online import record_and_compute
 from fraudops.cardhistory.stores import HistoryStore, StoreUnavailable
-from fraudops.features import build_features, columns_from_records
+from fraudops.features import build_features, columns_from_values, record_values
 from fraudops.scoring import score_matrix
 
 log = logging.getLogger(__name__)
@@ -132,10 +132,11 @@ class PredictBatcher:
         model = group[0].model
         records = [r for waiting in group for r in waiting.records]
         history = self.history(records)
-        matrix = build_features(columns_from_records(records, history))
+        values = record_values(records)  # once: the model's columns and the log's rows
+        matrix = build_features(columns_from_values(values, history))  # the shadow's too
         proba, flags = score_matrix(model.scorer, matrix)
         self.metrics.batch_rows.observe(len(records))
-        self.answered(model, records, history, proba, flags)
+        self.answered(model, records, history, proba, flags, values=values)
         start = 0
         for waiting in group:
             end = start + len(waiting.records)
@@ -161,11 +162,16 @@ class PredictBatcher:
         history: dict[str, np.ndarray],
         proba: np.ndarray,
         flags: np.ndarray,
+        *,
+        values: Mapping[str, Sequence[Any]] | None = None,
     ) -> None:
-        """Count what the API scored and keep it for the inference log."""
+        """Count what the API scored and keep it for the inference log.
+
+        ``values``: the records' columns if the caller took them (``features.record_values``).
+        """
         self.metrics.scored(flags, proba)
         self.predictions.add(
-            records,
+            records if values is None else values,
             proba,
             flags,
             history=history,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import logging
 import multiprocessing
 import signal
@@ -31,6 +32,7 @@ from fraudops.api.metrics import Metrics
 from fraudops.cardhistory import HISTORY_FEATURES
 from fraudops.config import Settings
 from fraudops.errors import redact
+from fraudops.features import record_values
 from fraudops.schema import TRANSACTION_COLUMNS, arrow_schema
 
 if TYPE_CHECKING:
@@ -42,11 +44,14 @@ _NAMES = tuple(c.name for c in TRANSACTION_COLUMNS)
 _TS = pa.timestamp("us", tz="UTC")
 
 
+Values = Mapping[str, Sequence[Any]]  # records' columns, as ``features.record_values`` gives
+
+
 @dataclass(frozen=True)
 class _Entry:
-    """One request's worth of predictions (records or an Arrow table of typed inputs)."""
+    """One request's worth of predictions (its records' columns or an Arrow table of inputs)."""
 
-    inputs: Sequence[Any] | pa.Table
+    inputs: Values | pa.Table
     proba: np.ndarray
     flags: np.ndarray
     model_name: str
@@ -64,18 +69,17 @@ class _Entry:
 def rows_of(entries: Sequence[_Entry]) -> pa.Table:
     """Entries as rows of ``fraud.predictions``, built column by column for all at once.
 
-    A flush holds thousands of one-transaction requests: one Arrow table per request would
-    cost the event loop's thread a millisecond each (the GIL), where a column per flush costs
-    little more than reading the values.
+    A request's records are kept as the columns the request path took from them once (no
+    model objects wait in the buffer for the collector to walk), so a flush only copies
+    columns: one Arrow array per input column for all the records of the flush.
     """
     tables = [e for e in entries if isinstance(e.inputs, pa.Table)]
     records = [e for e in entries if not isinstance(e.inputs, pa.Table)]
     parts: list[pa.Table] = []
     if records:
-        rows = [r for e in records for r in e.inputs]
-        inputs = pa.table(
-            {name: [getattr(r, name) for r in rows] for name in _NAMES}, schema=arrow_schema()
-        )
+        schema = arrow_schema()
+        arrays = [pa.array(_joined([e.inputs[f.name] for e in records]), f.type) for f in schema]
+        inputs = pa.Table.from_arrays(arrays, schema=schema)
         for name in HISTORY_FEATURES:
             values = [e.history[name] for e in records if e.history is not None]
             assert len(values) == len(records), "records come with their history features"
@@ -88,6 +92,10 @@ def rows_of(entries: Sequence[_Entry]) -> pa.Table:
             inputs = inputs.append_column(name, entry.inputs[name])
         parts.append(_with_answers(inputs, [entry]))
     return pa.concat_tables(parts)
+
+
+def _joined(columns: list[Sequence[Any]]) -> Sequence[Any]:
+    return columns[0] if len(columns) == 1 else list(itertools.chain.from_iterable(columns))
 
 
 def _with_answers(inputs: pa.Table, entries: Sequence[_Entry]) -> pa.Table:
@@ -128,7 +136,7 @@ class PredictionLog:
 
     def add(
         self,
-        inputs: Sequence[Any] | pa.Table,
+        inputs: Sequence[Any] | Values | pa.Table,
         proba: np.ndarray,
         flags: np.ndarray,
         *,
@@ -140,10 +148,13 @@ class PredictionLog:
     ) -> None:
         """Keep one request's predictions for the next commit (the request path: cheap).
 
-        ``inputs``: records with their ``history`` features, or an enriched Arrow table.
+        ``inputs``: records, or their columns (``features.record_values``), with their
+        ``history`` features; or an enriched Arrow table.
         """
         if not self.enabled or len(proba) == 0:
             return
+        if not isinstance(inputs, pa.Table | Mapping):
+            inputs = record_values(inputs)  # the columns, not the records, wait for the commit
         entry = _Entry(
             inputs,
             proba,
@@ -160,6 +171,11 @@ class PredictionLog:
         if self._rows > self.settings.prediction_log_max_rows:
             self._drop_oldest()
         self.metrics.prediction_log_pending.set(self._rows)
+
+    def warm(self) -> None:
+        """Load what the first flush would (pyarrow's time zones: half a second, the GIL held)."""
+        if self.enabled:
+            pa.array([dt.datetime.now(dt.UTC)], _TS)
 
     def _drop_oldest(self) -> None:
         while self._pending and self._rows > self.settings.prediction_log_max_rows:

@@ -10,8 +10,12 @@ from fraudops.config import Settings
 __all__ = ["Event", "HistoryStore", "StoreUnavailable", "open_store"]
 
 
-def open_store(settings: Settings) -> HistoryStore:
-    """The store ``FRAUDOPS_FEATURE_STORE`` names (``redis://``: Valkey or Redis)."""
+def open_store(settings: Settings, *, serving: bool = False) -> HistoryStore:
+    """The store ``FRAUDOPS_FEATURE_STORE`` names (``redis://``: Valkey or Redis).
+
+    ``serving``: the API's store, whose upkeep (:meth:`HistoryStore.maintain`) the API runs
+    every ``feature_store_checkpoint_seconds`` off the request path.
+    """
     url = settings.feature_store_url
     if url.startswith(("redis://", "rediss://", "unix://")):
         from fraudops.cardhistory.stores.redis import RedisStore  # only the stack needs it
@@ -21,4 +25,5 @@ def open_store(settings: Settings) -> HistoryStore:
     from fraudops.cardhistory.stores.sqlite import SqliteStore
 
     path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else Path(url)
-    return SqliteStore(path)
+    offload = serving and settings.feature_store_checkpoint_seconds > 0
+    return SqliteStore(path, autocheckpoint=not offload)

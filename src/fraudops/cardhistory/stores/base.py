@@ -75,5 +75,8 @@ class HistoryStore(abc.ABC):
     def stats(self) -> dict[str, int]:
         """``cards`` and ``events`` stored."""
 
+    def maintain(self) -> None:  # noqa: B027  (optional)
+        """Upkeep kept off the request path; the API runs it every few seconds in a thread."""
+
     def close(self) -> None:  # noqa: B027  (optional)
         """Release connections."""

@@ -1,0 +1,170 @@
+"""The inference log's own cost per row, against the request path's, in CPU time.
+
+Throughput on the shared 2-core machine moves with other people's load by more than the log
+costs, so this measures CPU seconds (``time.process_time``), which moves much less: the
+batch path of ``/predict`` (validation, card-history store step, features, booster) for the
+serve bench's transactions, with the inference log off and on, and the log's two later
+steps: the flush (the buffered requests turned into one Arrow IPC stream, in the worker) and
+the commit (one Iceberg snapshot, in the committer process; run here in process). Each
+buffer holds what a worker gathers in ``prediction_log_seconds`` (5 s) at the serve bench's
+rates. Contenders take turns, warmed alike; median of the rounds.
+
+Goal (issue: close the loop): logging predictions adds under 5% to /predict. The figure is
+(flush + commit) / request path: keeping a request's rows on its path is one reference
+(its columns are taken for the model anyway), below what the rounds' spread can show.
+
+    python -m bench predlog            # via make bench
+    python -m bench.predlog --rounds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import gc
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from bench import serve
+
+GOAL = 0.05
+SIZES = {1000: 60, 8: 1500}  # transactions per request -> requests per buffer (~5 s a worker)
+
+
+def _setup(work: Path) -> tuple[Any, Path, list[dict[str, Any]]]:
+    settings, scorer_dir = serve.build_model(work / "home")
+    serve.fill_store(str(work / "store0.db"))
+    return settings, scorer_dir, serve.payloads(serve.PAYLOAD_ROWS)
+
+
+def _run(
+    work: Path, scorer_dir: Path, rows: list[dict[str, Any]], size: int, log: bool
+) -> dict[str, float]:
+    """CPU seconds per row: the request path, and (log on) the flush and the commit."""
+    from fraudops.api import predlog
+    from fraudops.api.batching import PredictBatcher
+    from fraudops.api.holder import LoadedModel, serving_scorer
+    from fraudops.api.metrics import Metrics
+    from fraudops.cardhistory.stores.sqlite import SqliteStore
+    from fraudops.config import Settings
+    from fraudops.validation import parse_transactions
+
+    n = SIZES[size]
+    bodies = [
+        json.dumps(rows[(i * size) % len(rows) : (i * size) % len(rows) + size]).encode()
+        for i in range(n)
+    ]
+    for suffix in ("", "-wal", "-shm"):
+        (work / f"store.db{suffix}").unlink(missing_ok=True)
+    shutil.copy(work / "store0.db", work / "store.db")
+    store = SqliteStore(work / "store.db")
+    lake = work / f"lake-{time.monotonic_ns()}"  # its own: the committer keeps tables open
+    lake.mkdir()
+    settings = Settings(
+        _env_file=None,
+        home=work / "h",
+        prediction_log=log,
+        catalog_uri=f"sqlite:///{lake / 'catalog.db'}",
+        warehouse=str(lake / "warehouse"),
+    )
+    metrics = Metrics()
+    plog = predlog.PredictionLog(settings, metrics=metrics)
+    pa.array([dt.datetime.now(dt.UTC)], pa.timestamp("us", tz="UTC"))  # time zones, once
+    scorer = serving_scorer(scorer_dir)
+    model = LoadedModel(
+        "m", "1", "production", None, None, {}, {}, None, dt.datetime.now(dt.UTC), "bench", scorer
+    )
+    batcher = PredictBatcher(
+        store=store, metrics=metrics, predictions=plog, max_rows=100_000, max_wait_us=500
+    )
+    if log:  # the committer's first commit opens the table: not part of a steady flush
+        predlog._append(settings, predlog._serialised(_one_entry(plog)))
+    gc.collect()
+    gc.freeze()
+
+    async def requests() -> None:
+        for body in bodies:
+            await batcher.score(model, parse_transactions(body, max_batch=1000))
+
+    total = n * size
+    started = time.process_time()
+    asyncio.run(requests())
+    out = {"request": (time.process_time() - started) / total}
+    if log:
+        started = time.process_time()
+        ipc = predlog._serialised(plog._pending)
+        out["flush"] = (time.process_time() - started) / total
+        started = time.process_time()
+        predlog._append(settings, ipc)
+        out["commit"] = (time.process_time() - started) / total
+    gc.unfreeze()
+    store.close()
+    return out
+
+
+def _one_entry(plog: Any) -> list[Any]:
+    """One logged row, to open (and create) the lake table before the timed commit."""
+    import numpy as np
+
+    from fraudops.cardhistory import HISTORY_FEATURES
+    from fraudops.schema import EXAMPLE_TRANSACTION
+    from fraudops.validation import parse_transactions
+
+    records = parse_transactions(json.dumps(EXAMPLE_TRANSACTION).encode(), max_batch=1)
+    history = {name: np.zeros(1) for name in HISTORY_FEATURES}
+    plog.add(records, np.zeros(1), np.zeros(1, bool), history=history, model_name="m",
+             model_version="1", source="bench")  # fmt: skip
+    entries, plog._pending, plog._rows = plog._pending, [], 0
+    return list(entries)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.predlog", description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv or [])
+    with tempfile.TemporaryDirectory(prefix="bench-predlog-") as tmp:
+        work = Path(tmp)
+        print(
+            f"training a {serve.TREES}-tree model; store filled with {serve.DAYS} days", flush=True
+        )
+        _, scorer_dir, rows = _setup(work)
+        results: dict[tuple[int, bool], list[dict[str, float]]] = {}
+        for size in SIZES:
+            _run(work, scorer_dir, rows, size, True)  # warm-up, alike for both
+            for round_no in range(args.rounds):
+                for log in (False, True):
+                    got = _run(work, scorer_dir, rows, size, log)
+                    results.setdefault((size, log), []).append(got)
+                    figures = ", ".join(f"{k} {v * 1e6:.2f} µs/row" for k, v in got.items())
+                    state = "on " if log else "off"
+                    print(
+                        f"  round {round_no + 1} {size:>4}-tx, log {state}: {figures}", flush=True
+                    )
+    print(f"median of {args.rounds} rounds, CPU µs per logged row:")
+    for size in SIZES:
+        off = statistics.median(r["request"] for r in results[(size, False)])
+        on = {
+            k: statistics.median(r[k] for r in results[(size, True)])
+            for k in ("request", "flush", "commit")
+        }
+        cost = (on["flush"] + on["commit"]) / off
+        verdict = "met" if cost < GOAL else "MISSED"
+        print(
+            f"  {size:>4}-tx requests: flush {on['flush'] * 1e6:.2f} + commit "
+            f"{on['commit'] * 1e6:.2f} (committer process) against a request path of "
+            f"{off * 1e6:.1f} µs/row (log off; {on['request'] * 1e6:.1f} with it on, keeping the "
+            f"rows): the log costs {cost:.1%}, goal < {GOAL:.0%} {verdict}"
+        )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

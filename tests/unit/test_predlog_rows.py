@@ -1,0 +1,78 @@
+"""The inference log's rows: what a request's records become in ``fraud.predictions``.
+
+The API keeps a request's columns (taken once on its path), never its model objects, until
+the commit; the rows built from them are the records' values, field for field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from fraudops import datagen
+from fraudops.api.metrics import Metrics
+from fraudops.api.predlog import PredictionLog, rows_of
+from fraudops.cardhistory import HISTORY_FEATURES
+from fraudops.config import Settings
+from fraudops.features import record_values
+from fraudops.lake.catalog import PREDICTIONS_SCHEMA
+from fraudops.schema import arrow_schema
+from fraudops.validation import parse_transactions
+
+
+def _records(rows: int, seed: int) -> list[Any]:
+    table = datagen.generate_day(dt.date(2026, 2, 1), rows=rows, seed=seed)
+    body = table.drop_columns(["is_fraud"]).to_pylist()
+    for row in body:
+        row["event_ts"] = row["event_ts"].isoformat()
+    return parse_transactions(json.dumps(body).encode(), max_batch=1000)
+
+
+def _history(n: int, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {name: rng.random(n) for name in HISTORY_FEATURES}
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> PredictionLog:
+    settings = Settings(_env_file=None, home=tmp_path)
+    return PredictionLog(settings, metrics=Metrics())
+
+
+def test_the_log_keeps_columns_and_builds_the_records_rows(log: PredictionLog) -> None:
+    requests = [_records(n, seed) for seed, n in enumerate((1, 7, 40))]
+    expected = []
+    for i, records in enumerate(requests):
+        n = len(records)
+        history = _history(n, i)
+        proba = np.linspace(0.0, 1.0, n)
+        flags = proba >= 0.5
+        # the batcher hands over the columns it took; other callers hand records
+        inputs = record_values(records) if i % 2 else records
+        log.add(inputs, proba, flags, history=history, model_name="m", model_version=str(i),
+                source="api")  # fmt: skip
+        reference = pa.Table.from_pylist([r.model_dump() for r in records], schema=arrow_schema())
+        for name in HISTORY_FEATURES:
+            reference = reference.append_column(name, pa.array(history[name], pa.float64()))
+        expected.append(
+            reference.append_column("fraud_probability", pa.array(proba, pa.float64()))
+            .append_column("is_fraud", pa.array(flags, pa.bool_()))
+            .append_column("model_name", pa.array(["m"] * n, pa.string()))
+            .append_column("model_version", pa.array([str(i)] * n, pa.string()))
+        )
+    # no model object waits for the commit: only each request's columns
+    assert all(isinstance(e.inputs, Mapping) for e in log._pending)
+    assert not any(
+        hasattr(v, "model_dump") for e in log._pending for col in e.inputs.values() for v in col
+    )
+    rows = rows_of(log._pending)
+    assert rows.drop_columns(["predicted_at", "source"]).equals(pa.concat_tables(expected))
+    assert sorted(rows.schema.names) == sorted(f.name for f in PREDICTIONS_SCHEMA.fields)
+    assert rows["source"].to_pylist() == ["api"] * rows.num_rows
