@@ -73,6 +73,7 @@ def test_the_log_keeps_columns_and_builds_the_records_rows(log: PredictionLog) -
         hasattr(v, "model_dump") for e in log._pending for col in e.inputs.values() for v in col
     )
     rows = rows_of(log._pending)
-    assert rows.drop_columns(["predicted_at", "source"]).equals(pa.concat_tables(expected))
+    assert rows.drop_columns(["predicted_at", "source", "role"]).equals(pa.concat_tables(expected))
     assert sorted(rows.schema.names) == sorted(f.name for f in PREDICTIONS_SCHEMA.fields)
     assert rows["source"].to_pylist() == ["api"] * rows.num_rows
+    assert rows["role"].to_pylist() == ["production"] * rows.num_rows
