@@ -26,7 +26,7 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import ancestors_of
 
-from fraudops.errors import FraudOpsError
+from fraudops.errors import Fenced, FraudOpsError
 from fraudops.lake.catalog import arrow_schema_of
 
 CONTENT_HASH_PROPERTY = "fraudops.content_hash"
@@ -67,10 +67,6 @@ class Fence:
     key: str
     token: int
     check: Callable[[], None]
-
-
-class Fenced(FraudOpsError):
-    """A newer holder of the same lock committed first: this writer must stop."""
 
 
 WRITERS = 2  # batches written to data files at once (Parquet encoding releases the GIL)
