@@ -141,17 +141,14 @@ def score_file(
     valid = pa.concat_tables(checked.valid) if checked.valid else arrow_schema().empty_table()
     checked.valid.clear()
     release()
-    # repeated ids are rare: look for them while the lake's history of every valid row is
-    # read and their features computed (again, without the repeats, if there are any)
-    features: pa.Table | None = None
+    # repeated ids are rare: look for them while the lake's history of every valid row is read
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fraudops-inbox-ids") as pool:
         looking = pool.submit(duplicate_rows, pa.chunked_array(checked.ids, pa.string()), rows)
         events = valid.select(list(EVENT_COLUMNS))
-        if remote is None:
-            features = enrich(events, history(events)).select(list(HISTORY_FEATURES))
+        past = history(events) if remote is None else None
         dups = looking.result()
     checked.ids.clear()
-    release()
+    release()  # the search's memory, before the features'
     scored_rows = (
         np.concatenate(checked.valid_rows) if checked.valid_rows else np.zeros(0, np.int64)
     )
@@ -160,17 +157,17 @@ def score_file(
     if dups.num_rows:
         rows_rejected += int((~keep).sum())
         _add_rejected(rejected_path if checked.rejected_written else None, rejected_path, dups)
-    if not keep.all():  # a repeat is no one's history: the features without the repeats
+    if not keep.all():  # a repeat is no one's history: the history without the repeats
         valid = valid.filter(pa.array(keep))
-        if remote is None:
-            events = valid.select(list(EVENT_COLUMNS))
-            features = enrich(events, history(events)).select(list(HISTORY_FEATURES))
+        events = valid.select(list(EVENT_COLUMNS))
+        past = history(events) if remote is None else None
     scores = None
-    if remote is not None:
+    if remote is None:
+        features = enrich(events, past).select(list(HISTORY_FEATURES))
+    else:
         done = remote(valid)
         features, scores = done.select(list(HISTORY_FEATURES)), done.select(list(SCORE_COLUMNS))
     release()
-    assert features is not None
     predictions = _score_valid(
         valid,
         features,

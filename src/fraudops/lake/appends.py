@@ -10,9 +10,7 @@ from __future__ import annotations
 import itertools
 import uuid
 import warnings
-from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -22,7 +20,6 @@ from pyiceberg.expressions import BooleanExpression
 # Table.append streams only into unpartitioned tables in pyiceberg 0.12 (iceberg-python#2152):
 # append_once writes data files batch by batch with its helper (pinned < 0.13)
 from pyiceberg.io.pyarrow import _dataframe_to_data_files
-from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import ancestors_of
 
@@ -69,39 +66,6 @@ class Fence:
     check: Callable[[], None]
 
 
-WRITERS = 2  # batches written to data files at once (Parquet encoding releases the GIL)
-
-
-def _data_files(table: Table, batches: Iterable[pa.Table]) -> list[DataFile]:
-    """The batches written to data files, ``WRITERS`` at a time, in batch order."""
-    schema = arrow_schema_of(table)
-    counter = itertools.count(0)  # unique data file names across batches
-    write_uuid = uuid.uuid4()
-
-    def write(batch: pa.Table) -> list[DataFile]:
-        return list(
-            _dataframe_to_data_files(
-                table_metadata=table.metadata,
-                write_uuid=write_uuid,
-                df=batch.select(schema.names).cast(schema),
-                io=table.io,
-                counter=counter,
-            )
-        )
-
-    files: list[DataFile] = []
-    running: deque[Future[list[DataFile]]] = deque()
-    with ThreadPoolExecutor(WRITERS, thread_name_prefix="fraudops-lake-writer") as pool:
-        for batch in batches:
-            if batch.num_rows:
-                if len(running) == WRITERS:  # memory: a batch being made, WRITERS written
-                    files.extend(running.popleft().result())
-                running.append(pool.submit(write, batch))
-        while running:
-            files.extend(running.popleft().result())
-    return files
-
-
 def append_once(
     table: Table,
     batches: Iterable[pa.Table],
@@ -118,7 +82,21 @@ def append_once(
     committed since the check, and is then tried again from the check, so a retried commit
     finds its own earlier one and two writers never both append the same content.
     """
-    files = _data_files(table, batches)
+    schema = arrow_schema_of(table)
+    counter = itertools.count(0)  # unique data file names across batches
+    write_uuid = uuid.uuid4()
+    files = [
+        data_file
+        for batch in batches
+        if batch.num_rows
+        for data_file in _dataframe_to_data_files(
+            table_metadata=table.metadata,
+            write_uuid=write_uuid,
+            df=batch.select(schema.names).cast(schema),
+            io=table.io,
+            counter=counter,
+        )
+    ]
     summary = {**properties, CONTENT_HASH_PROPERTY: content_hash}
     own_retries(table)
     for _ in range(COMMIT_ATTEMPTS):
