@@ -22,6 +22,7 @@ pyarrow script; the CLI >= 400k rows/s; peak memory < 1 GiB.
 
     python -m bench inbox                # via make bench
     python -m bench.inbox --rows 1000000 --repeat 3
+    python -m bench.inbox --only pyarrow fraudops --baseline main   # before/after, one run
 """
 
 from __future__ import annotations
@@ -173,18 +174,25 @@ def child(argv: list[str]) -> None:
 
 
 def measure(
-    kind: str, csv: Path, small: Path, scorer_dir: Path, home: Path, work: Path
+    kind: str,
+    csv: Path,
+    small: Path,
+    scorer_dir: Path,
+    home: Path,
+    work: Path,
+    sources: Path | None = None,
 ) -> dict[str, Any]:
     out = work / f"{kind}-{time.monotonic_ns()}"
     # a lake of its own: a file committed by an earlier contender would be found, not written
     shutil.copytree(home, out / "home", ignore=shutil.ignore_patterns("bench-scorer"))
-    args = [kind, csv, small, scorer_dir, out / "home", out]
+    args = ["fraudops" if kind == "baseline" else kind, csv, small, scorer_dir, out / "home", out]
     proc = subprocess.run(
         [sys.executable, "-m", "bench.inbox", "--child", *map(str, args)],
         cwd=REPO,
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, "PYTHONPATH": str(sources)} if sources else None,
     )
     shutil.rmtree(out, ignore_errors=True)
     if proc.returncode != 0:
@@ -207,9 +215,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=ROWS)
     parser.add_argument("--repeat", type=int, default=1, help="runs per contender; best is kept")
     parser.add_argument("--only", nargs="*", choices=KINDS, default=list(KINDS))
+    parser.add_argument("--baseline", help="a git revision whose score_inbox is timed too")
     args = parser.parse_args(argv if argv is not None else [])
 
     from bench.serve import TREES, build_model
+    from bench.startup import sources_of
 
     with tempfile.TemporaryDirectory(prefix="bench-inbox-") as tmp:
         work = Path(tmp)
@@ -221,10 +231,11 @@ def main(argv: list[str] | None = None) -> None:
         write_csv(small, WARM_ROWS)
         size_mib = csv.stat().st_size / 2**20
         print(f"input: {args.rows:,} rows, {size_mib:,.0f} MiB of CSV", flush=True)
+        old = sources_of(args.baseline, work / "baseline") if args.baseline else None
         results: dict[str, dict[str, Any]] = {}
         for _ in range(args.repeat):
-            for kind in args.only:
-                r = measure(kind, csv, small, scorer_dir, work / "home", work)
+            for kind in [*args.only, *(["baseline"] if args.baseline else [])]:
+                r = measure(kind, csv, small, scorer_dir, work / "home", work, old)
                 assert r["rows"] == args.rows, r
                 best = results.get(kind)
                 if best is None or r["seconds"] < best["seconds"]:
@@ -237,6 +248,7 @@ LABELS = {
     "pandas": "pandas script (read_csv + history + features + predict + to_csv)",
     "fraudops": "fraudops score_inbox in process (validate, score, outbox, lake)",
     "fraudops-cli": "fraudops score-inbox from the CLI (process start included)",
+    "baseline": "fraudops score_inbox in process, the --baseline revision",
     "stages": "stage sum: pyarrow read / history + features / predict / write",
 }
 

@@ -65,6 +65,25 @@ def test_start_imports_no_training_spark_or_mlflow_server_module(case: str, tmp_
     assert loaded == [], f"{case} imported {loaded}"
 
 
+# the lake's libraries: imported with the first file to score, not by an empty inbox's pass
+LAKE = ("pyiceberg", "sqlalchemy", "pandas")
+
+
+def test_empty_inbox_pass_imports_no_lake(tmp_path: Path) -> None:
+    report = REPORT.replace(repr(UNWANTED), repr(LAKE))
+    done = subprocess.run(
+        [sys.executable, "-c", CASES["fraudops score-inbox, empty inbox"] + report],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"FRAUDOPS_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert loaded == [], f"an empty inbox's pass imported {loaded}"
+
+
 TELEMETRY = """
 import json, sys
 import mlflow.telemetry.client as telemetry

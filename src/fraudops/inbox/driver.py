@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-from pyiceberg.table import Table
 
-from fraudops import lake
 from fraudops.cardhistory import sources
 from fraudops.config import Settings
 from fraudops.csvio import header_problem
@@ -37,6 +36,9 @@ from fraudops.inbox.report import FileReport, InboxProgress, ProgressFn
 from fraudops.inbox.scorefile import ReadProgress, Staged
 from fraudops.inbox.storage import Entry, InboxLock, LockLost, Storage
 from fraudops.scoring import FraudScorer
+
+if TYPE_CHECKING:  # the lake (pyiceberg, SQLAlchemy, pandas): imported with the first file
+    from pyiceberg.table import Table
 
 FINAL = {
     ClaimState.COMMITTED: (PROCESSED, Outcome.SCORED),
@@ -69,6 +71,8 @@ class InboxRun:
     def table(self) -> Table:
         """``fraud.scores``, opened once per run."""
         if self._table is None:
+            from fraudops import lake
+
             self._table = lake.scores_table(lake.open_catalog(self.settings))
         return self._table
 
@@ -230,6 +234,8 @@ class InboxRun:
         predictions scoring left in memory, or, in a run that resumes a killed one, from
         scoring the claimed file again with what its claim pinned.
         """
+        from fraudops import lake
+
         assert claim.content_hash is not None
         assert claim.scored_at is not None
         snapshot_id = None

@@ -14,13 +14,13 @@ from collections.abc import Callable
 
 from fraudops import pushgateway
 from fraudops.config import Settings
+from fraudops.errors import Fenced
 from fraudops.inbox.driver import InboxRun
 from fraudops.inbox.failures import StillChanging, describe_failure
 from fraudops.inbox.ledger import Claim, Outcome
 from fraudops.inbox.names import INCOMING, OUTBOX, Verdict, classify, unsafe_name
 from fraudops.inbox.report import FileReport, InboxSummary, ProgressFn
 from fraudops.inbox.storage import LockLost, open_storage
-from fraudops.lake import Fenced
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ day of ``scored_at``); each snapshot's summary carries the file's content hash, 
 tell that a file was already committed.
 """
 
+from fraudops.errors import Fenced
 from fraudops.lake.appends import (
     CONTENT_HASH_PROPERTY,
     Fence,
-    Fenced,
     append,
     append_once,
     committed_snapshot,

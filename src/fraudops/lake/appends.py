@@ -23,7 +23,7 @@ from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import ancestors_of
 
-from fraudops.errors import FraudOpsError
+from fraudops.errors import Fenced, FraudOpsError
 from fraudops.lake.catalog import arrow_schema_of
 
 CONTENT_HASH_PROPERTY = "fraudops.content_hash"
@@ -64,10 +64,6 @@ class Fence:
     key: str
     token: int
     check: Callable[[], None]
-
-
-class Fenced(FraudOpsError):
-    """A newer holder of the same lock committed first: this writer must stop."""
 
 
 def append_once(
