@@ -90,12 +90,7 @@ class Settings(BaseSettings):
         description="A candidate that passes the gate becomes @challenger and waits for a "
         "person's `fraudops approve` (or the approval step in Airflow) to reach production.",
     )
-    shadow_days: float = Field(
-        0.0,
-        ge=0.0,
-        description="Days in shadow, saving at least production's cost, before "
-        "a challenger is promoted (`fraudops shadow start`); 0: off.",
-    )
+    shadow_days: float = Field(0.0, ge=0.0, description="Days in shadow before approval; 0: off.")
 
     # monitoring
     retrain_cooldown_days: int = Field(
@@ -124,10 +119,7 @@ class Settings(BaseSettings):
         "or a SQLite file (default: home/feature-store.db).",
     )
     feature_store_checkpoint_seconds: float = Field(
-        1.0,
-        ge=0,
-        description="How often the API checkpoints a SQLite card-history store, off the "
-        "request path (0: SQLite checkpoints on the request that fills its log).",
+        1.0, ge=0, description="API's SQLite store checkpoints, off requests (0: SQLite's own)."
     )
     pushgateway_url: str | None = Field(
         None,
