@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pytest
 
 from fraudops import inbox
+from fraudops.cardhistory import sources
 from fraudops.config import Settings
 from fraudops.demo import sample_csv
 from fraudops.errors import FraudOpsError
@@ -299,3 +300,49 @@ def test_a_claim_written_after_its_file_was_finished_is_dropped_quietly(
     assert summary.reports == []  # not reported missing: it was scored
     assert names(local_inbox, "ledger/claims") == []
     assert scores(local_inbox).num_rows == 300
+
+
+def _lake_failing(monkeypatch: pytest.MonkeyPatch, times: int) -> list[int]:
+    """The lake's card history fails ``times`` times (a catalog restart, a lost warehouse)."""
+    real = sources.lake_history
+    calls: list[int] = []
+
+    def failing(settings: Settings, snapshot_id: int | None) -> object:
+        calls.append(1)
+        if len(calls) <= times:
+            raise OSError("the catalog closed the connection unexpectedly")
+        return real(settings, snapshot_id)
+
+    monkeypatch.setattr(sources, "lake_history", failing)
+    monkeypatch.setattr(claimscore, "LAKE_RETRY_SECONDS", 0.0)
+    return calls
+
+
+def test_a_lake_failing_while_a_file_is_scored_leaves_it_in_flight(
+    fresh_inbox: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _lake_failing(monkeypatch, times=10**6)
+    put(fresh_inbox, "incoming/a-good.csv", GOOD)
+
+    summary = inbox.score_inbox(fresh_inbox)
+
+    report = _report(summary, "a-good.csv")
+    assert report.status == "failed"  # the world's fault: never the file's
+    assert report.reason is not None and "card history" in report.reason
+    assert names(fresh_inbox, "quarantine") == []
+    monkeypatch.undo()  # the lake is back
+    again = inbox.score_inbox(fresh_inbox)
+    assert _report(again, "a-good.csv").rows_scored == 300
+    assert scores(fresh_inbox).num_rows == 300
+
+
+def test_a_lake_failing_once_is_read_again_in_the_same_run(
+    fresh_inbox: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _lake_failing(monkeypatch, times=1)
+    put(fresh_inbox, "incoming/a-good.csv", GOOD)
+
+    summary = inbox.score_inbox(fresh_inbox)
+
+    assert _report(summary, "a-good.csv").rows_scored == 300
+    assert len(calls) == 2

@@ -7,6 +7,9 @@ with the same feature and scoring code).
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,10 +17,13 @@ import pyarrow as pa
 from fraudops.cardhistory import sources
 from fraudops.config import Settings
 from fraudops.engine import Engine
-from fraudops.inbox.failures import EngineFailure
+from fraudops.inbox.failures import EngineFailure, LakeFailure, describe_failure
 from fraudops.inbox.ledger import Claim
 from fraudops.inbox.scorefile import ReadProgress, RemoteScoring, Staged, score_file
 from fraudops.scoring import FraudScorer
+
+log = logging.getLogger(__name__)
+LAKE_RETRY_SECONDS = 1.0  # one more try, on a fresh catalog: a database restart is brief
 
 
 def score_claim(
@@ -40,7 +46,7 @@ def score_claim(
         model_version=claim.model_version,
         staging=staging,
         chunk_rows=settings.inbox_chunk_rows,
-        history=sources.lake_history(settings, claim.history_snapshot_id),
+        history=lake_history(settings, claim.history_snapshot_id),
         remote=remote,
         on_progress=progress,
         explain=settings.inbox_explain,
@@ -59,3 +65,31 @@ def _on_spark(settings: Settings, scorer: FraudScorer, snapshot_id: int | None) 
             raise EngineFailure(f"{exc.__class__.__name__}: {str(exc)[:300]}") from exc
 
     return run
+
+
+def lake_history(
+    settings: Settings, snapshot_id: int | None
+) -> Callable[[pa.Table], pa.Table | None]:
+    """The lake's card history at the claim's snapshot; failing, the lake's fault, not the file's.
+
+    A failed read is tried once more on a freshly opened catalog (a PostgreSQL restart drops
+    every connection); a second failure raises :class:`LakeFailure`, which leaves the file in
+    flight for the next run instead of quarantining it.
+    """
+    opened: list[Callable[[pa.Table], pa.Table | None]] = []  # the catalog, once it works
+
+    def read(rows: pa.Table) -> pa.Table | None:
+        for tries_left in (1, 0):
+            try:
+                if not opened:
+                    opened.append(sources.lake_history(settings, snapshot_id))
+                return opened[0](rows)
+            except Exception as exc:
+                opened.clear()
+                if not tries_left:
+                    raise LakeFailure(f"the lake's card history: {describe_failure(exc)}") from exc
+                log.warning("reading the lake's card history failed: %s", describe_failure(exc))
+                time.sleep(LAKE_RETRY_SECONDS)
+        raise AssertionError("unreachable")
+
+    return read

@@ -20,7 +20,7 @@ from fraudops.cardhistory import sources
 from fraudops.config import Settings
 from fraudops.csvio import header_problem
 from fraudops.inbox.claimscore import score_claim
-from fraudops.inbox.failures import EngineFailure, StillChanging, content_error, describe
+from fraudops.inbox.failures import OutsideFailure, StillChanging, content_error, describe
 from fraudops.inbox.lakerows import at, file_hash, lake_batches
 from fraudops.inbox.ledger import Claim, ClaimState, Ledger, Outcome, now
 from fraudops.inbox.models import Scorers
@@ -198,7 +198,7 @@ class InboxRun:
 
         try:
             staged = self._score(claim, local, scorer, on_progress)
-        except (LockLost, EngineFailure):
+        except (LockLost, OutsideFailure):
             raise
         except Exception as exc:  # noqa: BLE001  (whatever this file does to the code)
             self.ledger.advance(
@@ -292,11 +292,7 @@ class InboxRun:
         self, claim: Claim, local: Path, scorer: FraudScorer, progress: ReadProgress | None = None
     ) -> Staged:
         """Score a claimed file with what its claim pinned: scoring again gives the same rows."""
+        staging = self.store.staging
         return score_claim(
-            self.settings,
-            claim,
-            local=local,
-            scorer=scorer,
-            staging=self.store.staging,
-            progress=progress,
+            self.settings, claim, local=local, scorer=scorer, staging=staging, progress=progress
         )

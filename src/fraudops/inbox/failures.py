@@ -13,11 +13,19 @@ class StillChanging(Exception):
     """The file changed while it was read: it stays claimed, and the next run starts over."""
 
 
-class EngineFailure(Exception):
-    """The engine scoring a file's valid rows failed (a Spark job): the world's fault.
+class OutsideFailure(Exception):
+    """Something scoring needs outside the file failed: the world's fault, not the file's.
 
-    The rows were validated already, so the file stays in flight and the next run scores it.
+    The file stays in flight (never quarantined), and the next run scores it.
     """
+
+
+class EngineFailure(OutsideFailure):
+    """The engine scoring a file's valid rows failed (a Spark job); they were validated."""
+
+
+class LakeFailure(OutsideFailure):
+    """The lake's card history for a file's cards could not be read (catalog, warehouse)."""
 
 
 def describe(exc: BaseException) -> str:
