@@ -346,3 +346,23 @@ def test_a_lake_failing_once_is_read_again_in_the_same_run(
 
     assert _report(summary, "a-good.csv").rows_scored == 300
     assert len(calls) == 2
+
+
+def test_a_lake_failing_once_as_a_file_is_claimed_is_read_again(
+    fresh_inbox: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = sources.lake_snapshot
+    calls: list[int] = []
+
+    def failing(settings: Settings) -> int | None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("the catalog closed the connection unexpectedly")
+        return real(settings)
+
+    monkeypatch.setattr(sources, "lake_snapshot", failing)
+    monkeypatch.setattr(claimscore, "LAKE_RETRY_SECONDS", 0.0)
+    put(fresh_inbox, "incoming/a-good.csv", GOOD)
+
+    assert _report(inbox.score_inbox(fresh_inbox), "a-good.csv").rows_scored == 300
+    assert len(calls) == 2

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pyarrow as pa
 
@@ -23,6 +24,7 @@ from fraudops.inbox.scorefile import ReadProgress, RemoteScoring, Staged, score_
 from fraudops.scoring import FraudScorer
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 LAKE_RETRY_SECONDS = 1.0  # one more try, on a fresh catalog: a database restart is brief
 
 
@@ -67,29 +69,42 @@ def _on_spark(settings: Settings, scorer: FraudScorer, snapshot_id: int | None) 
     return run
 
 
+def _twice(what: str, read: Callable[[], T]) -> T:
+    """``read()``, once more after a pause if it fails; failing again, a :class:`LakeFailure`.
+
+    A PostgreSQL restart under the catalog drops every connection, the one in use too: the
+    second try gets a new one. A :class:`LakeFailure` leaves the file in flight for the next
+    run (the lake's fault), where any other error while scoring would quarantine it.
+    """
+    for tries_left in (1, 0):
+        try:
+            return read()
+        except Exception as exc:
+            if not tries_left:
+                raise LakeFailure(f"{what}: {describe_failure(exc)}") from exc
+            log.warning("%s failed, once more: %s", what, describe_failure(exc))
+            time.sleep(LAKE_RETRY_SECONDS)
+    raise AssertionError("unreachable")
+
+
+def lake_snapshot(settings: Settings) -> int | None:
+    """The lake's transactions snapshot a claim pins its card histories to."""
+    return _twice("the lake's snapshot", lambda: sources.lake_snapshot(settings))
+
+
 def lake_history(
     settings: Settings, snapshot_id: int | None
 ) -> Callable[[pa.Table], pa.Table | None]:
-    """The lake's card history at the claim's snapshot; failing, the lake's fault, not the file's.
+    """The lake's card history at the claim's snapshot (its catalog opened again on failure)."""
+    opened: list[Callable[[pa.Table], pa.Table | None]] = []
 
-    A failed read is tried once more on a freshly opened catalog (a PostgreSQL restart drops
-    every connection); a second failure raises :class:`LakeFailure`, which leaves the file in
-    flight for the next run instead of quarantining it.
-    """
-    opened: list[Callable[[pa.Table], pa.Table | None]] = []  # the catalog, once it works
+    def attempt(rows: pa.Table) -> pa.Table | None:
+        if not opened:
+            opened.append(sources.lake_history(settings, snapshot_id))
+        try:
+            return opened[0](rows)
+        except Exception:
+            opened.clear()
+            raise
 
-    def read(rows: pa.Table) -> pa.Table | None:
-        for tries_left in (1, 0):
-            try:
-                if not opened:
-                    opened.append(sources.lake_history(settings, snapshot_id))
-                return opened[0](rows)
-            except Exception as exc:
-                opened.clear()
-                if not tries_left:
-                    raise LakeFailure(f"the lake's card history: {describe_failure(exc)}") from exc
-                log.warning("reading the lake's card history failed: %s", describe_failure(exc))
-                time.sleep(LAKE_RETRY_SECONDS)
-        raise AssertionError("unreachable")
-
-    return read
+    return lambda rows: _twice("the lake's card history", lambda: attempt(rows))

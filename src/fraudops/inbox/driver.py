@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from fraudops.cardhistory import sources
 from fraudops.config import Settings
 from fraudops.csvio import header_problem
-from fraudops.inbox.claimscore import score_claim
+from fraudops.inbox.claimscore import lake_snapshot, score_claim
 from fraudops.inbox.failures import OutsideFailure, StillChanging, content_error, describe
 from fraudops.inbox.lakerows import at, file_hash, lake_batches
 from fraudops.inbox.ledger import Claim, ClaimState, Ledger, Outcome, now
@@ -181,7 +180,7 @@ class InboxRun:
                 model_name=self.settings.model_name,
                 model_version=version,
                 # card histories from this snapshot: scoring again gives the same rows
-                history_snapshot_id=sources.lake_snapshot(self.settings),
+                history_snapshot_id=lake_snapshot(self.settings),
                 scored_at=now(),
             )
 
