@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from fraudops.inbox.scorefile import RemoteScoring
 
+TASK_ROWS = 500_000  # rows of a file one task scores at most (its cards' rows, their history)
 ROW = "_row"  # the row's place in the file: results come back in any order
 RESULT_SCHEMA = pa.schema(
     [
@@ -92,7 +93,8 @@ def spark_scoring(
             return RESULT_SCHEMA.empty_table().drop_columns([ROW])
         numbered = valid.append_column(ROW, pa.array(range(valid.num_rows), pa.int64()))
         frame = spark.createDataFrame(numbered)
-        parts = spark.sparkContext.defaultParallelism
+        # every core busy, and no task holding more than TASK_ROWS (an executor's memory)
+        parts = max(spark.sparkContext.defaultParallelism, -(-valid.num_rows // TASK_ROWS))
         result = (
             frame.repartition(parts, "card_id")
             .mapInArrow(task, from_arrow_schema(RESULT_SCHEMA))
