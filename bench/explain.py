@@ -34,7 +34,7 @@ from bench.serve import (
     CONNECTIONS,
     DAYS,
     PAYLOAD_ROWS,
-    Result,
+    Runs,
     Target,
     build_model,
     ensure_wrk,
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{args.workers} worker(s) per server; best of {args.rounds} rounds",
             flush=True,
         )
-        runs: dict[str, list[tuple[Result, Result]]] = {t.name: [] for t in servers}
+        runs: dict[str, list[Runs]] = {t.name: [] for t in servers}
         for round_no in range(1, args.rounds + 1):
             print(f"round {round_no}", flush=True)
             for target in servers:
@@ -133,15 +133,17 @@ def main(argv: list[str] | None = None) -> None:
         scoring, explaining, rows = batch_rows_per_s(scorer_dir)
     best = {
         name: (
-            max((r[0] for r in pairs), key=lambda r: r.requests_per_s),
-            max((r[1] for r in pairs), key=lambda r: r.requests_per_s),
+            max((r.single for r in pairs), key=lambda r: r.requests_per_s),
+            max((r.batch for r in pairs), key=lambda r: r.requests_per_s),
         )
         for name, pairs in runs.items()
     }
     (plain, plain_batch), (explained, explained_batch) = best["/predict"], best["?explain=true"]
     ratio = explained.requests_per_s / plain.requests_per_s
     batch_ratio = explained_batch.requests_per_s / plain_batch.requests_per_s
-    errors = sum(r.errors for pairs in runs.values() for pair in pairs for r in pair)
+    errors = sum(
+        r.errors for pairs in runs.values() for p in pairs for r in (p.single, p.lone, p.batch)
+    )
     print("best rounds:")
     for name, (single, batch) in best.items():
         print(
