@@ -142,7 +142,7 @@ class PredictBatcher:
             end = start + len(waiting.records)
             _settle(waiting, (proba[start:end], flags[start:end]))
             start = end
-        self.shadowed(records, history, matrix)
+        self.shadowed(values, history, matrix)
 
     def history(self, records: Sequence[Any]) -> dict[str, np.ndarray]:
         """The records' card-history features, each recorded in the store on the way (timed).
@@ -182,15 +182,15 @@ class PredictBatcher:
 
     def shadowed(
         self,
-        records: Sequence[Any],
+        values: Mapping[str, Sequence[Any]],
         history: dict[str, np.ndarray],
-        matrix: np.ndarray | None = None,
+        matrix: np.ndarray,
     ) -> None:
         """After the answers are settled: the shadow model scores the same rows, later."""
         if self.shadow is None:
             return
         try:
-            self.shadow.add(records, history, matrix)
+            self.shadow.add(values, history, matrix)
         except Exception:  # never back into the batch's error path: it would score it again
             self.metrics.shadow_errors.inc()
             log.exception("the shadow model could not take a batch")

@@ -7,7 +7,7 @@ client that does not ask for reasons never pays for it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,7 @@ from pydantic_core import to_json
 
 from fraudops.api.holder import LoadedModel
 from fraudops.explain import COLUMN, Reason, explain_matrix, reasons_column
-from fraudops.features import build_features, columns_from_records
+from fraudops.features import build_features, columns_from_values, record_values
 from fraudops.scoring import score_matrix
 
 INLINE_ROWS = 4  # more rows: the TreeSHAP pass runs in a worker thread, off the event loop
@@ -26,13 +26,9 @@ INLINE_ROWS = 4  # more rows: the TreeSHAP pass runs in a worker thread, off the
 Found = tuple[np.ndarray, np.ndarray, list[list[Reason]]]
 
 
-def _score_and_explain(
-    model: LoadedModel, records: Sequence[Any], history: Mapping[str, np.ndarray]
-) -> Found:
-    matrix = build_features(columns_from_records(records, history))
+def _score_and_explain(model: LoadedModel, matrix: np.ndarray, times: Sequence[Any]) -> Found:
     proba, flags = score_matrix(model.scorer, matrix)
-    found = explain_matrix(model.scorer, matrix, times=[r.event_ts for r in records])
-    return proba, flags, found
+    return proba, flags, explain_matrix(model.scorer, matrix, times=list(times))
 
 
 async def explained(
@@ -47,12 +43,15 @@ async def explained(
     """
     batcher = request.app.state.batcher  # the store step and the log, as /predict's
     history = batcher.history(records)
+    values = record_values(records)  # once: the model's columns, the log's and the shadow's
+    matrix = build_features(columns_from_values(values, history))
+    times = values["event_ts"]
     if len(records) > INLINE_ROWS:  # a batch's TreeSHAP takes long: never block the loop
-        proba, flags, found = await run_in_threadpool(_score_and_explain, model, records, history)
+        proba, flags, found = await run_in_threadpool(_score_and_explain, model, matrix, times)
     else:
-        proba, flags, found = _score_and_explain(model, records, history)
-    batcher.answered(model, records, history, proba, flags)
-    batcher.shadowed(records, history)
+        proba, flags, found = _score_and_explain(model, matrix, times)
+    batcher.answered(model, records, history, proba, flags, values=values)
+    batcher.shadowed(values, history, matrix)
     body = to_json(
         {
             "model_name": model.name,

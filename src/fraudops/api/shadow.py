@@ -26,7 +26,6 @@ from fraudops.cardhistory import HISTORY_FEATURES
 from fraudops.cardhistory.stores import HistoryStore
 from fraudops.config import Settings
 from fraudops.errors import redact
-from fraudops.features import build_features, columns_from_records
 from fraudops.scoring import score_matrix
 
 log = logging.getLogger(__name__)
@@ -84,9 +83,9 @@ class _Batch:
     """A settled batch waiting for the shadow model: what production scored, as it had it."""
 
     model: LoadedModel
-    records: Sequence[Any]
+    values: Mapping[str, Sequence[Any]]  # the records' columns (``features.record_values``)
     history: Mapping[str, np.ndarray]
-    matrix: np.ndarray | None
+    matrix: np.ndarray  # the feature rows production scored
 
 
 class ShadowScorer:
@@ -108,9 +107,9 @@ class ShadowScorer:
 
     def add(
         self,
-        records: Sequence[Any],
+        values: Mapping[str, Sequence[Any]],
         history: Mapping[str, np.ndarray],
-        matrix: np.ndarray | None = None,
+        matrix: np.ndarray,
     ) -> None:
         """Queue a batch whose answers are settled (no shadow: no cost)."""
         model = self.holder.current
@@ -118,8 +117,8 @@ class ShadowScorer:
             return
         if self._pending and self._pending[0].model is not model:
             self.flush()  # a swap: each batch goes to the model it was queued for
-        self._pending.append(_Batch(model, records, history, matrix))
-        self._rows += len(records)
+        self._pending.append(_Batch(model, values, history, matrix))
+        self._rows += len(matrix)
         loop = asyncio.get_running_loop()
         if self._rows >= FLUSH_ROWS:  # soon, but behind the requests this batch woke up
             if self._timer is not None:
@@ -137,20 +136,14 @@ class ShadowScorer:
         if not batches:
             return
         model = batches[0].model
-        records = [r for b in batches for r in b.records]
+        values = {k: [v for b in batches for v in b.values[k]] for k in batches[0].values}
+        rows = sum(len(b.matrix) for b in batches)
         try:
-            matrix = np.concatenate(
-                [
-                    b.matrix
-                    if b.matrix is not None
-                    else build_features(columns_from_records(b.records, b.history))
-                    for b in batches
-                ]
-            )
+            matrix = np.concatenate([b.matrix for b in batches])
             proba, flags = score_matrix(model.scorer, matrix)
             history = {k: np.concatenate([b.history[k] for b in batches]) for k in HISTORY_FEATURES}
             self.predictions.add(
-                records,
+                values,
                 proba,
                 flags,
                 history=history,
@@ -159,12 +152,12 @@ class ShadowScorer:
                 source="api",
                 role=SHADOW,
             )
-            self.metrics.shadow_rows.inc(len(records))
+            self.metrics.shadow_rows.inc(rows)
         except Exception as exc:  # noqa: BLE001  (the answers were sent: count it, log it)
             self.metrics.shadow_errors.inc()
             log.warning(
                 "shadow version %s failed on %d transactions: %s",
                 model.version,
-                len(records),
+                rows,
                 redact(str(exc)),
             )
