@@ -31,7 +31,7 @@ from bench.serve import PAYLOAD_ROWS, build_model, fill_store, payloads
 from fraudops.api.batching import PredictBatcher
 from fraudops.api.holder import LoadedModel, serving_scorer
 from fraudops.api.metrics import Metrics
-from fraudops.api.predlog import PredictionLog, _serialised
+from fraudops.api.predlog import PredictionLog
 from fraudops.api.shadow import ShadowHolder, ShadowScorer
 from fraudops.cardhistory.stores.sqlite import SqliteStore
 from fraudops.validation import parse_transactions
@@ -80,7 +80,7 @@ def one_run(
 
     started = time.process_time()
     asyncio.run(main())
-    _serialised(log._pending)  # what the serving process does before the committer's part
+    log._pack()  # the serving process's part of a flush: the last requests' rows packed
     spent = time.process_time() - started
     store.close()
     store_path.unlink()

@@ -55,3 +55,26 @@ def test_a_writer_overtaken_between_its_check_and_its_commit_appends_nothing(
     assert table.scan().to_arrow().num_rows == 5
     assert len(table.snapshots()) == 1
     assert table.properties["fraudops.fence.inbox"] == "2"  # B's token stands
+
+
+def test_a_frequent_writer_forgets_its_old_snapshots_and_keeps_everyone_elses(
+    tmp_path: Path,
+) -> None:
+    """The API's log commits every few seconds; the inbox's commit must stay findable."""
+    settings = make_settings(tmp_path / "home")
+    table = lake.scores_table(lake.open_catalog(settings))
+    api = {lake.appends.SOURCE_PROPERTY: "api"}
+    for _ in range(3):
+        lake.append(table, _rows(2), properties=api)
+    inbox = lake.append_once(table, [_rows(5)], content_hash=HASH, properties={})
+    forgotten = 0
+    for _ in range(12):
+        lake.append(table, _rows(2), properties=api)
+        forgotten += lake.forget_own(table, source="api", keep=4)
+
+    table = lake.scores_table(lake.open_catalog(settings))
+    own = [s for s in table.snapshots() if (s.summary or {}).get("fraudops.source") == "api"]
+    assert forgotten > 0 and 4 <= len(own) < 8
+    assert lake.committed_snapshot(table, HASH) == inbox  # a rerun still finds its commit
+    assert lake.append_once(table, [_rows(5)], content_hash=HASH, properties={}) == inbox
+    assert table.scan().to_arrow().num_rows == 15 * 2 + 5  # forgotten snapshots, kept rows

@@ -18,7 +18,7 @@ import pytest
 
 from fraudops import datagen
 from fraudops.api.metrics import Metrics
-from fraudops.api.predlog import PredictionLog, rows_of
+from fraudops.api.predlog import PACK_ENTRIES, PredictionLog, rows_of
 from fraudops.cardhistory import HISTORY_FEATURES
 from fraudops.config import Settings
 from fraudops.features import record_values
@@ -77,3 +77,41 @@ def test_the_log_keeps_columns_and_builds_the_records_rows(log: PredictionLog) -
     assert sorted(rows.schema.names) == sorted(f.name for f in PREDICTIONS_SCHEMA.fields)
     assert rows["source"].to_pylist() == ["api"] * rows.num_rows
     assert rows["role"].to_pylist() == ["production"] * rows.num_rows
+
+
+def _read(parts: list[bytes]) -> pa.Table:
+    return pa.concat_tables([pa.ipc.open_stream(ipc).read_all() for ipc in parts])
+
+
+def test_requests_are_packed_as_they_come_in_order_and_a_flush_sends_every_row(
+    log: PredictionLog,
+) -> None:
+    """Packed a few hundred requests at a time (never a flush's worth at once), in order."""
+    records = _records(300, seed=3)
+    history = _history(300, seed=3)
+    for i, record in enumerate(records):  # one request per transaction, no event loop: packed now
+        log.add([record], np.array([i / 300]), np.array([False]), model_name="m",
+                model_version="1", source="api",
+                history={k: v[i : i + 1] for k, v in history.items()})  # fmt: skip
+    assert [p.rows for p in log._parts] == [PACK_ENTRIES, PACK_ENTRIES]
+    assert len(log._pending) == 300 - 2 * PACK_ENTRIES
+    assert log.pending_rows == 300
+    log._pack()  # what a flush does first
+    rows = _read([p.ipc for p in log._parts])
+    assert rows["transaction_id"].to_pylist() == [r.transaction_id for r in records]
+    assert rows["fraud_probability"].to_pylist() == [i / 300 for i in range(300)]
+
+
+def test_a_full_buffer_drops_its_oldest_rows_packed_or_not(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, home=tmp_path, prediction_log_max_rows=1_000)
+    metrics = Metrics()
+    log = PredictionLog(settings, metrics=metrics)
+    records = _records(1, seed=4)
+    for i in range(1_100):
+        log.add(records, np.array([float(i)]), np.array([False]), model_name="m",
+                model_version="1", source="api", history=_history(1, i))  # fmt: skip
+    assert log.pending_rows <= 1_000
+    log._pack()
+    kept = _read([p.ipc for p in log._parts])["fraud_probability"].to_pylist()
+    assert kept == [float(i) for i in range(1_100 - len(kept), 1_100)]  # the newest, in order
+    assert metrics.prediction_log_dropped._value.get() == 1_100 - len(kept)

@@ -71,8 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # the model's first load and the log's first flush's one-time cost, before serving
-        await asyncio.gather(holder.start(), asyncio.to_thread(predictions.warm))
+        # the model's first load and the log's first flush's one-time costs, before serving
+        await asyncio.gather(holder.start(), asyncio.to_thread(predictions.start))
         tasks = [
             asyncio.create_task(holder.poll_forever(), name="fraudops-model-poller"),
             asyncio.create_task(follow_shadow(), name="fraudops-shadow-poller"),

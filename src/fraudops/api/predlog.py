@@ -1,10 +1,12 @@
 """The inference log: what the API scored, committed to ``fraud.predictions`` in batches.
 
 No request waits on the lake. A request appends its validated inputs and answers to a list
-on the event loop (no lock: one thread); every ``prediction_log_seconds`` the list is swapped
-out, turned into one Arrow table, and committed as one Iceberg snapshot by a committer
-process of this worker's own, so the table gets few, large snapshots and pyiceberg's Python
-work (manifests, the catalog) never holds the serving process's GIL. Shutting down
+on the event loop (no lock: one thread); every few hundred requests the list is packed into
+an Arrow part between two turns of the loop (a millisecond or two), and every
+``prediction_log_seconds`` the parts go to a committer process of this worker's own (started,
+niced, with the server) and are committed as one Iceberg snapshot, so the table gets few,
+large snapshots and pyiceberg's Python work (manifests, the catalog) never holds the serving
+process's GIL. Shutting down
 (SIGTERM included) commits what is left. If the lake cannot be reached the rows wait for
 the next try, up to ``prediction_log_max_rows``; beyond that the oldest are dropped and
 counted, so memory stays bounded.
@@ -16,18 +18,14 @@ import asyncio
 import datetime as dt
 import itertools
 import logging
-import multiprocessing
-import signal
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import anyio.to_thread
 import numpy as np
 import pyarrow as pa
 
+from fraudops.api.committer import Committer, ipc_stream
 from fraudops.api.metrics import Metrics
 from fraudops.cardhistory import HISTORY_FEATURES
 from fraudops.config import Settings
@@ -35,13 +33,12 @@ from fraudops.errors import redact
 from fraudops.features import record_values
 from fraudops.schema import TRANSACTION_COLUMNS, arrow_schema
 
-if TYPE_CHECKING:
-    from pyiceberg.table import Table
-
 log = logging.getLogger(__name__)
 
 _NAMES = tuple(c.name for c in TRANSACTION_COLUMNS)
 _TS = pa.timestamp("us", tz="UTC")
+PACK_ENTRIES = 128  # requests' entries packed into Arrow at once (a millisecond or two)
+PACK_ROWS = 2_048
 
 
 Values = Mapping[str, Sequence[Any]]  # records' columns, as ``features.record_values`` gives
@@ -117,6 +114,14 @@ def _with_answers(inputs: pa.Table, entries: Sequence[_Entry]) -> pa.Table:
     )
 
 
+@dataclass(frozen=True)
+class _Part:
+    """Entries' rows, already an Arrow IPC stream: what a flush hands the committer."""
+
+    ipc: bytes
+    rows: int
+
+
 class PredictionLog:
     """Buffers the API's predictions and commits them to the lake in batches."""
 
@@ -124,9 +129,12 @@ class PredictionLog:
         self.settings = settings
         self.metrics = metrics
         self.enabled = settings.prediction_log
-        self._pending: list[_Entry] = []
-        self._rows = 0
-        self._pool: ProcessPoolExecutor | None = None
+        self._pending: list[_Entry] = []  # as the requests left them
+        self._pending_rows = 0
+        self._parts: list[_Part] = []  # packed, waiting for the next commit
+        self._rows = 0  # both
+        self._packing = False
+        self._committer = Committer(settings)
         self._flushing = asyncio.Lock()
 
     @property
@@ -167,21 +175,71 @@ class PredictionLog:
             role,
         )
         self._pending.append(entry)
+        self._pending_rows += entry.rows
         self._rows += entry.rows
+        if len(self._pending) >= PACK_ENTRIES or self._pending_rows >= PACK_ROWS:
+            self._pack_soon()
         if self._rows > self.settings.prediction_log_max_rows:
             self._drop_oldest()
         self.metrics.prediction_log_pending.set(self._rows)
 
-    def warm(self) -> None:
-        """Load what the first flush would (pyarrow's time zones: half a second, the GIL held)."""
-        if self.enabled:
-            pa.array([dt.datetime.now(dt.UTC)], _TS)
+    def _pack_soon(self) -> None:
+        """Pack the pending entries on the event loop's next turn (this batch answered first)."""
+        if self._packing:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a script): now
+            self._pack()
+            return
+        self._packing = True
+        loop.call_soon(self._pack)
+
+    def _pack(self) -> None:
+        """The pending entries as one Arrow IPC part: a millisecond or two at a time.
+
+        Packed as they come, a few hundred requests' rows at once, the log never holds the
+        event loop for long: packing a flush's worth in one go (tens of thousands of rows)
+        held it for tens of milliseconds, and the requests that waited made the p99.
+        """
+        self._packing = False
+        if not self._pending:
+            return
+        entries, rows = self._pending, self._pending_rows
+        self._pending, self._pending_rows = [], 0
+        try:
+            part = _Part(ipc_stream(rows_of(entries)), rows)
+        except Exception:  # rows Arrow refuses would be refused by every later try too
+            log.exception("inference log: %s rows could not be packed; dropped", rows)
+            self._rows -= rows
+            self.metrics.prediction_log_errors.inc()
+            self.metrics.prediction_log_dropped.inc(rows)
+            return
+        self._parts.append(part)
+
+    def start(self) -> None:
+        """Pay the first flush's one-time costs now, before serving (a thread may call this).
+
+        pyarrow's time zones load here (half a second, the GIL held), and the committer
+        process starts and opens ``fraud.predictions`` in the background: its imports (a
+        second or more of CPU) and its SIGTERM shield then never land under live traffic.
+        Serving does not wait for the lake; a lake that cannot be opened yet is retried
+        by the first flush.
+        """
+        if not self.enabled:
+            return
+        pa.array([dt.datetime.now(dt.UTC)], _TS)
+        self._committer.start()
 
     def _drop_oldest(self) -> None:
-        while self._pending and self._rows > self.settings.prediction_log_max_rows:
-            dropped = self._pending.pop(0)
-            self._rows -= dropped.rows
-            self.metrics.prediction_log_dropped.inc(dropped.rows)
+        while self._rows > self.settings.prediction_log_max_rows and (self._parts or self._pending):
+            if self._parts:
+                rows = self._parts.pop(0).rows
+            else:
+                rows = self._pending.pop(0).rows
+                self._pending_rows -= rows
+            self._rows -= rows
+            self.metrics.prediction_log_dropped.inc(rows)
 
     async def run(self) -> None:
         """Commit every ``prediction_log_seconds`` until cancelled."""
@@ -192,16 +250,18 @@ class PredictionLog:
     async def flush(self) -> int:
         """Commit what is pending as one snapshot (in the committer process); rows committed."""
         async with self._flushing:
-            entries, self._pending, rows = self._pending, [], self._rows
-            self._rows = 0
-            if not entries:
+            self._pack()
+            parts, self._parts = self._parts, []
+            rows = sum(part.rows for part in parts)
+            if not parts:
                 return 0
+            self._rows -= rows
             try:
-                await self._commit(entries)
+                await self._commit(parts)
             except Exception as exc:  # the lake is away: keep the rows for the next try
                 self.metrics.prediction_log_errors.inc()
                 log.warning("inference log: %s rows wait: %s", rows, redact(str(exc)))
-                self._pending = entries + self._pending
+                self._parts = parts + self._parts
                 self._rows += rows
                 self._drop_oldest()
                 return 0
@@ -213,61 +273,17 @@ class PredictionLog:
     async def close(self) -> None:
         """Commit what is left (shutdown, SIGTERM), trying a few times."""
         for attempt in range(3):
-            if not self._pending:
+            if not self._rows:
                 return
             await self.flush()
-            if self._pending:
+            if self._rows:
                 await asyncio.sleep(0.5 * (attempt + 1))
-        if self._pending:
+        if self._rows:
             log.error("inference log: %s rows could not be committed at shutdown", self._rows)
 
-    def _committer(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_quiet
-            )
-        return self._pool
-
-    async def _commit(self, entries: list[_Entry]) -> None:
-        ipc = await anyio.to_thread.run_sync(_serialised, entries)
-        try:
-            await asyncio.wrap_future(self._committer().submit(_append, self.settings, ipc))
-        except BrokenProcessPool:  # the committer died: a new one takes the next try
-            self._pool = None
-            raise
+    async def _commit(self, parts: list[_Part]) -> None:
+        await self._committer.commit([part.ipc for part in parts])
 
     def stop(self) -> None:
         """Stop the committer process (after :meth:`close`)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-
-
-def _serialised(entries: Sequence[_Entry]) -> bytes:
-    """The entries' rows as an Arrow IPC stream, for the committer process."""
-    data = rows_of(entries)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, data.schema) as writer:
-        writer.write_table(data)
-    return bytes(sink.getvalue().to_pybytes())
-
-
-def _quiet() -> None:
-    """In the committer: ignore what a shutdown sends; the server drains into it first."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-
-
-_TABLES: dict[str, Table] = {}  # in the committer: fraud.predictions per catalog, opened once
-
-
-def _append(settings: Settings, ipc: bytes) -> int:
-    """In the committer: the rows appended to ``fraud.predictions`` as one snapshot."""
-    from fraudops import lake  # the committer's import: the serving process never opens the lake
-
-    table = _TABLES.get(settings.catalog_url)
-    if table is None:
-        table = _TABLES[settings.catalog_url] = lake.predictions_table(lake.open_catalog(settings))
-    data = pa.ipc.open_stream(ipc).read_all()
-    lake.append(table, data, properties={"fraudops.source": "api"})
-    return int(data.num_rows)
+        self._committer.stop()

@@ -16,6 +16,7 @@ from fraudops.lake.appends import (
     append,
     append_once,
     committed_snapshot,
+    forget_own,
     overwrite,
 )
 from fraudops.lake.catalog import (
@@ -77,6 +78,7 @@ __all__ = [
     "arrow_schema_of",
     "committed_snapshot",
     "days_filter",
+    "forget_own",
     "iceberg_schema",
     "job_folder",
     "labels_table",

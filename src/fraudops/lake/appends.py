@@ -21,7 +21,6 @@ from pyiceberg.expressions import BooleanExpression
 # append_once writes data files batch by batch with its helper (pinned < 0.13)
 from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.table import Table
-from pyiceberg.table.snapshots import ancestors_of
 
 from fraudops.errors import Fenced, FraudOpsError
 from fraudops.lake.catalog import arrow_schema_of
@@ -35,22 +34,65 @@ LIBRARY_RETRIES = "commit.retry.num-retries"
 
 
 def own_retries(table: Table) -> None:
-    """Turn pyiceberg's own commit retries off on ``table`` (once; a no-op afterwards)."""
-    if table.properties.get(LIBRARY_RETRIES) != "0":
-        with table.transaction() as tx:
-            tx.set_properties({LIBRARY_RETRIES: "0"})
+    """Turn pyiceberg's own commit retries off on ``table`` (once; a no-op afterwards).
+
+    Writers in other processes may do the same at the same moment (two API workers'
+    committers starting together): the one refused looks again.
+    """
+    for _ in range(COMMIT_ATTEMPTS):
+        if table.properties.get(LIBRARY_RETRIES) == "0":
+            return
+        try:
+            with table.transaction() as tx:
+                tx.set_properties({LIBRARY_RETRIES: "0"})
+            return
+        except CommitFailedException:
+            table.refresh()
+    raise FraudOpsError(f"{'.'.join(table.name())}: {COMMIT_ATTEMPTS} commits were refused")
 
 
 def committed_snapshot(table: Table, content_hash: str) -> int | None:
-    """The snapshot (in the current history) whose summary carries ``content_hash``, if any."""
+    """The snapshot (in the table's history) whose summary carries ``content_hash``, if any.
+
+    Every snapshot the metadata keeps is looked at, not only the current one's ancestors:
+    :func:`forget_own` takes frequent writers' snapshots out of the middle of the chain.
+    """
     table.refresh()
-    current = table.current_snapshot()
-    if current is None:
-        return None
-    for snap in ancestors_of(current, table.metadata):
+    for snap in sorted(table.snapshots(), key=lambda s: s.timestamp_ms, reverse=True):
         if snap.summary is not None and snap.summary[CONTENT_HASH_PROPERTY] == content_hash:
             return snap.snapshot_id
     return None
+
+
+SOURCE_PROPERTY = "fraudops.source"
+
+
+def forget_own(table: Table, *, source: str, keep: int) -> int:
+    """Forget all but the newest ``keep`` snapshots ``source`` committed; how many went.
+
+    The table's metadata lists every snapshot, and each commit rewrites it: a writer that
+    commits every few seconds (the API's inference log) would make each commit slower than
+    the last (0.08 s at first, 0.8 s after 600 commits). Its old snapshots go once there
+    are twice ``keep`` of them (one metadata commit now and then, not one per append); their
+    rows stay. Other writers' snapshots (the inbox's, found again by their content hash on
+    a rerun) are kept.
+    """
+    current = table.current_snapshot()
+    own = sorted(
+        (
+            snap
+            for snap in table.snapshots()
+            if snap.summary is not None
+            and snap.summary.get(SOURCE_PROPERTY) == source
+            and (current is None or snap.snapshot_id != current.snapshot_id)
+        ),
+        key=lambda snap: snap.timestamp_ms,
+    )
+    if len(own) < 2 * keep:
+        return 0
+    old = [snap.snapshot_id for snap in own[: len(own) - keep]]
+    retried(table, lambda: table.maintenance.expire_snapshots().by_ids(old).commit())
+    return len(old)
 
 
 @dataclass(frozen=True)
