@@ -231,3 +231,48 @@ def test_a_slow_request_does_not_hold_the_others(server: str, requests_json: lis
     answer = slow.recv(65536)
     slow.close()
     assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+
+
+def test_explained_requests_are_batched_and_each_gets_the_reasons_it_gets_alone(
+    model: LoadedModel,
+    requests_json: list[Any],
+    served_settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fraudops.api import explain as api_explain
+    from fraudops.explain import explain_matrix
+    from fraudops.features import build_features, columns_from_values, record_values
+
+    calls: list[int] = []
+
+    def counted(scorer: FraudScorer, matrix: np.ndarray, **options: Any) -> Any:
+        calls.append(len(matrix))
+        return explain_matrix(scorer, matrix, **options)
+
+    monkeypatch.setattr(api_explain, "explain_matrix", counted)
+    batcher = _batcher(served_settings, SqliteStore(tmp_path / "batched.db"))
+    alone = SqliteStore(tmp_path / "alone.db")
+
+    async def mixed() -> list[Any]:  # every other request asks for reasons
+        return await asyncio.gather(*(
+            (batcher.explain if i % 2 else batcher.score)(model, _records(body))
+            for i, body in enumerate(requests_json)
+        ))  # fmt: skip
+
+    answers = asyncio.run(mixed())
+
+    asked = sum(len(b) for i, b in enumerate(requests_json) if i % 2)
+    assert calls == [asked]  # one TreeSHAP pass for every explained row of the batch
+    for i, (body, answer) in enumerate(zip(requests_json, answers, strict=True)):
+        records = _records(body)
+        history = record_and_compute(alone, records)
+        values = record_values(records)
+        matrix = build_features(columns_from_values(values, history))
+        want_proba, want_flags = score_records(model.scorer, records, history)
+        np.testing.assert_array_equal(answer[0], want_proba)
+        np.testing.assert_array_equal(answer[1], want_flags)
+        if i % 2:
+            assert answer[2] == explain_matrix(model.scorer, matrix, times=values["event_ts"])
+        else:
+            assert len(answer) == 2  # a plain request gets no reasons

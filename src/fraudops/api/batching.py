@@ -5,7 +5,9 @@ and a write transaction) that a one-transaction request pays alone. Like Triton'
 batcher, the requests a worker has validated while the event loop was busy are gathered
 into one batch: one store step (record, fetch, in event-time order, as if the requests had
 come one after the other), one booster call, one entry in the inference log, one update of
-the metrics. Each request then gets exactly its own rows back, in its own order.
+the metrics. Each request then gets exactly its own rows back, in its own order. Requests
+that ask for reasons (``explain=true``) are batched alike, then wait for their rows'
+TreeSHAP pass in the worker's explain queue (``api.explain``).
 
 A batch is closed when the event loop has turned once without a new request (a lone
 request waits one turn: tens of microseconds), when it holds ``batch_max_rows``
@@ -26,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from fraudops.api.explain import Explained, ExplainQueue
 from fraudops.api.holder import LoadedModel
 from fraudops.api.metrics import Metrics
 from fraudops.api.predlog import PredictionLog
@@ -46,7 +49,8 @@ class _Waiting:
 
     model: LoadedModel
     records: Sequence[Any]
-    answer: asyncio.Future[Scored] = field(repr=False)
+    answer: asyncio.Future[Any] = field(repr=False)  # Scored, or Explained if it asked
+    explain: bool = False
 
 
 class PredictBatcher:
@@ -73,6 +77,7 @@ class PredictBatcher:
         self._queue: list[_Waiting] = []
         self._rows = 0
         self._collector: asyncio.Task[None] | None = None
+        self.explainer = ExplainQueue()
 
     async def score(self, model: LoadedModel, records: Sequence[Any]) -> Scored:
         """(probability, decision) for ``records``, scored in the next batch.
@@ -80,8 +85,23 @@ class PredictBatcher:
         Raises:
             StoreUnavailable: the card-history store did not answer for this batch.
         """
+        answer: Scored = await self._wait(model, records, explain=False)
+        return answer
+
+    async def explain(self, model: LoadedModel, records: Sequence[Any]) -> Explained:
+        """(probability, decision, reasons) for ``records``.
+
+        Scored in the next batch, then explained in the worker's next TreeSHAP pass.
+
+        Raises:
+            StoreUnavailable: the card-history store did not answer for this batch.
+        """
+        answer: Explained = await self._wait(model, records, explain=True)
+        return answer
+
+    async def _wait(self, model: LoadedModel, records: Sequence[Any], *, explain: bool) -> Any:
         loop = asyncio.get_running_loop()
-        waiting = _Waiting(model, records, loop.create_future())
+        waiting = _Waiting(model, records, loop.create_future(), explain)
         self._queue.append(waiting)
         self._rows += len(records)
         if self._rows >= self.max_rows:
@@ -140,7 +160,12 @@ class PredictBatcher:
         start = 0
         for waiting in group:
             end = start + len(waiting.records)
-            _settle(waiting, (proba[start:end], flags[start:end]))
+            scored = (proba[start:end], flags[start:end])
+            if waiting.explain:  # its reasons: in the next TreeSHAP pass
+                times = values["event_ts"][start:end]
+                self.explainer.ask(model.scorer, matrix[start:end], times, scored, waiting.answer)
+            else:
+                _settle(waiting, scored)
             start = end
         self.shadowed(values, history, matrix)
 

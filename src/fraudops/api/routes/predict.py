@@ -77,7 +77,7 @@ async def predict(request: Request, holder: HolderDep, explain: bool = False) ->
     except RecordsRejected as exc:
         return _unprocessable(exc.rejections)
     try:
-        if explain:  # its own path, unbatched: the reasons cost a TreeSHAP pass
+        if explain:  # batched too, then a TreeSHAP pass for the reasons
             return await explained(request, model, records)
         proba, flags = await request.app.state.batcher.score(model, records)
     except StoreUnavailable as exc:
