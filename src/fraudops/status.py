@@ -1,4 +1,4 @@
-"""What ``fraudops status`` shows: the lake table and the production model."""
+"""What ``fraudops status`` shows: the lake table, the production model and its shadow."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from fraudops.gate import Decision
 
 @dataclass(frozen=True)
 class Status:
-    """The lake's transactions table, the production model and the last gate decision."""
+    """The lake's table, the production model, the version in shadow, the last decision."""
 
     lake: lake.TableStatus
     production: registry.ProductionModel | None
     last_decision: Decision | None
     tracking_uri: str
+    shadow_version: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (``fraudops status --json``)."""
@@ -26,12 +27,16 @@ class Status:
 
 
 def status(settings: Settings) -> Status:
-    """Read the lake table's state and the registry's production model."""
+    """Read the lake table's state and the registry's production model and shadow."""
+    from fraudops.shadow import SHADOW
+
     table = lake.transactions_table(lake.open_catalog(settings))
     client = tracking.connect(settings)
+    shadow = registry.alias_version(client, settings.model_name, SHADOW)
     return Status(
         lake=lake.table_status(table),
         production=registry.production_model(client, settings),
         last_decision=registry.last_decision(client, settings),
         tracking_uri=settings.tracking_url,
+        shadow_version=None if shadow is None else str(shadow.version),
     )

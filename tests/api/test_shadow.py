@@ -86,6 +86,7 @@ def test_a_shadow_changes_no_answer_and_scores_the_same_transactions(
     alone = _settings(registry_copy, tmp_path, "alone")
     with TestClient(create_app(alone)) as client:
         assert _shadow_loaded(client).current is None
+        assert client.get("/model", headers=AUTH).json()["shadow"] is None
         without = _traffic(client)
 
     _set_shadow(registry_copy, "2")
@@ -93,6 +94,8 @@ def test_a_shadow_changes_no_answer_and_scores_the_same_transactions(
     with TestClient(create_app(shadowed)) as client:
         shadow = _shadow_loaded(client)
         assert shadow.current is not None and shadow.current.version == "2"
+        served = client.get("/model", headers=AUTH).json()
+        assert (served["version"], served["shadow"]["version"]) == ("1", "2")
         # the shadow alerts on everything: answers that took its decisions would show it
         shadow.current = dataclasses.replace(
             shadow.current, scorer=FraudScorer(shadow.current.scorer.booster, threshold=0.0)

@@ -119,6 +119,8 @@ def test_shadow_period_then_report_then_promotion(
     started = shadow.start(s, v4, by="analyst")
     assert started.kind is history.Kind.SHADOW_STARTED and started.previous == "1"
     assert str(registry.alias_version(client, s.model_name, shadow.SHADOW).version) == v4
+    shown = CliRunner().invoke(app, ["status", "--json"], env=_env(s))
+    assert json.loads(shown.output)["shadow_version"] == v4
     with pytest.raises(FraudOpsError, match="in shadow 0.00 of the 1 days"):
         release.approve(s, v4, by="alice")
 
@@ -166,6 +168,8 @@ def test_shadow_period_then_report_then_promotion(
         (history.Kind.SHADOW_STOPPED, v4),
         (history.Kind.APPROVED, v4),
     ]
+    shown = CliRunner().invoke(app, ["status", "--json"], env=_env(s))
+    assert json.loads(shown.output)["shadow_version"] is None  # approved: out of shadow
     listed = CliRunner().invoke(app, ["history", "--json"], env=_env(s))
     kinds = [e["kind"] for e in json.loads(listed.output)]
     assert "shadow-started" in kinds and "shadow-stopped" in kinds

@@ -97,6 +97,14 @@ class PredictResponse(BaseModel):
     predictions: list[Prediction]
 
 
+class ShadowInfo(BaseModel):
+    """A challenger scored beside production on live traffic, never answered."""
+
+    name: str
+    version: str
+    loaded_at: dt.datetime
+
+
 class ModelInfo(BaseModel):
     """The model being served."""
 
@@ -119,6 +127,11 @@ class ModelInfo(BaseModel):
     loaded_at: dt.datetime
     source: Literal["mlflow", "cache"] = Field(
         description="'cache' when MLflow was unreachable at start-up and the local copy serves."
+    )
+    shadow: ShadowInfo | None = Field(
+        None,
+        description="The version in shadow (`@shadow`), if this worker has loaded one: it "
+        "scores the same requests off the request path (`fraudops shadow report`).",
     )
 
 

@@ -138,7 +138,7 @@ def promote(
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Show the lake table and the production model with its lineage and last decision."""
+    """Show the lake table, the production model, the version in shadow, the last decision."""
     from fraudops.status import status as read_status
 
     info = read_status(settings())
@@ -156,6 +156,8 @@ def status(
         table.add_row("trained on snapshot", str(prod.snapshot_id))
     else:
         table.add_row("production", "none yet")
+    if info.shadow_version:
+        table.add_row("in shadow", f"v{info.shadow_version} (`fraudops shadow report`)")
     if info.last_decision:
         d = info.last_decision
         table.add_row("last decision", f"v{d.candidate_version} {d.verdict}: {d.reason}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response, Security, status
+from fastapi import APIRouter, HTTPException, Request, Response, Security, status
 
 from fraudops.api.auth import require_admin_key, require_api_key
 from fraudops.api.deps import HolderDep, ModelDep
@@ -17,9 +17,16 @@ router = APIRouter(prefix="/model", tags=["model"])
     dependencies=[Security(require_api_key)],
     responses={401: {"model": Message}, 503: {"model": Message}},
 )
-async def model_info(model: ModelDep) -> dict[str, object]:
-    """The model being served: version, run, lake snapshot, metrics, when it was loaded."""
-    return model.info()
+async def model_info(request: Request, model: ModelDep) -> dict[str, object]:
+    """The model being served: version, run, lake snapshot, metrics, when it was loaded.
+
+    With a version in shadow beside it, that version too.
+    """
+    shadow = request.app.state.shadow.current
+    if shadow is None:
+        return model.info()
+    about = {"name": shadow.name, "version": shadow.version, "loaded_at": shadow.loaded_at}
+    return {**model.info(), "shadow": about}
 
 
 @router.get(
