@@ -11,10 +11,14 @@ gathers in ``prediction_log_seconds`` (5 s) at the serve bench's rates. Contende
 turns, warmed alike; median of the rounds.
 
 Goal (issue: close the loop): logging predictions adds under 5% to /predict. The figure is
-(request path with the log - without + flush + commit) / request path without.
+(packing on the request path + flush + commit) / request path without the log; the
+request path's own CPU moves by ±20% from round to round, more than the log costs, so the
+packing is timed where it runs, not as a difference of the two. Then a
+worker's 5 s of rows is committed 300 times in a row: a commit must cost the same after a
+day of serving as after a minute.
 
     python -m bench predlog            # via make bench
-    python -m bench.predlog --rounds 5
+    python -m bench.predlog --rounds 5 --commits 600
 """
 
 from __future__ import annotations
@@ -88,6 +92,15 @@ def _run(
     )
     if log:  # the committer's first commit opens the table: not part of a steady flush
         committer._append(settings, _one_part(plog))
+    packing = [0.0]  # CPU of the packs on the request path (a part of "request")
+    pack = plog._pack
+
+    def timed_pack() -> None:
+        started = time.process_time()
+        pack()
+        packing[0] += time.process_time() - started
+
+    plog._pack = timed_pack  # type: ignore[method-assign]
     gc.collect()
     gc.freeze()
 
@@ -100,8 +113,9 @@ def _run(
     asyncio.run(requests())
     out = {"request": (time.process_time() - started) / total}
     if log:
+        out["pack"] = packing[0] / total
         started = time.process_time()  # packed as the requests came; the rest at the flush
-        plog._pack()
+        pack()
         ipcs = [part.ipc for part in plog._parts]
         out["flush"] = (time.process_time() - started) / total
         started = time.process_time()
@@ -129,9 +143,54 @@ def _one_part(plog: Any) -> list[bytes]:
     return [part.ipc for part in parts]
 
 
+def commits_over_time(work: Path, rows: list[dict[str, Any]], commits: int) -> None:
+    """CPU per commit as the log's history grows: a day of serving must not slow it down.
+
+    One worker's 5 s at the serve bench's rates (12,000 rows) committed ``commits`` times to
+    a fresh table by the committer's own function (merged manifests, old snapshots
+    forgotten); the mean of the first and the last 50.
+    """
+    import numpy as np
+
+    from fraudops.api import committer, predlog
+    from fraudops.api.metrics import Metrics
+    from fraudops.cardhistory import HISTORY_FEATURES
+    from fraudops.config import Settings
+    from fraudops.validation import parse_transactions
+
+    lake = work / "growth-lake"
+    lake.mkdir()
+    settings = Settings(
+        _env_file=None,
+        home=work / "h",
+        catalog_uri=f"sqlite:///{lake / 'catalog.db'}",
+        warehouse=str(lake / "warehouse"),
+    )
+    plog = predlog.PredictionLog(settings, metrics=Metrics())
+    records = parse_transactions(json.dumps(rows[:12_000]).encode(), max_batch=12_000)
+    n = len(records)
+    history = {name: np.zeros(n) for name in HISTORY_FEATURES}
+    plog.add(records, np.zeros(n), np.zeros(n, bool), history=history, model_name="m",
+             model_version="1", source="bench")  # fmt: skip
+    plog._pack()
+    ipcs = [part.ipc for part in plog._parts]
+    spent = []
+    for _ in range(commits):
+        started = time.process_time()
+        committer._append(settings, ipcs)
+        spent.append(time.process_time() - started)
+    first, last = statistics.mean(spent[:50]), statistics.mean(spent[-50:])
+    print(
+        f"commits of {n:,} rows, CPU each: first 50 {first * 1e3:.0f} ms, last 50 of {commits} "
+        f"{last * 1e3:.0f} ms ({last / first:.2f}x); the table keeps "
+        f"{len(committer._TABLES[settings.catalog_url].snapshots())} snapshots"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.predlog", description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--commits", type=int, default=300, help="Commits in a row, timed.")
     args = parser.parse_args(argv or [])
     with tempfile.TemporaryDirectory(prefix="bench-predlog-") as tmp:
         work = Path(tmp)
@@ -151,21 +210,23 @@ def main(argv: list[str] | None = None) -> None:
                     print(
                         f"  round {round_no + 1} {size:>4}-tx, log {state}: {figures}", flush=True
                     )
+        if args.commits:
+            commits_over_time(work, rows, args.commits)
     print(f"median of {args.rounds} rounds, CPU µs per logged row:")
     for size in SIZES:
         off = statistics.median(r["request"] for r in results[(size, False)])
         on = {
             k: statistics.median(r[k] for r in results[(size, True)])
-            for k in ("request", "flush", "commit")
+            for k in ("request", "pack", "flush", "commit")
         }
-        kept = max(on["request"] - off, 0.0)  # keeping and packing the rows on the way
-        cost = (kept + on["flush"] + on["commit"]) / off
+        cost = (on["pack"] + on["flush"] + on["commit"]) / off
         verdict = "met" if cost < GOAL else "MISSED"
         print(
-            f"  {size:>4}-tx requests: kept and packed {kept * 1e6:.2f} + flush "
+            f"  {size:>4}-tx requests: packed on the way {on['pack'] * 1e6:.2f} + flush "
             f"{on['flush'] * 1e6:.2f} + commit {on['commit'] * 1e6:.2f} (committer process) "
             f"against a request path of {off * 1e6:.1f} µs/row (log off; {on['request'] * 1e6:.1f}"
-            f" with it on): the log costs {cost:.1%}, goal < {GOAL:.0%} {verdict}"
+            f" with it on, packing included): the log costs {cost:.1%}, goal < {GOAL:.0%} "
+            f"{verdict}"
         )
 
 
