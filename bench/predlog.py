@@ -7,14 +7,14 @@ serve bench's transactions, with the inference log off and on (on: the requests'
 packed into Arrow parts every few hundred requests, in the worker), and the log's two later
 steps: the flush (the last requests packed, in the worker) and the commit (one Iceberg
 snapshot, in the committer process; run here in process). Each buffer holds what a worker
-gathers in ``prediction_log_seconds`` (5 s) at the serve bench's rates. Contenders take
+gathers in ``prediction_log_seconds`` (10 s) at the serve bench's rates. Contenders take
 turns, warmed alike; median of the rounds.
 
 Goal (issue: close the loop): logging predictions adds under 5% to /predict. The figure is
 (packing on the request path + flush + commit) / request path without the log; the
 request path's own CPU moves by ±20% from round to round, more than the log costs, so the
 packing is timed where it runs, not as a difference of the two. Then a
-worker's 5 s of rows is committed 300 times in a row: a commit must cost the same after a
+worker's 10 s of rows is committed 300 times in a row: a commit must cost the same after a
 day of serving as after a minute.
 
     python -m bench predlog            # via make bench
@@ -41,7 +41,7 @@ import pyarrow as pa
 from bench import serve
 
 GOAL = 0.05
-SIZES = {1000: 60, 8: 1500}  # transactions per request -> requests per buffer (~5 s a worker)
+SIZES = {1000: 120, 8: 3000}  # transactions per request -> requests per buffer (~10 s a worker)
 
 
 def _setup(work: Path) -> tuple[Any, Path, list[dict[str, Any]]]:
@@ -146,7 +146,7 @@ def _one_part(plog: Any) -> list[bytes]:
 def commits_over_time(work: Path, rows: list[dict[str, Any]], commits: int) -> None:
     """CPU per commit as the log's history grows: a day of serving must not slow it down.
 
-    One worker's 5 s at the serve bench's rates (12,000 rows) committed ``commits`` times to
+    One worker's 10 s at the serve bench's rates (20,000 rows) committed ``commits`` times to
     a fresh table by the committer's own function (merged manifests, old snapshots
     forgotten); the mean of the first and the last 50.
     """
@@ -167,7 +167,7 @@ def commits_over_time(work: Path, rows: list[dict[str, Any]], commits: int) -> N
         warehouse=str(lake / "warehouse"),
     )
     plog = predlog.PredictionLog(settings, metrics=Metrics())
-    records = parse_transactions(json.dumps(rows[:12_000]).encode(), max_batch=12_000)
+    records = parse_transactions(json.dumps(rows[:20_000]).encode(), max_batch=20_000)
     n = len(records)
     history = {name: np.zeros(n) for name in HISTORY_FEATURES}
     plog.add(records, np.zeros(n), np.zeros(n, bool), history=history, model_name="m",

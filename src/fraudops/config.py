@@ -180,7 +180,7 @@ class Settings(BaseSettings):
         True, description="Log every prediction of the API to fraud.predictions."
     )
     prediction_log_seconds: float = Field(
-        5.0, gt=0, description="How often the API commits its buffered predictions."
+        10.0, gt=0, description="How often the API commits its buffered predictions."
     )
     prediction_log_max_rows: int = Field(
         1_000_000, ge=1_000, description="Predictions kept while the lake is away (then dropped)."
