@@ -14,8 +14,8 @@ Goal (issue: close the loop): logging predictions adds under 5% to /predict. The
 (packing on the request path + flush + commit) / request path without the log; the
 request path's own CPU moves by ±20% from round to round, more than the log costs, so the
 packing is timed where it runs, not as a difference of the two. Then a
-worker's 10 s of rows is committed 300 times in a row: a commit must cost the same after a
-day of serving as after a minute.
+worker's 10 s of rows is committed 300 times in a row, by the committer and by plain appends
+taking turns: a day of serving must not make a commit slower.
 
     python -m bench predlog            # via make bench
     python -m bench.predlog --rounds 5 --commits 600
@@ -146,27 +146,35 @@ def _one_part(plog: Any) -> list[bytes]:
 def commits_over_time(work: Path, rows: list[dict[str, Any]], commits: int) -> None:
     """CPU per commit as the log's history grows: a day of serving must not slow it down.
 
-    One worker's 10 s at the serve bench's rates (20,000 rows) committed ``commits`` times to
-    a fresh table by the committer's own function (merged manifests, old snapshots
-    forgotten); the mean of the first and the last 50.
+    One worker's 10 s at the serve bench's rates (20,000 rows) committed ``commits`` times
+    to a fresh table, by two contenders taking turns commit by commit: the committer's own
+    function (merged manifests, the log's old snapshots forgotten) and plain appends (what
+    the committer did before: no merging, every snapshot kept). The mean of the first and
+    the last 50 commits of each.
     """
     import numpy as np
 
+    from fraudops import lake
     from fraudops.api import committer, predlog
     from fraudops.api.metrics import Metrics
     from fraudops.cardhistory import HISTORY_FEATURES
     from fraudops.config import Settings
     from fraudops.validation import parse_transactions
 
-    lake = work / "growth-lake"
-    lake.mkdir()
-    settings = Settings(
-        _env_file=None,
-        home=work / "h",
-        catalog_uri=f"sqlite:///{lake / 'catalog.db'}",
-        warehouse=str(lake / "warehouse"),
-    )
-    plog = predlog.PredictionLog(settings, metrics=Metrics())
+    def settings_in(folder: Path) -> Settings:
+        folder.mkdir()
+        return Settings(
+            _env_file=None,
+            home=work / "h",
+            catalog_uri=f"sqlite:///{folder / 'catalog.db'}",
+            warehouse=str(folder / "warehouse"),
+        )
+
+    ours, theirs = settings_in(work / "growth-ours"), settings_in(work / "growth-plain")
+    plain = lake.predictions_table(lake.open_catalog(theirs))
+    with plain.transaction() as tx:  # the table as it was before: no manifest merging
+        tx.remove_properties("commit.manifest-merge.enabled", "commit.manifest.min-count-to-merge")
+    plog = predlog.PredictionLog(ours, metrics=Metrics())
     records = parse_transactions(json.dumps(rows[:20_000]).encode(), max_batch=20_000)
     n = len(records)
     history = {name: np.zeros(n) for name in HISTORY_FEATURES}
@@ -174,17 +182,24 @@ def commits_over_time(work: Path, rows: list[dict[str, Any]], commits: int) -> N
              model_version="1", source="bench")  # fmt: skip
     plog._pack()
     ipcs = [part.ipc for part in plog._parts]
-    spent = []
+    data = pa.concat_tables([pa.ipc.open_stream(ipc).read_all() for ipc in ipcs])
+    spent: dict[str, list[float]] = {"committer": [], "plain appends": []}
     for _ in range(commits):
         started = time.process_time()
-        committer._append(settings, ipcs)
-        spent.append(time.process_time() - started)
-    first, last = statistics.mean(spent[:50]), statistics.mean(spent[-50:])
-    print(
-        f"commits of {n:,} rows, CPU each: first 50 {first * 1e3:.0f} ms, last 50 of {commits} "
-        f"{last * 1e3:.0f} ms ({last / first:.2f}x); the table keeps "
-        f"{len(committer._TABLES[settings.catalog_url].snapshots())} snapshots"
-    )
+        committer._append(ours, ipcs)
+        spent["committer"].append(time.process_time() - started)
+        started = time.process_time()
+        lake.append(plain, data)
+        spent["plain appends"].append(time.process_time() - started)
+    print(f"{commits} commits of {n:,} rows each, CPU per commit:")
+    for name, times in spent.items():
+        first, last = statistics.mean(times[:50]), statistics.mean(times[-50:])
+        print(
+            f"  {name:<14} first 50 {first * 1e3:4.0f} ms, last 50 {last * 1e3:4.0f} ms "
+            f"({last / first:.2f}x)"
+        )
+    kept = len(committer._TABLES[ours.catalog_url].snapshots())
+    print(f"  the committer's table keeps {kept} snapshots, the plain one {len(plain.snapshots())}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from fraudops import lake, registry, tracking
 from fraudops.config import Settings
 from fraudops.gate import Decision
+from fraudops.shadow import SHADOW
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,6 @@ class Status:
 
 def status(settings: Settings) -> Status:
     """Read the lake table's state and the registry's production model and shadow."""
-    from fraudops.shadow import SHADOW
-
     table = lake.transactions_table(lake.open_catalog(settings))
     client = tracking.connect(settings)
     shadow = registry.alias_version(client, settings.model_name, SHADOW)

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from fraudops.api.explain import Explained, ExplainQueue
+from fraudops.api.explain import Explained, ExplainQueue, settle
 from fraudops.api.holder import LoadedModel
 from fraudops.api.metrics import Metrics
 from fraudops.api.predlog import PredictionLog
@@ -222,9 +222,4 @@ class PredictBatcher:
 
 
 def _settle(waiting: _Waiting, outcome: Scored | BaseException) -> None:
-    if waiting.answer.done():  # the request went away (client gone, server stopping)
-        return
-    if isinstance(outcome, BaseException):
-        waiting.answer.set_exception(outcome)
-    else:
-        waiting.answer.set_result(outcome)
+    settle(waiting.answer, outcome)

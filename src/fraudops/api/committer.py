@@ -3,8 +3,8 @@
 Started with the worker (its imports and its opening of ``fraud.predictions`` never land
 under live traffic), niced (a commit is never urgent, an answer always is), and deaf to
 SIGINT/SIGTERM: the worker drains its last rows into it when it stops. Each commit appends
-one snapshot, then forgets the log's old snapshots (``lake.forget_own``), so a commit costs
-the same after a day of serving as after a minute.
+one snapshot, then forgets the log's old snapshots (``lake.forget_own``), so commits hardly
+slow down as the table's history grows.
 """
 
 from __future__ import annotations

@@ -2,11 +2,11 @@
 
 Explained requests go through the batcher like any other (one store step, one booster call,
 one log entry); their TreeSHAP pass then goes to the worker's :class:`ExplainQueue`. A
-TreeSHAP call has a fixed cost (about 0.7 ms on the bench's model) on top of its rows'
-(0.4 ms each), so, like the batcher, the queue runs one call at a time per worker, in a
-thread (XGBoost lets go of the GIL: the event loop goes on serving), and the rows that
-arrive meanwhile go together into the next call. A client that does not ask for reasons
-never pays for them.
+TreeSHAP call has a fixed cost on top of its rows' (and a row's costs a hundred times its
+prediction: ``make bench ARGS=explain``), so, like the batcher, the queue runs one call at a
+time per worker, in a thread (XGBoost lets go of the GIL: the event loop goes on serving),
+and the rows that arrive meanwhile go together into the next call. A client that does not
+ask for reasons never pays for them.
 """
 
 from __future__ import annotations
@@ -45,12 +45,12 @@ class ExplainQueue:
     """A worker's TreeSHAP passes: one call at a time, the rows asked meanwhile together.
 
     The served booster scores with one thread (a request's rows are few); a TreeSHAP pass
-    over a batch takes milliseconds and splits its rows over ``threads`` (0: every core),
-    with a copy of the booster of its own, made once per model.
+    over a batch takes milliseconds and splits its rows over every core, with a copy of the
+    booster of its own, made once per model.
     """
 
-    def __init__(self, threads: int = 0) -> None:
-        self.threads = threads or os.cpu_count() or 1
+    def __init__(self) -> None:
+        self.threads = os.cpu_count() or 1
         self._asked: list[_Asked] = []
         self._runner: asyncio.Task[None] | None = None
         self._wide: tuple[FraudScorer, FraudScorer] | None = None  # (served, its copy)
@@ -92,19 +92,20 @@ class ExplainQueue:
                     found = await asyncio.to_thread(explain_matrix, explainer, matrix, times=times)
                 except Exception as exc:  # noqa: BLE001  (it goes to the requests that asked)
                     for asked in batch:
-                        _give(asked.answer, exc)
+                        settle(asked.answer, exc)
                     continue
                 start = 0
                 for asked in batch:
                     end = start + len(asked.matrix)
-                    _give(asked.answer, (asked.proba, asked.flags, found[start:end]))
+                    settle(asked.answer, (asked.proba, asked.flags, found[start:end]))
                     start = end
         finally:
             self._runner = None
 
 
-def _give(answer: asyncio.Future[Any], outcome: Explained | BaseException) -> None:
-    if answer.done():  # the request went away
+def settle(answer: asyncio.Future[Any], outcome: object) -> None:
+    """Give a waiting request its answer or its error (unless it went away)."""
+    if answer.done():  # the request went away (client gone, server stopping)
         return
     if isinstance(outcome, BaseException):
         answer.set_exception(outcome)

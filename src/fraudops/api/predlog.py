@@ -6,10 +6,9 @@ an Arrow part between two turns of the loop (a millisecond or two), and every
 ``prediction_log_seconds`` the parts go to a committer process of this worker's own (started,
 niced, with the server) and are committed as one Iceberg snapshot, so the table gets few,
 large snapshots and pyiceberg's Python work (manifests, the catalog) never holds the serving
-process's GIL. Shutting down
-(SIGTERM included) commits what is left. If the lake cannot be reached the rows wait for
-the next try, up to ``prediction_log_max_rows``; beyond that the oldest are dropped and
-counted, so memory stays bounded.
+process's GIL. Shutting down (SIGTERM included) commits what is left. If the lake cannot be
+reached the rows wait for the next try, up to ``prediction_log_max_rows``; beyond that the
+oldest are dropped and counted, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -257,7 +256,7 @@ class PredictionLog:
                 return 0
             self._rows -= rows
             try:
-                await self._commit(parts)
+                await self._committer.commit([part.ipc for part in parts])
             except Exception as exc:  # the lake is away: keep the rows for the next try
                 self.metrics.prediction_log_errors.inc()
                 log.warning("inference log: %s rows wait: %s", rows, redact(str(exc)))
@@ -280,9 +279,6 @@ class PredictionLog:
                 await asyncio.sleep(0.5 * (attempt + 1))
         if self._rows:
             log.error("inference log: %s rows could not be committed at shutdown", self._rows)
-
-    async def _commit(self, parts: list[_Part]) -> None:
-        await self._committer.commit([part.ipc for part in parts])
 
     def stop(self) -> None:
         """Stop the committer process (after :meth:`close`)."""

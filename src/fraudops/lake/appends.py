@@ -72,7 +72,7 @@ def forget_own(table: Table, *, source: str, keep: int) -> int:
 
     The table's metadata lists every snapshot, and each commit rewrites it: a writer that
     commits every few seconds (the API's inference log) would make each commit slower than
-    the last (0.08 s at first, 0.8 s after 600 commits). Its old snapshots go once there
+    the last (3.8x slower after 300: ``make bench ARGS=predlog``). Its old snapshots go once there
     are twice ``keep`` of them (one metadata commit now and then, not one per append); their
     rows stay. Other writers' snapshots (the inbox's, found again by their content hash on
     a rerun) are kept.
