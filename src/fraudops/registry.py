@@ -74,13 +74,19 @@ def register(client: MlflowClient, settings: Settings, *, model_uri: str, run_id
 
 
 def alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
-    """The version an alias points at, or None."""
+    """The version an alias points at; None if the model or the alias does not exist.
+
+    Raises:
+        MlflowException: any other failure (server unavailable, key refused): not "no version".
+    """
     from mlflow.exceptions import MlflowException
 
     try:
         return client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None  # MLflow's answers for an unknown model, for an unknown alias
+        raise
 
 
 def newest_version(client: MlflowClient, settings: Settings) -> str:

@@ -27,6 +27,14 @@ EXPERIMENT_KIND = "mlflow.experimentKind"  # which view the MLflow UI opens the 
 CUSTOM_MODEL = "custom_model_development"  # training runs, not the GenAI overview
 # how long a failed training waits for the tracking server to record its runs as FAILED
 FAILED_RUNS_PATIENCE = 600.0
+# A long-running client of MLflow (the API) tries again at its next poll: MLflow's own
+# defaults (7 retries, growing back-off, 120 s timeouts) would hold a poll, and every reload
+# queued behind it, for about four minutes when the server dies mid-request.
+SERVER_REQUESTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
 
 
 def check_reachable(uri: str, *, timeout: float = 5.0) -> None:
@@ -42,6 +50,17 @@ def check_reachable(uri: str, *, timeout: float = 5.0) -> None:
             f"the MLflow tracking server at {redact(uri)} is unreachable ({reason}); start it "
             "or set FRAUDOPS_TRACKING_URI to a server that runs."
         ) from exc
+
+
+def bound_requests(environ: dict[str, str] | None = None) -> None:
+    """Give this process's MLflow requests a short retry budget, unless the operator set one.
+
+    For processes that stay up and ask again anyway (``fraudops serve``): a request to a dead
+    tracking server then fails in a few seconds instead of minutes.
+    """
+    env = os.environ if environ is None else environ
+    for name, value in SERVER_REQUESTS.items():
+        env.setdefault(name, value)
 
 
 def connect(settings: Settings) -> MlflowClient:

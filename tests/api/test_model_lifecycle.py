@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -16,7 +17,7 @@ from fraudops.cardhistory.backfill import backfill
 from fraudops.cardhistory.stores import open_store
 from fraudops.procs import free_port, wait_until
 from fraudops.schema import EXAMPLE_TRANSACTION as TX
-from tests.support.api import ADMIN, AUTH, as_json, transactions
+from tests.support.api import ADMIN, AUTH, as_json, served, transactions
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -82,6 +83,54 @@ def test_starts_from_the_local_copy_when_mlflow_is_down(registry_copy, tmp_path)
         assert "unreachable" in reload.json()["detail"]
         assert client.get("/health/ready").status_code == 200
         assert "fraudops_model_poll_errors_total 2.0" in client.get("/metrics").text
+
+
+class FailingMlflow(BaseHTTPRequestHandler):
+    """A tracking server that is up (``/health``) but answers every API call with 503."""
+
+    calls: list[str] = []
+
+    def do_GET(self) -> None:
+        if "alias=production" in self.path:  # not the shadow's poll
+            FailingMlflow.calls.append(self.path)
+        self.send_response(200 if self.path == "/health" else 503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def failing_mlflow() -> Iterator[str]:
+    FailingMlflow.calls = []
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), FailingMlflow)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_failing_mlflow_holds_neither_start_nor_reload(registry_copy, tmp_path):
+    """MLflow's own retries (7, growing back-off) would hold a poll for minutes; the server's
+    are bounded, so it starts from its local copy and a reload answers 503 promptly."""
+    registry_copy.set_alias("1")
+    cache = tmp_path / "cache"
+    with TestClient(create_app(registry_copy.settings(cache))) as client:
+        assert client.get("/health/ready").status_code == 200  # the local copy is filled
+    with failing_mlflow() as url:
+        settings = registry_copy.settings(cache, tracking_uri=url, model_poll_seconds=3600)
+        with served(settings, log=tmp_path / "serve.log") as api:
+            at_start = len(FailingMlflow.calls)
+            reload = httpx.post(f"{api}/model/reload", headers=ADMIN, timeout=60)
+            by_reload = len(FailingMlflow.calls) - at_start
+
+    assert reload.status_code == 503
+    assert "cannot read" in reload.json()["detail"]
+    assert 1 <= at_start <= 3 and 1 <= by_reload <= 3  # one request, then at most 2 retries
 
 
 def test_a_failed_load_keeps_the_model_and_is_counted(registry_copy, tmp_path):

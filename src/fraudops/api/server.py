@@ -22,6 +22,7 @@ from fraudops.api.metrics import MULTIPROC_ENV
 from fraudops.config import Settings
 from fraudops.procs import start_group, stop_groups
 from fraudops.schema import EXAMPLE_TRANSACTION
+from fraudops.tracking import bound_requests
 
 APP_FACTORY = "fraudops.api:create_app"
 WORKER_START_SECONDS = 120
@@ -52,6 +53,7 @@ def serve(
     import uvicorn
 
     configured_keys(settings)  # fail here with one clear message, not in every worker
+    bound_requests()  # the workers inherit it: a poll of a dead MLflow fails in seconds
     protocol.configure(settings)
     n = workers or settings.api_workers
     options: dict[str, Any] = {
