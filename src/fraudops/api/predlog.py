@@ -95,10 +95,11 @@ def _joined(columns: list[Sequence[Any]]) -> Sequence[Any]:
 
 
 def _with_answers(inputs: pa.Table, entries: Sequence[_Entry]) -> pa.Table:
-    counts = [e.rows for e in entries]
+    # an entry's own values (model, time, source, role) once per entry, repeated by ``take``
+    at = pa.array(np.repeat(np.arange(len(entries)), [e.rows for e in entries]))
 
     def each(values: list[Any], type_: pa.DataType) -> pa.Array:
-        return pa.array([v for v, n in zip(values, counts, strict=True) for _ in range(n)], type_)
+        return pa.array(values, type_).take(at)
 
     return (
         inputs.append_column(
