@@ -22,3 +22,14 @@ def test_predictions_written_with_a_small_dictionary_limit(settings: Settings) -
     kwargs = _get_parquet_writer_kwargs(table.properties)
     assert kwargs["dictionary_pagesize_limit"] == 64 * 1024
     assert kwargs["compression"] == "snappy"
+
+
+def test_predictions_keep_a_short_metadata_log(settings: Settings) -> None:
+    """Every API worker commits every few seconds: the metadata pyiceberg copies on each
+    commit must not grow with the table's age (its files stay: the API deletes nothing)."""
+    table = lake.predictions_table(lake.open_catalog(settings))
+    empty = table.schema().as_arrow().empty_table()
+    for _ in range(15):
+        table.append(empty)  # a commit (a snapshot without data files)
+    table.refresh()
+    assert len(table.metadata.metadata_log) == 10

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SOURCE = "api"  # the snapshot summary's fraudops.source of the log's commits
-SNAPSHOTS_KEPT = 20  # the log's own snapshots the table's metadata keeps (at least)
+SNAPSHOTS_KEPT = 10  # the log's own snapshots the table's metadata keeps (at least)
 NICENESS = 10  # the committer's CPU weight is a tenth of a serving process's
 
 
