@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import itertools
 import logging
 from collections.abc import Mapping, Sequence
@@ -62,56 +63,74 @@ class _Entry:
         return len(self.proba)
 
 
+_ANSWERS = {  # the answers' columns, after the inputs and their history
+    "fraud_probability": pa.float64(),
+    "is_fraud": pa.bool_(),
+    "model_name": pa.string(),
+    "model_version": pa.string(),
+    "predicted_at": _TS,
+    "source": pa.string(),
+    "role": pa.string(),
+}
+
+
+@functools.cache
+def _rows_schema() -> pa.Schema:
+    """The rows' schema: the inputs (as the contract has them), history, the answers."""
+    extra = [pa.field(name, pa.float64()) for name in HISTORY_FEATURES]
+    extra += [pa.field(name, type_) for name, type_ in _ANSWERS.items()]
+    return pa.schema([*arrow_schema(), *extra])
+
+
 def rows_of(entries: Sequence[_Entry]) -> pa.Table:
     """Entries as rows of ``fraud.predictions``, built column by column for all at once.
 
     A request's records are kept as the columns the request path took from them once (no
     model objects wait in the buffer for the collector to walk), so a flush only copies
-    columns: one Arrow array per input column for all the records of the flush.
+    columns: one Arrow array per input column for all the records of the flush, and one
+    table made once from them (a pack's fixed cost is what a small pack pays).
     """
     tables = [e for e in entries if isinstance(e.inputs, pa.Table)]
     records = [e for e in entries if not isinstance(e.inputs, pa.Table)]
+    schema = _rows_schema()
     parts: list[pa.Table] = []
     if records:
-        schema = arrow_schema()
-        arrays = [pa.array(_joined([e.inputs[f.name] for e in records]), f.type) for f in schema]
-        inputs = pa.Table.from_arrays(arrays, schema=schema)
+        arrays = [
+            pa.array(_joined([e.inputs[f.name] for e in records]), f.type) for f in arrow_schema()
+        ]
         for name in HISTORY_FEATURES:
             values = [e.history[name] for e in records if e.history is not None]
             assert len(values) == len(records), "records come with their history features"
-            inputs = inputs.append_column(name, pa.array(np.concatenate(values), pa.float64()))
-        parts.append(_with_answers(inputs, records))
+            arrays.append(pa.array(np.concatenate(values), pa.float64()))
+        parts.append(pa.Table.from_arrays(arrays + _answers(records), schema=schema))
     for entry in tables:
         assert isinstance(entry.inputs, pa.Table)
         inputs = entry.inputs.select(list(_NAMES)).cast(arrow_schema())
-        for name in HISTORY_FEATURES:
-            inputs = inputs.append_column(name, entry.inputs[name])
-        parts.append(_with_answers(inputs, [entry]))
-    return pa.concat_tables(parts)
+        arrays = [*inputs.columns, *(entry.inputs[name] for name in HISTORY_FEATURES)]
+        parts.append(pa.Table.from_arrays(arrays + _answers([entry]), schema=schema))
+    return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
 
 
 def _joined(columns: list[Sequence[Any]]) -> Sequence[Any]:
     return columns[0] if len(columns) == 1 else list(itertools.chain.from_iterable(columns))
 
 
-def _with_answers(inputs: pa.Table, entries: Sequence[_Entry]) -> pa.Table:
-    # an entry's own values (model, time, source, role) once per entry, repeated by ``take``
+def _answers(entries: Sequence[_Entry]) -> list[pa.Array]:
+    """The answers' columns; an entry's model, time, source and role repeated by ``take``."""
     at = pa.array(np.repeat(np.arange(len(entries)), [e.rows for e in entries]))
 
     def each(values: list[Any], type_: pa.DataType) -> pa.Array:
         return pa.array(values, type_).take(at)
 
-    return (
-        inputs.append_column(
-            "fraud_probability", pa.array(np.concatenate([e.proba for e in entries]), pa.float64())
-        )
-        .append_column("is_fraud", pa.array(np.concatenate([e.flags for e in entries]), pa.bool_()))
-        .append_column("model_name", each([e.model_name for e in entries], pa.string()))
-        .append_column("model_version", each([e.model_version for e in entries], pa.string()))
-        .append_column("predicted_at", each([e.predicted_at for e in entries], _TS))
-        .append_column("source", each([e.source for e in entries], pa.string()))
-        .append_column("role", each([e.role for e in entries], pa.string()))
-    )
+    return [
+        pa.array(np.concatenate([e.proba for e in entries]), pa.float64()),
+        pa.array(np.concatenate([e.flags for e in entries]), pa.bool_()),
+        each([e.model_name for e in entries], pa.string()),
+        each([e.model_version for e in entries], pa.string()),
+        each([e.predicted_at for e in entries], _TS),
+        each([e.source for e in entries], pa.string()),
+        each([e.role for e in entries], pa.string()),
+    ]
 
 
 @dataclass(frozen=True)
@@ -196,12 +215,8 @@ class PredictionLog:
         loop.call_soon(self._pack)
 
     def _pack(self) -> None:
-        """The pending entries as one Arrow IPC part: a millisecond or two at a time.
-
-        Packed as they come, a few hundred requests' rows at once, the log never holds the
-        event loop for long: packing a flush's worth in one go (tens of thousands of rows)
-        held it for tens of milliseconds, and the requests that waited made the p99.
-        """
+        """The pending entries as one Arrow IPC part."""
+        # packed as they come: a flush's worth at once held the loop for tens of milliseconds
         self._packing = False
         if not self._pending:
             return
@@ -220,11 +235,9 @@ class PredictionLog:
     def start(self) -> None:
         """Pay the first flush's one-time costs now, before serving (a thread may call this).
 
-        pyarrow's time zones load here (half a second, the GIL held), and the committer
-        process starts and opens ``fraud.predictions`` in the background: its imports (a
-        second or more of CPU) and its SIGTERM shield then never land under live traffic.
-        Serving does not wait for the lake; a lake that cannot be opened yet is retried
-        by the first flush.
+        pyarrow's time zones load here (half a second, the GIL held); the committer starts
+        and opens ``fraud.predictions`` in the background (its imports, a second of CPU,
+        never under live traffic). A lake that cannot be opened yet waits for the first flush.
         """
         if not self.enabled:
             return
