@@ -1,8 +1,8 @@
 """The inference log: what the API scored, committed to ``fraud.predictions`` in batches.
 
 No request waits on the lake. A request appends its validated inputs and answers to a list
-on the event loop (no lock: one thread); every few hundred requests the list is packed into
-an Arrow part between two turns of the loop (a millisecond or two), and every
+on the event loop (no lock: one thread); every few dozen batches the list is packed into
+an Arrow part between two turns of the loop (under a millisecond), and every
 ``prediction_log_seconds`` the parts go to a committer process of this worker's own (started,
 niced, with the server) and are committed as one Iceberg snapshot, so the table gets few,
 large snapshots and pyiceberg's Python work (manifests, the catalog) never holds the serving
@@ -37,8 +37,8 @@ log = logging.getLogger(__name__)
 
 _NAMES = tuple(c.name for c in TRANSACTION_COLUMNS)
 _TS = pa.timestamp("us", tz="UTC")
-PACK_ENTRIES = 128  # requests' entries packed into Arrow at once (a millisecond or two)
-PACK_ROWS = 2_048
+PACK_ENTRIES = 32  # batch entries packed into Arrow at once: half a millisecond or so, so
+PACK_ROWS = 512  # a pack never holds the event loop long enough to make the p99
 
 
 Values = Mapping[str, Sequence[Any]]  # records' columns, as ``features.record_values`` gives
