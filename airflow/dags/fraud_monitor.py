@@ -3,6 +3,10 @@
 Daily at 04:00 UTC. Each run checks the day before its logical date (the day just finished;
 a rerun checks the same day):
 
+0. `compact_predictions`: every finished day of `fraud.predictions` with many small files
+   (each API worker commits one every few seconds) is rewritten as one file, its rows
+   unchanged, so the check (and any reader) opens one file a day. A failure here does not
+   stop the check. Same as `fraudops compact`.
 1. `check`: PSI of every feature and of the score in the day's predictions
    (`fraud.predictions`) against the reference logged with the model; average precision and
    recall at the alert budget on the predictions whose labels have matured, against the
@@ -42,6 +46,17 @@ MODEL_HEALTH = Asset(name="fraud.model_health", uri="iceberg://fraudops/fraud/mo
 )
 def fraud_monitor() -> None:
     @task(execution_timeout=timedelta(minutes=30))
+    def compact_predictions(*, logical_date: Any = None, dag_run: Any = None) -> int:
+        from fraudops import lake
+        from fraudops.config import get_settings
+
+        before = (logical_date or dag_run.run_after).date()  # the days checked, and older
+        done = lake.compact_predictions(get_settings(), before=before)
+        for day in done:
+            log.info("compacted %s: %d files -> %d", day.day, day.files_before, day.files_after)
+        return len(done)
+
+    @task(execution_timeout=timedelta(minutes=30), trigger_rule="all_done")
     def check(*, logical_date: Any = None, dag_run: Any = None) -> dict[str, Any]:
         from fraudops.config import get_settings
         from fraudops.monitoring import monitor
@@ -74,6 +89,7 @@ def fraud_monitor() -> None:
         return summary
 
     summary = check()
+    compact_predictions() >> summary
     unhealthy(summary) >> alarm(summary)
 
 

@@ -26,7 +26,7 @@ EXPECTED_TASKS = {
     ],
     "fraud_batch_score": ["score_inbox"],
     "fraud_bootstrap": ["fill_card_history", "generate_history", "promote", "train"],
-    "fraud_monitor": ["alarm", "check", "unhealthy"],
+    "fraud_monitor": ["alarm", "check", "compact_predictions", "unhealthy"],
 }
 # never imported while the DAG files are parsed: only inside task bodies
 HEAVY = {"pandas", "numpy", "pyarrow", "mlflow", "xgboost", "pyiceberg", "sklearn", "pyspark"}
@@ -70,7 +70,12 @@ def test_monitoring_emits_the_asset_that_schedules_training(dagbag: dict[str, An
     training = dagbag["dags"]["fraud_train_and_promote"]
     assert generator["outlets"]["generate_day"] == [TRANSACTIONS_URI]
     # only the alarm task emits it, and only runs when the model is not healthy
-    assert monitor["outlets"] == {"alarm": [MODEL_HEALTH_URI], "check": [], "unhealthy": []}
+    assert monitor["outlets"] == {
+        "alarm": [MODEL_HEALTH_URI],
+        "check": [],
+        "compact_predictions": [],
+        "unhealthy": [],
+    }
     # a monthly safety cron OR the monitoring alarm
     assert training["timetable"] == "AssetOrTimeSchedule"
     assert training["inner_timetable"] == "CronTriggerTimetable"

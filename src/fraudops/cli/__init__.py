@@ -31,6 +31,7 @@ ORDER = (
     "score-inbox",
     "replay",
     "monitor",
+    "compact",
     "serve",
     "airflow",
 )

@@ -82,3 +82,23 @@ def monitor(
         out.print_json(json.dumps(check.as_dict(), default=str))
     else:
         print_check(check)
+
+
+@app.command()
+def compact(
+    before: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"], help="Rewrite the days before this one (default: today, UTC)."
+        ),
+    ] = None,
+) -> None:
+    """Rewrite each finished day of fraud.predictions as one file (the API logs many small ones)."""
+    from fraudops import lake
+
+    day = before.date() if before else dt.datetime.now(dt.UTC).date()
+    with console.status("compacting fraud.predictions"):
+        done = lake.compact_predictions(settings(), before=day)
+    for c in done:
+        out.print(f"{c.day}: {c.files_before:,} files -> {c.files_after} ({c.rows:,} rows)")
+    out.print(f"fraud.predictions: {len(done)} day(s) before {day} compacted")

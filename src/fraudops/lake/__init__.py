@@ -42,6 +42,7 @@ from fraudops.lake.catalog import (
     scores_table,
     transactions_table,
 )
+from fraudops.lake.compaction import Compacted, compact, compact_predictions
 from fraudops.lake.days import (
     TableStatus,
     days_filter,
@@ -56,6 +57,9 @@ from fraudops.lake.files import job_folder, replace_days, write_parquet
 from fraudops.lake.labelled import Pinned, pin, read_labelled
 
 __all__ = [
+    "Compacted",
+    "compact",
+    "compact_predictions",
     "CONTENT_HASH_PROPERTY",
     "LABELS",
     "LABELS_SCHEMA",
