@@ -52,15 +52,14 @@ def check_reachable(uri: str, *, timeout: float = 5.0) -> None:
         ) from exc
 
 
-def bound_requests(environ: dict[str, str] | None = None) -> None:
+def bound_requests() -> None:
     """Give this process's MLflow requests a short retry budget, unless the operator set one.
 
     For processes that stay up and ask again anyway (``fraudops serve``): a request to a dead
     tracking server then fails in a few seconds instead of minutes.
     """
-    env = os.environ if environ is None else environ
     for name, value in SERVER_REQUESTS.items():
-        env.setdefault(name, value)
+        os.environ.setdefault(name, value)
 
 
 def connect(settings: Settings) -> MlflowClient:

@@ -136,17 +136,17 @@ class PredictBatcher:
             self._answer(group)
         except StoreUnavailable as exc:
             for waiting in group:
-                _settle(waiting, exc)
+                settle(waiting.answer, exc)
         except Exception as exc:
             if len(group) == 1:
-                _settle(group[0], exc)
+                settle(group[0].answer, exc)
                 return
             log.warning("a batch of %d requests failed; scoring them one by one", len(group))
             for waiting in group:
                 try:
                     self._answer([waiting])
                 except Exception as own:  # noqa: BLE001  (it goes to its own request)
-                    _settle(waiting, own)
+                    settle(waiting.answer, own)
 
     def _answer(self, group: list[_Waiting]) -> None:
         model = group[0].model
@@ -165,7 +165,7 @@ class PredictBatcher:
                 times = values["event_ts"][start:end]
                 self.explainer.ask(model.scorer, matrix[start:end], times, scored, waiting.answer)
             else:
-                _settle(waiting, scored)
+                settle(waiting.answer, scored)
             start = end
         self.shadowed(values, history, matrix)
 
@@ -219,7 +219,3 @@ class PredictBatcher:
         except Exception:  # never back into the batch's error path: it would score it again
             self.metrics.shadow_errors.inc()
             log.exception("the shadow model could not take a batch")
-
-
-def _settle(waiting: _Waiting, outcome: Scored | BaseException) -> None:
-    settle(waiting.answer, outcome)

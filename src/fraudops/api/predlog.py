@@ -118,18 +118,15 @@ def _joined(columns: list[Sequence[Any]]) -> Sequence[Any]:
 def _answers(entries: Sequence[_Entry]) -> list[pa.Array]:
     """The answers' columns; an entry's model, time, source and role repeated by ``take``."""
     at = pa.array(np.repeat(np.arange(len(entries)), [e.rows for e in entries]))
-
-    def each(values: list[Any], type_: pa.DataType) -> pa.Array:
-        return pa.array(values, type_).take(at)
-
+    scores = {
+        "fraud_probability": np.concatenate([e.proba for e in entries]),
+        "is_fraud": np.concatenate([e.flags for e in entries]),
+    }
     return [
-        pa.array(np.concatenate([e.proba for e in entries]), pa.float64()),
-        pa.array(np.concatenate([e.flags for e in entries]), pa.bool_()),
-        each([e.model_name for e in entries], pa.string()),
-        each([e.model_version for e in entries], pa.string()),
-        each([e.predicted_at for e in entries], _TS),
-        each([e.source for e in entries], pa.string()),
-        each([e.role for e in entries], pa.string()),
+        pa.array(scores[name], type_)
+        if name in scores
+        else pa.array([getattr(e, name) for e in entries], type_).take(at)
+        for name, type_ in _ANSWERS.items()
     ]
 
 

@@ -57,9 +57,6 @@ from fraudops.lake.files import job_folder, replace_days, write_parquet
 from fraudops.lake.labelled import Pinned, pin, read_labelled
 
 __all__ = [
-    "Compacted",
-    "compact",
-    "compact_predictions",
     "CONTENT_HASH_PROPERTY",
     "LABELS",
     "LABELS_SCHEMA",
@@ -75,12 +72,15 @@ __all__ = [
     "TRANSACTIONS_SCHEMA",
     "Fence",
     "Fenced",
+    "Compacted",
     "Pinned",
     "TableStatus",
     "append",
     "append_once",
     "arrow_schema_of",
     "committed_snapshot",
+    "compact",
+    "compact_predictions",
     "days_filter",
     "forget_own",
     "iceberg_schema",

@@ -72,10 +72,10 @@ def forget_own(table: Table, *, source: str, keep: int) -> int:
 
     The table's metadata lists every snapshot, and each commit rewrites it: a writer that
     commits every few seconds (the API's inference log) would make each commit slower than
-    the last (3.8x slower after 300: ``make bench ARGS=predlog``). Its old snapshots go once there
-    are twice ``keep`` of them (one metadata commit now and then, not one per append); their
-    rows stay. Other writers' snapshots (the inbox's, found again by their content hash on
-    a rerun) are kept.
+    the last (about 4x slower after 300: ``make bench ARGS=predlog``). Its old snapshots go
+    once there are twice ``keep`` of them (one metadata commit now and then, not one per
+    append); their rows stay. Other writers' snapshots (the inbox's, found again by their
+    content hash on a rerun) are kept.
     """
     current = table.current_snapshot()
     own = sorted(

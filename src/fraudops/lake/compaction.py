@@ -15,7 +15,6 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-import pyarrow as pa
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
@@ -71,11 +70,10 @@ def compact_predictions(settings: Settings, *, before: dt.date) -> list[Compacte
 def _compact_day(table: Table, day: dt.date, tasks: list[FileScanTask]) -> Compacted | None:
     """Swap ``tasks``' files for one file of their rows; None if they were replaced first."""
     read = [t.file for t in tasks]
-    data: pa.Table = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue()).to_table(
-        tasks
-    )
+    scan = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue())
+    data = scan.to_table(tasks)
     written = list(_dataframe_to_data_files(table_metadata=table.metadata, df=data, io=table.io))
-    for _ in range(COMMIT_ATTEMPTS):
+    for _ in range(COMMIT_ATTEMPTS):  # the table may have moved since the plan: look first
         live = {t.file.file_path for t in table.scan(row_filter=days_filter([day])).plan_files()}
         if not {f.file_path for f in read} <= live:
             return None  # another compaction got there first: its rows are in its file
