@@ -10,6 +10,7 @@ construction: a row's figures come only from rows of its card strictly earlier i
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
@@ -29,7 +30,9 @@ _TS = pa.timestamp("us", tz="UTC")
 _KEY_LIMIT = 2**62  # keys stay well inside int64
 
 
-GROUP_ROWS = 50_000  # events computed at once by enrich (its memory: ~1.5 kB each)
+GROUP_ROWS = 50_000  # events of a group of cards computed at once (~1.5 kB each)
+THREADS = 2  # groups computed side by side: numpy's sorts and searches, Arrow's take and
+# most arithmetic release the GIL (1M rows: 1.4-1.5 s instead of 1.9-2.5 s on 2 cores)
 
 
 def _codes(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -145,9 +148,10 @@ def compute(events: pa.Table, targets: np.ndarray | None = None) -> dict[str, np
 
 
 def _by_card_groups(events: pa.Table, targets: np.ndarray) -> dict[str, np.ndarray]:
-    """:func:`compute`, a group of cards at a time: memory bounded by ``GROUP_ROWS`` events.
+    """:func:`compute`, a group of cards at a time, ``THREADS`` groups side by side.
 
-    A card's transactions are all in one group, so each feature is the same as at once.
+    Memory is bounded by ``THREADS`` x ``GROUP_ROWS`` events. A card's transactions are all
+    in one group, so each feature is the same as at once; each group fills its own rows.
     """
     groups = -(-events.num_rows // GROUP_ROWS)
     if groups <= 1:
@@ -155,7 +159,8 @@ def _by_card_groups(events: pa.Table, targets: np.ndarray) -> dict[str, np.ndarr
     group = _codes(events["card_id"]) % groups
     out = {name: np.empty(int(targets.sum()), dtype=np.float64) for name in HISTORY_FEATURES}
     position = np.cumsum(targets) - 1  # a target event -> its row
-    for g in range(groups):
+
+    def one(g: int) -> None:
         members = np.flatnonzero(group == g)
         part = compute(events.take(pa.array(members)), targets[members])
         rows = position[members[targets[members]]]
@@ -163,6 +168,9 @@ def _by_card_groups(events: pa.Table, targets: np.ndarray) -> dict[str, np.ndarr
             out[name][rows] = part[name]
         del part
         release()  # the group's arrays, before the next group's
+
+    with ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="fraudops-enrich") as pool:
+        list(pool.map(one, range(groups)))
     return out
 
 
