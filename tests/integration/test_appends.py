@@ -78,3 +78,24 @@ def test_a_frequent_writer_forgets_its_old_snapshots_and_keeps_everyone_elses(
     assert lake.committed_snapshot(table, HASH) == inbox  # a rerun still finds its commit
     assert lake.append_once(table, [_rows(5)], content_hash=HASH, properties={}) == inbox
     assert table.scan().to_arrow().num_rows == 15 * 2 + 5  # forgotten snapshots, kept rows
+
+
+def test_batches_written_side_by_side_land_whole_in_one_snapshot(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "home")
+    table = lake.scores_table(lake.open_catalog(settings))
+    assert lake.appends.WRITE_THREADS > 1
+    batches = []
+    for b in range(7):
+        rows = _rows(3 + b)
+        ids = [f"b{b}-{i}" for i in range(rows.num_rows)]
+        batches.append(rows.set_column(0, "transaction_id", pa.array(ids)))
+    lake.append_once(table, iter(batches), content_hash=HASH, properties={})
+
+    table = lake.scores_table(lake.open_catalog(settings))
+    assert len(table.snapshots()) == 1
+    written = table.scan().to_arrow()
+    expected = pa.concat_tables(batches)
+    assert sorted(written["transaction_id"].to_pylist()) == sorted(
+        expected["transaction_id"].to_pylist()
+    )
+    assert len(table.inspect.files()) == 7  # a file per batch, none lost or written twice
