@@ -98,6 +98,10 @@ TRANSACTION_COLUMNS: tuple[Column, ...] = (
     Column("mortgage_balance", "float", "Outstanding mortgage.", minimum=0.0),
     Column("total_est_nworth", "float", "Estimated net worth (any finite number)."),
 )
+# what every row of ``fraud.predictions`` holds of its transaction: a shadow model's rows hold
+# nothing more (their other inputs are production's row of the same transaction_id)
+LOGGED_KEY = ("transaction_id", "event_ts", "transaction_amount")
+
 LABEL = Column(
     "is_fraud", "int", "1 if the transaction is fraud (the generator's truth; training).", 0, 1
 )

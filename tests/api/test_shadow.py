@@ -20,6 +20,7 @@ from fraudops.api import create_app
 from fraudops.cardhistory import HISTORY_FEATURES
 from fraudops.config import Settings
 from fraudops.schema import EXAMPLE_TRANSACTION as TX
+from fraudops.schema import LOGGED_KEY
 from fraudops.scoring import FraudScorer
 from tests.support.api import AUTH, RegistryCopy, as_json, transactions
 
@@ -116,11 +117,18 @@ def test_a_shadow_changes_no_answer_and_scores_the_same_transactions(
     assert set(production["model_version"].to_pylist()) == {"1"}
     assert all(shadow_rows["is_fraud"].to_pylist())  # its own decisions, logged, not answered
     assert not all(production["is_fraud"].to_pylist())
-    # the same feature rows: the card history computed once, for both
+    # the same feature rows (the card history computed once, for both): one booster, the
+    # same scores; a shadow's row holds the key and its answers, production's the inputs
     mine = production.sort_by("transaction_id")
     theirs = shadow_rows.sort_by("transaction_id")
-    for name in (*HISTORY_FEATURES, "fraud_probability"):  # one booster: the same scores
-        np.testing.assert_array_equal(mine[name].to_numpy(), theirs[name].to_numpy())
+    np.testing.assert_array_equal(
+        mine["fraud_probability"].to_numpy(), theirs["fraud_probability"].to_numpy()
+    )
+    for name in LOGGED_KEY:
+        assert theirs[name].equals(mine[name])
+    for name in ("merchant_id", "card_id", *HISTORY_FEATURES):
+        assert theirs[name].null_count == theirs.num_rows
+        assert mine[name].null_count == 0
     assert re.search(r"^fraudops_shadow_rows_total 72\.0$", metrics, re.M)
 
 

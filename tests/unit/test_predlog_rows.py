@@ -18,12 +18,12 @@ import pytest
 
 from fraudops import datagen
 from fraudops.api.metrics import Metrics
-from fraudops.api.predlog import PACK_ENTRIES, PredictionLog, rows_of
+from fraudops.api.predlog import PACK_ENTRIES, SHADOW_ROLE, PredictionLog, rows_of
 from fraudops.cardhistory import HISTORY_FEATURES
 from fraudops.config import Settings
 from fraudops.features import record_values
 from fraudops.lake.catalog import PREDICTIONS_SCHEMA
-from fraudops.schema import arrow_schema
+from fraudops.schema import LOGGED_KEY, arrow_schema
 from fraudops.validation import parse_transactions
 
 
@@ -73,7 +73,9 @@ def test_the_log_keeps_columns_and_builds_the_records_rows(log: PredictionLog) -
         hasattr(v, "model_dump") for e in log._pending for col in e.inputs.values() for v in col
     )
     rows = rows_of(log._pending)
-    assert rows.drop_columns(["predicted_at", "source", "role"]).equals(pa.concat_tables(expected))
+    got = rows.drop_columns(["predicted_at", "source", "role"])
+    assert got.cast(pa.concat_tables(expected).schema).equals(pa.concat_tables(expected))
+    assert all(rows[f.name].null_count == 0 for f in arrow_schema())
     assert sorted(rows.schema.names) == sorted(f.name for f in PREDICTIONS_SCHEMA.fields)
     assert rows["source"].to_pylist() == ["api"] * rows.num_rows
     assert rows["role"].to_pylist() == ["production"] * rows.num_rows
@@ -116,3 +118,31 @@ def test_a_full_buffer_drops_its_oldest_rows_packed_or_not(tmp_path: Path) -> No
     kept = _read([p.ipc for p in log._parts])["fraud_probability"].to_pylist()
     assert kept == [float(i) for i in range(1_100 - len(kept), 1_100)]  # the newest, in order
     assert metrics.prediction_log_dropped._value.get() == 1_100 - len(kept)
+
+
+def test_a_shadows_rows_hold_the_key_and_its_answers_production_holds_the_inputs(
+    log: PredictionLog,
+) -> None:
+    records = _records(6, seed=5)
+    values = record_values(records)
+    proba = np.linspace(0.1, 0.6, 6)
+    log.add(values, proba, proba >= 0.5, model_name="m", model_version="1", source="api",
+            history=_history(6, 5))  # fmt: skip
+    # the shadow scorer hands over the key's columns only, and no history
+    key = {name: values[name] for name in LOGGED_KEY}
+    log.add(key, proba / 2, proba >= 0.2, model_name="m", model_version="2", source="api",
+            role=SHADOW_ROLE)  # fmt: skip
+    rows = rows_of(log._pending)
+    production, shadow = rows.slice(0, 6), rows.slice(6, 6)
+    assert production["role"].to_pylist() == ["production"] * 6
+    assert shadow["role"].to_pylist() == [SHADOW_ROLE] * 6
+    for name in LOGGED_KEY:
+        assert shadow[name].equals(production[name])
+    assert shadow["fraud_probability"].to_pylist() == list(proba / 2)
+    assert shadow["model_version"].to_pylist() == ["2"] * 6
+    others = [f.name for f in arrow_schema() if f.name not in LOGGED_KEY]
+    assert others and all(shadow[name].null_count == 6 for name in (*others, *HISTORY_FEATURES))
+    assert all(production[name].null_count == 0 for name in (*others, *HISTORY_FEATURES))
+    # and the lake takes them: only LOGGED_KEY is required of a row
+    required = {f.name for f in PREDICTIONS_SCHEMA.fields if f.required}
+    assert required & {f.name for f in arrow_schema()} == set(LOGGED_KEY)

@@ -167,7 +167,7 @@ class PredictBatcher:
             else:
                 settle(waiting.answer, scored)
             start = end
-        self.shadowed(values, history, matrix)
+        self.shadowed(values, matrix)
 
     def history(self, records: Sequence[Any]) -> dict[str, np.ndarray]:
         """The records' card-history features, each recorded in the store on the way (timed).
@@ -205,17 +205,12 @@ class PredictBatcher:
             source="api",
         )
 
-    def shadowed(
-        self,
-        values: Mapping[str, Sequence[Any]],
-        history: dict[str, np.ndarray],
-        matrix: np.ndarray,
-    ) -> None:
+    def shadowed(self, values: Mapping[str, Sequence[Any]], matrix: np.ndarray) -> None:
         """After the answers are settled: the shadow model scores the same rows, later."""
         if self.shadow is None:
             return
         try:
-            self.shadow.add(values, history, matrix)
+            self.shadow.add(values, matrix)
         except Exception:  # never back into the batch's error path: it would score it again
             self.metrics.shadow_errors.inc()
             log.exception("the shadow model could not take a batch")

@@ -31,12 +31,13 @@ from fraudops.cardhistory import HISTORY_FEATURES
 from fraudops.config import Settings
 from fraudops.errors import redact
 from fraudops.features import record_values
-from fraudops.schema import TRANSACTION_COLUMNS, arrow_schema
+from fraudops.schema import LOGGED_KEY, TRANSACTION_COLUMNS, arrow_schema
 
 log = logging.getLogger(__name__)
 
 _NAMES = tuple(c.name for c in TRANSACTION_COLUMNS)
 _TS = pa.timestamp("us", tz="UTC")
+SHADOW_ROLE = "shadow"  # the role of a shadow model's rows (production: "production")
 PACK_ENTRIES = 32  # batch entries packed into Arrow at once: half a millisecond or so, so
 PACK_ROWS = 512  # a pack never holds the event loop long enough to make the p99
 
@@ -76,10 +77,14 @@ _ANSWERS = {  # the answers' columns, after the inputs and their history
 
 @functools.cache
 def _rows_schema() -> pa.Schema:
-    """The rows' schema: the inputs (as the contract has them), history, the answers."""
+    """The rows' schema: the inputs (as the contract has them), history, the answers.
+
+    Only ``LOGGED_KEY`` is never null: a shadow's rows hold nothing else of the inputs.
+    """
+    inputs = [f.with_nullable(f.name not in LOGGED_KEY) for f in arrow_schema()]
     extra = [pa.field(name, pa.float64()) for name in HISTORY_FEATURES]
     extra += [pa.field(name, type_) for name, type_ in _ANSWERS.items()]
-    return pa.schema([*arrow_schema(), *extra])
+    return pa.schema([*inputs, *extra])
 
 
 def rows_of(entries: Sequence[_Entry]) -> pa.Table:
@@ -91,7 +96,8 @@ def rows_of(entries: Sequence[_Entry]) -> pa.Table:
     table made once from them (a pack's fixed cost is what a small pack pays).
     """
     tables = [e for e in entries if isinstance(e.inputs, pa.Table)]
-    records = [e for e in entries if not isinstance(e.inputs, pa.Table)]
+    records = [e for e in entries if not isinstance(e.inputs, pa.Table) and e.role != SHADOW_ROLE]
+    shadows = [e for e in entries if not isinstance(e.inputs, pa.Table) and e.role == SHADOW_ROLE]
     schema = _rows_schema()
     parts: list[pa.Table] = []
     if records:
@@ -103,6 +109,16 @@ def rows_of(entries: Sequence[_Entry]) -> pa.Table:
             assert len(values) == len(records), "records come with their history features"
             arrays.append(pa.array(np.concatenate(values), pa.float64()))
         parts.append(pa.Table.from_arrays(arrays + _answers(records), schema=schema))
+    if shadows:  # the key and the shadow's answers: production's row has the rest
+        n = sum(e.rows for e in shadows)
+        arrays = [
+            pa.array(_joined([e.inputs[f.name] for e in shadows]), f.type)
+            if f.name in LOGGED_KEY
+            else pa.nulls(n, f.type)
+            for f in arrow_schema()
+        ]
+        arrays += [pa.nulls(n, pa.float64()) for _ in HISTORY_FEATURES]
+        parts.append(pa.Table.from_arrays(arrays + _answers(shadows), schema=schema))
     for entry in tables:
         assert isinstance(entry.inputs, pa.Table)
         inputs = entry.inputs.select(list(_NAMES)).cast(arrow_schema())
@@ -173,7 +189,8 @@ class PredictionLog:
         """Keep one request's predictions for the next commit (the request path: cheap).
 
         ``inputs``: records, or their columns (``features.record_values``), with their
-        ``history`` features; or an enriched Arrow table.
+        ``history`` features; or an enriched Arrow table. A shadow's (``role`` =
+        ``SHADOW_ROLE``) needs only ``schema.LOGGED_KEY``'s columns and no history.
         """
         if not self.enabled or len(proba) == 0:
             return

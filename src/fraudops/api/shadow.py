@@ -5,8 +5,10 @@ poll, same local copies), and holds nothing when no version carries it: no shado
 :class:`ShadowScorer` takes a batch once its answers are settled and scores it later, on
 the event loop (timer callbacks, so no response waits for it), on the same feature rows
 production scored (the card histories computed once, for the batch), and puts its rows in
-the inference log with ``role`` = ``shadow``. A failure is logged and counted; no request
-ever sees it.
+the inference log with ``role`` = ``shadow``: the transaction's key (``schema.LOGGED_KEY``)
+and its own answers, since production's row of the same transaction holds the inputs and
+their history (the log grows by a fraction of a row, not a row, per shadowed transaction).
+A failure is logged and counted; no request ever sees it.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ import numpy as np
 
 from fraudops.api.holder import LoadedModel, ModelHolder, Refresh
 from fraudops.api.metrics import Metrics
-from fraudops.api.predlog import PredictionLog
-from fraudops.cardhistory import HISTORY_FEATURES
+from fraudops.api.predlog import SHADOW_ROLE, PredictionLog
 from fraudops.cardhistory.stores import HistoryStore
 from fraudops.config import Settings
 from fraudops.errors import redact
+from fraudops.schema import LOGGED_KEY
 from fraudops.scoring import score_matrix
 
 log = logging.getLogger(__name__)
@@ -84,7 +86,6 @@ class _Batch:
 
     model: LoadedModel
     values: Mapping[str, Sequence[Any]]  # the records' columns (``features.record_values``)
-    history: Mapping[str, np.ndarray]
     matrix: np.ndarray  # the feature rows production scored
 
 
@@ -105,19 +106,14 @@ class ShadowScorer:
         self._rows = 0
         self._timer: asyncio.Handle | None = None
 
-    def add(
-        self,
-        values: Mapping[str, Sequence[Any]],
-        history: Mapping[str, np.ndarray],
-        matrix: np.ndarray,
-    ) -> None:
+    def add(self, values: Mapping[str, Sequence[Any]], matrix: np.ndarray) -> None:
         """Queue a batch whose answers are settled (no shadow: no cost)."""
         model = self.holder.current
         if model is None:
             return
         if self._pending and self._pending[0].model is not model:
             self.flush()  # a swap: each batch goes to the model it was queued for
-        self._pending.append(_Batch(model, values, history, matrix))
+        self._pending.append(_Batch(model, values, matrix))
         self._rows += len(matrix)
         loop = asyncio.get_running_loop()
         if self._rows >= FLUSH_ROWS:  # soon, but behind the requests this batch woke up
@@ -136,21 +132,20 @@ class ShadowScorer:
         if not batches:
             return
         model = batches[0].model
-        values = {k: [v for b in batches for v in b.values[k]] for k in batches[0].values}
+        # the key only: production's rows of the same transactions hold the inputs
+        values = {k: [v for b in batches for v in b.values[k]] for k in LOGGED_KEY}
         rows = sum(len(b.matrix) for b in batches)
         try:
             matrix = np.concatenate([b.matrix for b in batches])
             proba, flags = score_matrix(model.scorer, matrix)
-            history = {k: np.concatenate([b.history[k] for b in batches]) for k in HISTORY_FEATURES}
             self.predictions.add(
                 values,
                 proba,
                 flags,
-                history=history,
                 model_name=model.name,
                 model_version=model.version,
                 source="api",
-                role=SHADOW,
+                role=SHADOW_ROLE,
             )
             self.metrics.shadow_rows.inc(rows)
         except Exception as exc:  # noqa: BLE001  (the answers were sent: count it, log it)

@@ -30,7 +30,7 @@ from pyiceberg.types import (
 from fraudops.cardhistory.definition import HISTORY_FEATURES
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError
-from fraudops.schema import LABEL, LABEL_EVENT_COLUMNS, TRANSACTION_COLUMNS, Column
+from fraudops.schema import LABEL, LABEL_EVENT_COLUMNS, LOGGED_KEY, TRANSACTION_COLUMNS, Column
 
 NAMESPACE = "fraud"
 TRANSACTIONS = f"{NAMESPACE}.transactions"
@@ -133,7 +133,11 @@ def scores_table(catalog: Catalog) -> Table:
 
 _N = len(TRANSACTION_COLUMNS)
 PREDICTIONS_SCHEMA = Schema(
-    *iceberg_schema(TRANSACTION_COLUMNS).fields,
+    # production's rows hold every input; a shadow's only LOGGED_KEY (the rest: production's)
+    *(
+        f if f.name in LOGGED_KEY else NestedField(f.field_id, f.name, f.field_type, False, f.doc)
+        for f in iceberg_schema(TRANSACTION_COLUMNS).fields
+    ),
     NestedField(_N + 1, "fraud_probability", DoubleType(), required=True),
     NestedField(_N + 2, "is_fraud", BooleanType(), required=True, doc="Decision at the threshold."),
     NestedField(_N + 3, "model_name", StringType(), required=True),
@@ -183,6 +187,15 @@ def predictions_table(catalog: Catalog) -> Table:
         # a lake from before the card-history features or the role: they join as optional
         with table.update_schema() as update:
             update.union_by_name(PREDICTIONS_SCHEMA)
+    optional = {f.name for f in PREDICTIONS_SCHEMA.fields if not f.required}
+    loose = [f.name for f in table.schema().fields if f.required and f.name in optional]
+    if loose:  # a lake from before the shadow's rows held only LOGGED_KEY
+        try:
+            with table.update_schema() as update:
+                for name in loose:
+                    update.make_column_optional(name)
+        except CommitFailedException:  # another process changed the table first
+            table.refresh()
     if any(table.properties.get(k) != v for k, v in PREDICTIONS_PROPERTIES.items()):
         try:
             with table.transaction() as tx:
