@@ -235,7 +235,9 @@ def main(argv: list[str] | None = None) -> None:
         results: dict[str, dict[str, Any]] = {}
         for _ in range(args.repeat):
             for kind in [*args.only, *(["baseline"] if args.baseline else [])]:
-                r = measure(kind, csv, small, scorer_dir, work / "home", work, old)
+                # only the baseline runs the old sources; every other contender this tree's
+                sources = old if kind == "baseline" else None
+                r = measure(kind, csv, small, scorer_dir, work / "home", work, sources)
                 assert r["rows"] == args.rows, r
                 best = results.get(kind)
                 if best is None or r["seconds"] < best["seconds"]:
