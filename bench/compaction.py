@@ -36,15 +36,15 @@ DAY, AFTER = dt.date(2026, 2, 1), dt.date(2026, 2, 2)
 def _rows(rows: int) -> pa.Table:
     """``rows`` logged predictions of ``DAY``'s transactions."""
     from fraudops import datagen
-    from fraudops.api import predlog
+    from fraudops.api import logrows
     from fraudops.cardhistory import HISTORY_FEATURES
 
     table = datagen.generate_day(DAY, rows=rows, seed=1).drop_columns(["is_fraud"])
     for name in HISTORY_FEATURES:
         table = table.append_column(name, pa.array(np.zeros(rows)))
     now = dt.datetime.now(dt.UTC)
-    entry = predlog._Entry(table, np.zeros(rows), np.zeros(rows, bool), "m", "1", now, "api", None)
-    return predlog.rows_of([entry])
+    entry = logrows.Entry(table, np.zeros(rows), np.zeros(rows, bool), "m", "1", now, "api", None)
+    return logrows.rows_of([entry])
 
 
 def _read(table: Table, times: int = 3) -> tuple[float, int]:

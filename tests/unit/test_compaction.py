@@ -20,7 +20,7 @@ import pytest
 from pyiceberg.table import Table
 
 from fraudops import datagen, lake
-from fraudops.api import predlog
+from fraudops.api import logrows
 from fraudops.cardhistory import HISTORY_FEATURES
 from fraudops.config import Settings
 from fraudops.lake import compaction
@@ -33,11 +33,11 @@ def _rows(day: dt.date, seed: int, rows: int = 40) -> pa.Table:
     table = datagen.generate_day(day, rows=rows, seed=seed).drop_columns(["is_fraud"])
     for name in HISTORY_FEATURES:
         table = table.append_column(name, pa.array(np.full(rows, float(seed))))
-    entry = predlog._Entry(
+    entry = logrows.Entry(
         table, np.linspace(0, 1, rows), np.zeros(rows, bool), "m", "1",
         dt.datetime(2026, 2, 3, tzinfo=dt.UTC), "api", None,
     )  # fmt: skip
-    return predlog.rows_of([entry])
+    return logrows.rows_of([entry])
 
 
 def _table(settings: Settings) -> Table:

@@ -17,8 +17,9 @@ import pyarrow as pa
 import pytest
 
 from fraudops import datagen
+from fraudops.api.logrows import SHADOW_ROLE, rows_of
 from fraudops.api.metrics import Metrics
-from fraudops.api.predlog import PACK_ENTRIES, SHADOW_ROLE, PredictionLog, rows_of
+from fraudops.api.predlog import PACK_ENTRIES, PredictionLog
 from fraudops.cardhistory import HISTORY_FEATURES
 from fraudops.config import Settings
 from fraudops.features import record_values

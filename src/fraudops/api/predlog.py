@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
-import itertools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,124 +24,16 @@ import numpy as np
 import pyarrow as pa
 
 from fraudops.api.committer import Committer, ipc_stream
+from fraudops.api.logrows import TS, Entry, Values, rows_of
 from fraudops.api.metrics import Metrics
-from fraudops.cardhistory import HISTORY_FEATURES
 from fraudops.config import Settings
 from fraudops.errors import redact
 from fraudops.features import record_values
-from fraudops.schema import LOGGED_KEY, TRANSACTION_COLUMNS, arrow_schema
 
 log = logging.getLogger(__name__)
 
-_NAMES = tuple(c.name for c in TRANSACTION_COLUMNS)
-_TS = pa.timestamp("us", tz="UTC")
-SHADOW_ROLE = "shadow"  # the role of a shadow model's rows (production: "production")
 PACK_ENTRIES = 32  # batch entries packed into Arrow at once: half a millisecond or so, so
 PACK_ROWS = 512  # a pack never holds the event loop long enough to make the p99
-
-
-Values = Mapping[str, Sequence[Any]]  # records' columns, as ``features.record_values`` gives
-
-
-@dataclass(frozen=True)
-class _Entry:
-    """One request's worth of predictions (its records' columns or an Arrow table of inputs)."""
-
-    inputs: Values | pa.Table
-    proba: np.ndarray
-    flags: np.ndarray
-    model_name: str
-    model_version: str
-    predicted_at: dt.datetime
-    source: str
-    history: Mapping[str, np.ndarray] | None  # records' card-history features
-    role: str = "production"  # or "shadow": scored beside production, not answered
-
-    @property
-    def rows(self) -> int:
-        return len(self.proba)
-
-
-_ANSWERS = {  # the answers' columns, after the inputs and their history
-    "fraud_probability": pa.float64(),
-    "is_fraud": pa.bool_(),
-    "model_name": pa.string(),
-    "model_version": pa.string(),
-    "predicted_at": _TS,
-    "source": pa.string(),
-    "role": pa.string(),
-}
-
-
-@functools.cache
-def _rows_schema() -> pa.Schema:
-    """The rows' schema: the inputs (as the contract has them), history, the answers.
-
-    Only ``LOGGED_KEY`` is never null: a shadow's rows hold nothing else of the inputs.
-    """
-    inputs = [f.with_nullable(f.name not in LOGGED_KEY) for f in arrow_schema()]
-    extra = [pa.field(name, pa.float64()) for name in HISTORY_FEATURES]
-    extra += [pa.field(name, type_) for name, type_ in _ANSWERS.items()]
-    return pa.schema([*inputs, *extra])
-
-
-def rows_of(entries: Sequence[_Entry]) -> pa.Table:
-    """Entries as rows of ``fraud.predictions``, built column by column for all at once.
-
-    A request's records are kept as the columns the request path took from them once (no
-    model objects wait in the buffer for the collector to walk), so a flush only copies
-    columns: one Arrow array per input column for all the records of the flush, and one
-    table made once from them (a pack's fixed cost is what a small pack pays).
-    """
-    tables = [e for e in entries if isinstance(e.inputs, pa.Table)]
-    records = [e for e in entries if not isinstance(e.inputs, pa.Table) and e.role != SHADOW_ROLE]
-    shadows = [e for e in entries if not isinstance(e.inputs, pa.Table) and e.role == SHADOW_ROLE]
-    schema = _rows_schema()
-    parts: list[pa.Table] = []
-    if records:
-        arrays = [
-            pa.array(_joined([e.inputs[f.name] for e in records]), f.type) for f in arrow_schema()
-        ]
-        for name in HISTORY_FEATURES:
-            values = [e.history[name] for e in records if e.history is not None]
-            assert len(values) == len(records), "records come with their history features"
-            arrays.append(pa.array(np.concatenate(values), pa.float64()))
-        parts.append(pa.Table.from_arrays(arrays + _answers(records), schema=schema))
-    if shadows:  # the key and the shadow's answers: production's row has the rest
-        n = sum(e.rows for e in shadows)
-        arrays = [
-            pa.array(_joined([e.inputs[f.name] for e in shadows]), f.type)
-            if f.name in LOGGED_KEY
-            else pa.nulls(n, f.type)
-            for f in arrow_schema()
-        ]
-        arrays += [pa.nulls(n, pa.float64()) for _ in HISTORY_FEATURES]
-        parts.append(pa.Table.from_arrays(arrays + _answers(shadows), schema=schema))
-    for entry in tables:
-        assert isinstance(entry.inputs, pa.Table)
-        inputs = entry.inputs.select(list(_NAMES)).cast(arrow_schema())
-        arrays = [*inputs.columns, *(entry.inputs[name] for name in HISTORY_FEATURES)]
-        parts.append(pa.Table.from_arrays(arrays + _answers([entry]), schema=schema))
-    return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
-
-
-def _joined(columns: list[Sequence[Any]]) -> Sequence[Any]:
-    return columns[0] if len(columns) == 1 else list(itertools.chain.from_iterable(columns))
-
-
-def _answers(entries: Sequence[_Entry]) -> list[pa.Array]:
-    """The answers' columns; an entry's model, time, source and role repeated by ``take``."""
-    at = pa.array(np.repeat(np.arange(len(entries)), [e.rows for e in entries]))
-    scores = {
-        "fraud_probability": np.concatenate([e.proba for e in entries]),
-        "is_fraud": np.concatenate([e.flags for e in entries]),
-    }
-    return [
-        pa.array(scores[name], type_)
-        if name in scores
-        else pa.array([getattr(e, name) for e in entries], type_).take(at)
-        for name, type_ in _ANSWERS.items()
-    ]
 
 
 @dataclass(frozen=True)
@@ -161,7 +51,7 @@ class PredictionLog:
         self.settings = settings
         self.metrics = metrics
         self.enabled = settings.prediction_log
-        self._pending: list[_Entry] = []  # as the requests left them
+        self._pending: list[Entry] = []  # as the requests left them
         self._pending_rows = 0
         self._parts: list[_Part] = []  # packed, waiting for the next commit
         self._rows = 0  # both
@@ -196,7 +86,7 @@ class PredictionLog:
             return
         if not isinstance(inputs, pa.Table | Mapping):
             inputs = record_values(inputs)  # the columns, not the records, wait for the commit
-        entry = _Entry(
+        entry = Entry(
             inputs,
             proba,
             flags,
@@ -255,7 +145,7 @@ class PredictionLog:
         """
         if not self.enabled:
             return
-        pa.array([dt.datetime.now(dt.UTC)], _TS)
+        pa.array([dt.datetime.now(dt.UTC)], TS)
         self._committer.start()
 
     def _drop_oldest(self) -> None:
