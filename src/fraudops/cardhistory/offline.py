@@ -32,7 +32,7 @@ _KEY_LIMIT = 2**62  # keys stay well inside int64
 
 GROUP_ROWS = 50_000  # events of a group of cards computed at once (~1.5 kB each)
 THREADS = 2  # groups computed side by side: numpy's sorts and searches, Arrow's take and
-# most arithmetic release the GIL (1M rows: 1.4-1.5 s instead of 1.9-2.5 s on 2 cores)
+# most arithmetic release the GIL (the inbox's 1M-row file: `make bench ARGS=inbox`)
 
 
 def _codes(values: pa.ChunkedArray | pa.Array) -> np.ndarray:

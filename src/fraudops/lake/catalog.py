@@ -157,6 +157,7 @@ PREDICTIONS_SCHEMA = Schema(
     ),
 )
 ROLE = "role"
+_OPTIONAL = frozenset(f.name for f in PREDICTIONS_SCHEMA.fields if not f.required)
 
 
 PARQUET_CODEC = "write.parquet.compression-codec"
@@ -187,8 +188,7 @@ def predictions_table(catalog: Catalog) -> Table:
         # a lake from before the card-history features or the role: they join as optional
         with table.update_schema() as update:
             update.union_by_name(PREDICTIONS_SCHEMA)
-    optional = {f.name for f in PREDICTIONS_SCHEMA.fields if not f.required}
-    loose = [f.name for f in table.schema().fields if f.required and f.name in optional]
+    loose = [f.name for f in table.schema().fields if f.required and f.name in _OPTIONAL]
     if loose:  # a lake from before the shadow's rows held only LOGGED_KEY
         try:
             with table.update_schema() as update:
