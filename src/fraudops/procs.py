@@ -112,16 +112,39 @@ def start_group(
         )
 
 
-def stop_groups(processes: Iterable[subprocess.Popen[bytes]], *, grace: float = 20.0) -> None:
-    """SIGTERM each process group, then SIGKILL what is left after ``grace`` seconds.
+def session_groups(leader: int) -> set[int]:
+    """The process groups of the session ``leader`` started (``start_new_session``).
 
-    Children outlive their leader (uvicorn workers, Airflow's task runners), so the whole
-    group is signalled, not only the process that was started.
+    Airflow's task runners move into a process group of their own (``setpgid``) but stay in
+    the session, so signalling the leader's group alone would leave them running. Linux lists
+    every process in /proc; elsewhere this is the leader's group alone.
+    """
+    groups = {leader}
+    with suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                with suppress(OSError):  # gone meanwhile, or not ours to see
+                    if os.getsid(int(entry)) == leader:
+                        groups.add(os.getpgid(int(entry)))
+    return groups
+
+
+def _signal_sessions(procs: Iterable[subprocess.Popen[bytes]], sig: signal.Signals) -> None:
+    for proc in procs:
+        for group in session_groups(proc.pid):
+            with suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, sig)
+
+
+def stop_groups(processes: Iterable[subprocess.Popen[bytes]], *, grace: float = 20.0) -> None:
+    """SIGTERM each process's session, then SIGKILL what is left after ``grace`` seconds.
+
+    Children outlive their leader (uvicorn workers, Airflow's task runners, which take a
+    process group of their own), so every process group of the session is signalled, not only
+    the process that was started.
     """
     procs = list(processes)
-    for proc in procs:
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
+    _signal_sessions(procs, signal.SIGTERM)
     deadline = time.monotonic() + grace
     try:
         for proc in procs:
@@ -129,8 +152,7 @@ def stop_groups(processes: Iterable[subprocess.Popen[bytes]], *, grace: float = 
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
     except KeyboardInterrupt:  # a second Ctrl-C: stop waiting
         pass
+    _signal_sessions(procs, signal.SIGKILL)
     for proc in procs:
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
         with suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)

@@ -1,4 +1,4 @@
-"""Child processes: a free port, waiting for a server, stopping a whole process group."""
+"""Child processes: a free port, waiting for a server, stopping a whole session."""
 
 from __future__ import annotations
 
@@ -11,14 +11,19 @@ import pytest
 
 from fraudops.procs import free_port, http_status, start_group, stop_groups, wait_http
 
+# a server's child: in the server's process group (uvicorn's workers), or in a group of its own
+# (Airflow's task runners call setpgid: the group's signal misses them)
+CHILD_GROUP = {"same group": "None", "own group": "0"}
 
-def test_a_server_is_waited_for_and_its_whole_group_stopped(tmp_path: Path) -> None:
+
+@pytest.mark.parametrize("group", CHILD_GROUP)
+def test_a_server_is_waited_for_and_its_whole_session_stopped(group: str, tmp_path: Path) -> None:
     port = free_port()
     child_pid = tmp_path / "child.pid"
-    # a server that starts a grandchild, as uvicorn's workers or Airflow's task runners do
     script = (
         "import subprocess, sys, http.server, pathlib;"
-        f"p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']);"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],"
+        f" process_group={CHILD_GROUP[group]});"
         f"pathlib.Path({str(child_pid)!r}).write_text(str(p.pid));"
         f"http.server.HTTPServer(('127.0.0.1', {port}), http.server.SimpleHTTPRequestHandler)"
         ".serve_forever()"
