@@ -17,6 +17,7 @@ from fraudops import lake, registry
 from fraudops.cardhistory import EVENT_COLUMNS, enrich
 from fraudops.cardhistory.definition import HISTORY_DAYS
 from fraudops.config import Settings
+from fraudops.schema import PRODUCTION_ROLE
 from fraudops.scoring import scored_table
 
 SOURCE = "replay"
@@ -53,7 +54,7 @@ def replay(settings: Settings, *, start: dt.date, days: int = 1) -> ReplayResult
         .append_column("model_version", pa.repeat(pa.scalar(version), n))
         .append_column("predicted_at", pa.repeat(now, n))
         .append_column("source", pa.repeat(pa.scalar(SOURCE), n))
-        .append_column("role", pa.repeat(pa.scalar("production"), n))
+        .append_column("role", pa.repeat(pa.scalar(PRODUCTION_ROLE), n))
     )
     table = lake.predictions_table(catalog)
     replaced = And(lake.days_filter(wanted), EqualTo("source", SOURCE))  # type: ignore[call-arg]

@@ -101,6 +101,9 @@ TRANSACTION_COLUMNS: tuple[Column, ...] = (
 # what every row of ``fraud.predictions`` holds of its transaction: a shadow model's rows hold
 # nothing more (their other inputs are production's row of the same transaction_id)
 LOGGED_KEY = ("transaction_id", "event_ts", "transaction_amount")
+# ``role`` of a row of ``fraud.predictions``: the answer given, or a shadow model's (not answered)
+PRODUCTION_ROLE = "production"
+SHADOW_ROLE = "shadow"
 
 LABEL = Column(
     "is_fraud", "int", "1 if the transaction is fraud (the generator's truth; training).", 0, 1

@@ -24,6 +24,7 @@ from fraudops import lake
 from fraudops.config import Settings
 from fraudops.evaluation import evaluate
 from fraudops.monitoring.check import labelled
+from fraudops.schema import SHADOW_ROLE
 from fraudops.trainset import amounts, day_codes
 
 _READ = (
@@ -114,7 +115,7 @@ def _pairs(settings: Settings, version: str) -> tuple[pa.Table, int, int]:
     table = lake.predictions_table(lake.open_catalog(settings))
     scan = table.scan(row_filter=EqualTo("source", "api"), selected_fields=_READ)  # type: ignore[call-arg]
     rows = lake.plain_strings(scan.to_arrow())
-    in_shadow = pc.fill_null(pc.equal(rows["role"], "shadow"), False)
+    in_shadow = pc.fill_null(pc.equal(rows["role"], SHADOW_ROLE), False)
     shadow = _latest(rows.filter(pc.and_(in_shadow, pc.equal(rows["model_version"], version))))
     production = _latest(rows.filter(pc.invert(in_shadow))).drop_columns(["role"])
     if shadow.num_rows == 0:

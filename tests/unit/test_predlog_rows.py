@@ -17,14 +17,14 @@ import pyarrow as pa
 import pytest
 
 from fraudops import datagen
-from fraudops.api.logrows import SHADOW_ROLE, rows_of
+from fraudops.api.logrows import rows_of
 from fraudops.api.metrics import Metrics
 from fraudops.api.predlog import PACK_ENTRIES, PredictionLog
 from fraudops.cardhistory import HISTORY_FEATURES
 from fraudops.config import Settings
 from fraudops.features import record_values
 from fraudops.lake.catalog import PREDICTIONS_SCHEMA
-from fraudops.schema import LOGGED_KEY, arrow_schema
+from fraudops.schema import LOGGED_KEY, SHADOW_ROLE, arrow_schema
 from fraudops.validation import parse_transactions
 
 

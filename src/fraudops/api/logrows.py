@@ -19,11 +19,16 @@ import numpy as np
 import pyarrow as pa
 
 from fraudops.cardhistory import HISTORY_FEATURES
-from fraudops.schema import LOGGED_KEY, TRANSACTION_COLUMNS, arrow_schema
+from fraudops.schema import (
+    LOGGED_KEY,
+    PRODUCTION_ROLE,
+    SHADOW_ROLE,
+    TRANSACTION_COLUMNS,
+    arrow_schema,
+)
 
 _NAMES = tuple(c.name for c in TRANSACTION_COLUMNS)
 TS = pa.timestamp("us", tz="UTC")
-SHADOW_ROLE = "shadow"  # the role of a shadow model's rows (production: "production")
 
 
 Values = Mapping[str, Sequence[Any]]  # records' columns, as ``features.record_values`` gives
@@ -41,7 +46,7 @@ class Entry:
     predicted_at: dt.datetime
     source: str
     history: Mapping[str, np.ndarray] | None  # records' card-history features
-    role: str = "production"  # or "shadow": scored beside production, not answered
+    role: str = PRODUCTION_ROLE  # or SHADOW_ROLE: scored beside production, not answered
 
     @property
     def rows(self) -> int:

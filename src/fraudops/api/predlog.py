@@ -29,6 +29,7 @@ from fraudops.api.metrics import Metrics
 from fraudops.config import Settings
 from fraudops.errors import redact
 from fraudops.features import record_values
+from fraudops.schema import PRODUCTION_ROLE
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class PredictionLog:
         model_version: str,
         source: str,
         history: Mapping[str, np.ndarray] | None = None,
-        role: str = "production",
+        role: str = PRODUCTION_ROLE,
     ) -> None:
         """Keep one request's predictions for the next commit (the request path: cheap).
 

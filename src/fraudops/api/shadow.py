@@ -22,13 +22,12 @@ from typing import Any
 import numpy as np
 
 from fraudops.api.holder import LoadedModel, ModelHolder, Refresh
-from fraudops.api.logrows import SHADOW_ROLE
 from fraudops.api.metrics import Metrics
 from fraudops.api.predlog import PredictionLog
 from fraudops.cardhistory.stores import HistoryStore
 from fraudops.config import Settings
 from fraudops.errors import redact
-from fraudops.schema import LOGGED_KEY
+from fraudops.schema import LOGGED_KEY, SHADOW_ROLE
 from fraudops.scoring import score_matrix
 
 log = logging.getLogger(__name__)

@@ -34,6 +34,7 @@ from fraudops.inbox.outputs import (
 from fraudops.inbox.report import FileReport, InboxProgress, ProgressFn
 from fraudops.inbox.scorefile import ReadProgress, Staged
 from fraudops.inbox.storage import Entry, InboxLock, LockLost, Storage
+from fraudops.schema import PRODUCTION_ROLE
 from fraudops.scoring import FraudScorer
 
 if TYPE_CHECKING:  # the lake (pyiceberg, SQLAlchemy, pandas): imported with the first file
@@ -270,7 +271,7 @@ class InboxRun:
                     extra={
                         "predicted_at": scored_at,
                         "source": pa.scalar("inbox"),
-                        "role": pa.scalar("production"),
+                        "role": pa.scalar(PRODUCTION_ROLE),
                     },
                     columns=lake.PREDICTIONS_SCHEMA.column_names,
                 ),

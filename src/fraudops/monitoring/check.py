@@ -32,7 +32,7 @@ from fraudops.monitoring.drift import psi, psi_table
 from fraudops.monitoring.reference import reference_of
 from fraudops.monitoring.retrain import RetrainDecision
 from fraudops.monitoring.rule import Health, Limits, Observed, assess
-from fraudops.schema import TRANSACTION_COLUMNS
+from fraudops.schema import SHADOW_ROLE, TRANSACTION_COLUMNS
 
 EXPERIMENT = "fraud-monitoring"
 _COLUMNS = [
@@ -179,7 +179,7 @@ def _latest_labels(labels: pa.Table) -> pa.Table:
 
 def answered(rows: pa.Table) -> pa.Table:
     """The predictions production answered with (a shadow model's rows left out)."""
-    return rows.filter(pc.fill_null(pc.not_equal(rows["role"], "shadow"), True))
+    return rows.filter(pc.fill_null(pc.not_equal(rows["role"], SHADOW_ROLE), True))
 
 
 def labelled(rows: pa.Table, labels: pa.Table) -> pa.Table:
