@@ -241,11 +241,12 @@ def wait_for(what: str, check: Any, *, clock: Clock, timeout: float, interval: f
 class Airflow:
     """The few REST API v2 calls the smoke test makes, with a JWT from ``/auth/token``."""
 
-    def __init__(self, config: Config, clock: Clock) -> None:
+    def __init__(self, config: Config, clock: Clock, *, request_timeout: float = 30.0) -> None:
         self.url = config.airflow_url
         self.config = config
         self.clock = clock
         self.token = ""
+        self.request_timeout = request_timeout
 
     def login(self) -> None:
         """Get a JWT for the admin user (the FAB auth manager's token endpoint)."""
@@ -265,6 +266,7 @@ class Airflow:
             f"{self.url}/api/v2{path}",
             body=body,
             headers={"Authorization": f"Bearer {self.token}"},
+            timeout=self.request_timeout,
         )
 
     def expect(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200,)) -> Any:
@@ -310,15 +312,21 @@ class Airflow:
         """Wait until the run ends, printing each change of its tasks' states.
 
         A task that fails (even one Airflow will retry) gets the end of its log printed at once.
-        Fails unless the run succeeds.
+        A poll the API server does not answer in time (busy with the run it reports on) is
+        tried again. Fails unless the run succeeds.
         """
         deadline = time.monotonic() + self.clock.bound(timeout)
         shown, reported = "", set()
         state, tasks = "queued", {}
         while time.monotonic() < deadline:
-            run = self.expect("GET", f"/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}")
+            try:
+                run = self.expect("GET", f"/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}")
+                tasks = self.task_states(dag_id, run_id)
+            except OSError as exc:  # a timeout, a reset connection: not an answer yet
+                say(f"    [{self.clock.elapsed():5.0f}s] no answer from Airflow ({exc}); again")
+                time.sleep(min(3.0, max(0.0, deadline - time.monotonic())))
+                continue
             state = run.get("state")
-            tasks = self.task_states(dag_id, run_id)
             states = ", ".join(f"{t}={s}" for t, s in tasks.items())
             if states != shown:
                 say(f"    [{self.clock.elapsed():5.0f}s] {dag_id}: {states or state}")
