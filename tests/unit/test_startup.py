@@ -111,3 +111,58 @@ def test_mlflow_telemetry_is_off_where_fraudops_imports_mlflow(case: str, tmp_pa
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) is True
+
+
+COLLECTION = """
+import gc, json, sys
+sys.argv = ['fraudops', '--help']
+from fraudops.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+print(json.dumps([list(gc.get_threshold()), gc.get_freeze_count() > 0]))
+"""
+
+
+def test_a_command_collects_less_often_and_exits_without_collecting(tmp_path: Path) -> None:
+    """Its imports' objects are not walked over and over; at exit they are frozen, not collected."""
+    from fraudops.cli.common import COMMAND_COLLECTION
+
+    done = subprocess.run(
+        [sys.executable, "-c", COLLECTION],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"FRAUDOPS_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    threshold, frozen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert tuple(threshold) == COMMAND_COLLECTION
+    assert frozen
+
+
+def test_the_api_server_collects_at_cpython_thresholds(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A server's pauses stay short: only commands that run and exit collect less often."""
+    import gc
+
+    from typer.testing import CliRunner
+
+    from fraudops.api import server
+    from fraudops.cli import app
+    from fraudops.cli.common import COMMAND_COLLECTION, CPYTHON_COLLECTION
+
+    monkeypatch.setenv("FRAUDOPS_HOME", str(tmp_path))
+    seen: list[tuple[int, int, int]] = []
+    monkeypatch.setattr(server, "serve", lambda *_a, **_k: seen.append(gc.get_threshold()))
+    before = gc.get_threshold()
+    gc.set_threshold(*COMMAND_COLLECTION)
+    try:
+        result = CliRunner().invoke(app, ["serve"])
+    finally:
+        gc.set_threshold(*before)
+    assert result.exit_code == 0, result.output
+    assert seen == [CPYTHON_COLLECTION]

@@ -6,6 +6,7 @@ at the top: ``fraudops --help`` then answers without loading them.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +31,14 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console(stderr=True)
+
+# A command's imports (MLflow, XGBoost, scikit-learn, pyiceberg) make a million objects that live
+# until it exits. At CPython's threshold (a collection every 700 new objects) the collector
+# walks them again and again while they load: a command collects every 50,000 instead (a
+# second off `fraudops demo`'s imports). A server goes back to CPython's thresholds: the API
+# freezes its model's objects once loaded instead (fraudops.api.holder).
+CPYTHON_COLLECTION = gc.get_threshold()
+COMMAND_COLLECTION = (50_000, 20, 100)
 
 
 @app.callback()

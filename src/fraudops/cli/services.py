@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from fraudops.cli.common import app, console, out, settings
+from fraudops.cli.common import CPYTHON_COLLECTION, app, console, out, settings
 
 if TYPE_CHECKING:
     from fraudops.config import Settings
@@ -24,6 +25,7 @@ def serve_demo(settings: Settings, *, port: int, ui_port: int) -> None:
         out.print("score a transaction:")
         out.print(curl, soft_wrap=True, highlight=False, markup=False)
         console.print("Ctrl-C stops the API and the MLflow UI.")
+        gc.set_threshold(*CPYTHON_COLLECTION)
         server.serve(settings, host="127.0.0.1", port=port, workers=1)
 
 
@@ -43,6 +45,7 @@ def serve(
     """Serve the scoring API on the production model (docs at /docs); Ctrl-C stops it."""
     from fraudops.api import server
 
+    gc.set_threshold(*CPYTHON_COLLECTION)
     server.serve(settings(), host=host, port=port, workers=workers, access_log=access_log)
 
 
