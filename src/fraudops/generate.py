@@ -8,8 +8,13 @@ those days and of earlier ones). Rerunning the same days overwrites both, never 
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
+import pickle
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -17,6 +22,7 @@ import pyarrow.compute as pc
 from fraudops import datagen, lake
 from fraudops.config import Settings
 from fraudops.engine import Engine
+from fraudops.errors import FraudOpsError
 from fraudops.schema import LABEL, label_event_schema
 
 
@@ -76,6 +82,90 @@ def generate(
         snapshot_id=snapshot_id,
         labels_snapshot_id=labels_snapshot_id,
     )
+
+
+def generate_apart(
+    settings: Settings,
+    *,
+    start: dt.date | None = None,
+    days: int | None = None,
+    rows_per_day: int | None = None,
+    on_day: Callable[[dt.date], None] | None = None,
+) -> GenerateResult:
+    """:func:`generate` in a process of its own, leaving this one free for other work.
+
+    Generating holds the GIL most of the time: ``fraudops demo`` loads its training stack and
+    creates MLflow's store meanwhile, and only a second process lets both use the machine's
+    cores. ``on_day`` runs here, as the child reports each day; the child's error is raised
+    here.
+    """
+    spawn = multiprocessing.get_context("spawn")  # never fork a process that runs threads
+    here, there = spawn.Pipe(duplex=False)
+    child = spawn.Process(
+        target=_generate_and_report,
+        args=(there, settings, start, days, rows_per_day),
+        name="fraudops-generate",
+        daemon=True,
+    )
+    child.start()
+    there.close()
+    try:
+        while True:
+            try:
+                kind, value = here.recv()
+            except EOFError:
+                child.join()
+                raise RuntimeError(
+                    f"the generating process ended with exit code {child.exitcode}"
+                ) from None
+            if kind == "day" and on_day:
+                on_day(value)
+            elif kind == "error":
+                raise value
+            elif kind == "done":
+                return value  # type: ignore[no-any-return]
+    finally:
+        here.close()
+        child.join(timeout=30)
+        if child.is_alive():  # interrupted here: the child's work is rerun next time
+            child.kill()
+            child.join()
+
+
+def _generate_and_report(
+    conn: Connection,
+    settings: Settings,
+    start: dt.date | None,
+    days: int | None,
+    rows_per_day: int | None,
+) -> None:
+    message: tuple[str, Any]
+    try:
+        result = generate(
+            settings,
+            start=start,
+            days=days,
+            rows_per_day=rows_per_day,
+            on_day=lambda day: conn.send(("day", day)),
+        )
+        message = ("done", result)
+    except Exception as exc:  # noqa: BLE001  (raised again in the parent)
+        message = ("error", _portable(exc))
+    try:
+        conn.send(message)
+    finally:
+        conn.close()
+
+
+def _portable(exc: Exception) -> Exception:
+    """The error, with the child's traceback as a note, if it crosses a pipe; else its text."""
+    if not isinstance(exc, FraudOpsError):  # a user-fixable error is one line as it is
+        exc.add_note("in the generating process:\n" + "".join(traceback.format_exception(exc)))
+    try:
+        pickle.loads(pickle.dumps(exc))  # noqa: S301  (our own bytes)
+    except Exception:  # noqa: BLE001  (an error that does not unpickle: its text)
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
 
 
 def _in_process(

@@ -122,3 +122,39 @@ def test_a_pinned_read_is_made_once_and_a_new_snapshot_read_anew(settings):
     generate.generate(settings, start=D0 + dt.timedelta(days=6), days=1, rows_per_day=500)
     newer = lake.read_labelled(catalog, lake.pin(catalog), maturity_days=2)
     assert newer.rows == first.rows + 500
+
+
+def test_generating_apart_writes_what_generating_here_writes(tmp_path):
+    """``fraudops demo`` fills the lake from a process of its own: the same rows and events."""
+    here, apart = make_settings(tmp_path / "here"), make_settings(tmp_path / "apart")
+    days: list[dt.date] = []
+    mine = generate.generate(here, start=D0, days=3, rows_per_day=500)
+    theirs = generate.generate_apart(apart, start=D0, days=3, rows_per_day=500, on_day=days.append)
+
+    assert days == [D0, D0 + dt.timedelta(days=1), D0 + dt.timedelta(days=2)]
+    assert (theirs.rows, theirs.fraud_rows, theirs.label_events) == (
+        mine.rows,
+        mine.fraud_rows,
+        mine.label_events,
+    )
+    for settings, result in ((here, mine), (apart, theirs)):
+        table = lake.transactions_table(lake.open_catalog(settings))
+        assert table.current_snapshot().snapshot_id == result.snapshot_id
+    rows = [
+        lake.read_transactions(lake.transactions_table(lake.open_catalog(s))).sort_by(
+            "transaction_id"
+        )
+        for s in (here, apart)
+    ]
+    assert rows[0].equals(rows[1])
+
+
+def test_an_error_while_generating_apart_is_raised_here(tmp_path):
+    settings = make_settings(tmp_path / "home")
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the warehouse should be")
+    broken = settings.model_copy(update={"warehouse": (blocked / "warehouse").as_uri()})
+
+    with pytest.raises(Exception, match="not-a-directory") as raised:
+        generate.generate_apart(broken, start=D0, days=1, rows_per_day=500)
+    assert any("in the generating process" in note for note in raised.value.__notes__)

@@ -20,6 +20,7 @@ from fraudops.cli.common import (
     settings,
     settings_for,
 )
+from fraudops.engine import Engine
 
 if TYPE_CHECKING:  # for the signatures only: the modules load when a command runs
     from fraudops.config import Settings
@@ -29,10 +30,15 @@ if TYPE_CHECKING:  # for the signatures only: the modules load when a command ru
 
 
 def run_generate(
-    settings: Settings, start: dt.date | None, days: int | None, rows: int | None
+    settings: Settings,
+    start: dt.date | None,
+    days: int | None,
+    rows: int | None,
+    *,
+    apart: bool = False,
 ) -> GenerateResult:
-    """Generate days into the lake with a progress bar."""
-    from fraudops.generate import generate
+    """Generate days into the lake with a progress bar (``apart``: in a process of its own)."""
+    from fraudops.generate import generate, generate_apart
 
     n_days = days if days is not None else settings.days
     with progress_bar() as progress:
@@ -41,7 +47,8 @@ def run_generate(
         def on_day(day: dt.date) -> None:
             progress.update(task, advance=1, description=f"generated {day}")
 
-        result = generate(settings, start=start, days=n_days, rows_per_day=rows, on_day=on_day)
+        step = generate_apart if apart else generate
+        result = step(settings, start=start, days=n_days, rows_per_day=rows, on_day=on_day)
         progress.update(task, advance=1, description="written to the lake")
     return result
 
@@ -191,11 +198,12 @@ def demo(
 
     s = settings()
     t0 = time.perf_counter()
-    # every step runs, each as soon as what it needs is there: on a second core, MLflow's
-    # store while the lake fills, and the API's card histories while the model trains
+    # every step runs, each as soon as what it needs is there: the lake fills in a second
+    # process while this one loads the training stack and creates MLflow's store, and the
+    # API's card histories load while the model trains
     with ThreadPoolExecutor(1, thread_name_prefix="fraudops-demo") as side:
         tracking_ready = side.submit(prepare_training, s)
-        gen = run_generate(s, None, None, None)
+        gen = run_generate(s, None, None, None, apart=s.engine is Engine.IN_PROCESS)
         out.print(
             f"lake: {gen.rows:,} transactions ({gen.fraud_rows:,} fraud), {gen.label_events:,} "
             f"label events reported so far; snapshot {gen.snapshot_id}"
