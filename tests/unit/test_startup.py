@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,21 @@ REPORT = f"""
 import json, sys
 print(json.dumps(sorted(m for m in {UNWANTED!r} if m in sys.modules)))
 """
+
+
+def last_json_line(code: str, home: Path, **env: str) -> Any:
+    """Run ``code`` in a fresh interpreter (no CI or pytest variables); its last line, as JSON."""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"FRAUDOPS_HOME": str(home), "PATH": "/usr/bin:/bin", **env},
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
 
 CASES = {
     "import fraudops.api.app": "import fraudops.api.app\n",
@@ -48,20 +64,9 @@ CASES = {
 
 @pytest.mark.parametrize("case", CASES)
 def test_start_imports_no_training_spark_or_mlflow_server_module(case: str, tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", CASES[case] + REPORT],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={
-            "FRAUDOPS_HOME": str(tmp_path),
-            "FRAUDOPS_API_KEYS": "start-test-key-0123456789abcdef",
-            "PATH": "/usr/bin:/bin",
-        },
+    loaded = last_json_line(
+        CASES[case] + REPORT, tmp_path, FRAUDOPS_API_KEYS="start-test-key-0123456789abcdef"
     )
-    assert done.returncode == 0, done.stderr
-    loaded = json.loads(done.stdout.strip().splitlines()[-1])
     assert loaded == [], f"{case} imported {loaded}"
 
 
@@ -71,16 +76,7 @@ LAKE = ("pyiceberg", "sqlalchemy", "pandas")
 
 def test_empty_inbox_pass_imports_no_lake(tmp_path: Path) -> None:
     report = REPORT.replace(repr(UNWANTED), repr(LAKE))
-    done = subprocess.run(
-        [sys.executable, "-c", CASES["fraudops score-inbox, empty inbox"] + report],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={"FRAUDOPS_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
-    )
-    assert done.returncode == 0, done.stderr
-    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    loaded = last_json_line(CASES["fraudops score-inbox, empty inbox"] + report, tmp_path)
     assert loaded == [], f"an empty inbox's pass imported {loaded}"
 
 
@@ -101,16 +97,7 @@ MLFLOW_USERS = {
 @pytest.mark.parametrize("case", MLFLOW_USERS)
 def test_mlflow_telemetry_is_off_where_fraudops_imports_mlflow(case: str, tmp_path: Path) -> None:
     """Nothing fetches from the internet at run time: MLflow's usage telemetry would."""
-    done = subprocess.run(
-        [sys.executable, "-c", MLFLOW_USERS[case] + TELEMETRY],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={"FRAUDOPS_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},  # no CI, no pytest
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1]) is True
+    assert last_json_line(MLFLOW_USERS[case] + TELEMETRY, tmp_path) is True
 
 
 COLLECTION = """
@@ -129,16 +116,7 @@ def test_a_command_collects_less_often_and_exits_without_collecting(tmp_path: Pa
     """Its imports' objects are not walked over and over; at exit they are frozen, not collected."""
     from fraudops.cli.common import COMMAND_COLLECTION
 
-    done = subprocess.run(
-        [sys.executable, "-c", COLLECTION],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={"FRAUDOPS_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
-    )
-    assert done.returncode == 0, done.stderr
-    threshold, frozen = json.loads(done.stdout.strip().splitlines()[-1])
+    threshold, frozen = last_json_line(COLLECTION, tmp_path)
     assert tuple(threshold) == COMMAND_COLLECTION
     assert frozen
 
