@@ -158,3 +158,17 @@ def test_an_error_while_generating_apart_is_raised_here(tmp_path):
     with pytest.raises(Exception, match="not-a-directory") as raised:
         generate.generate_apart(broken, start=D0, days=1, rows_per_day=500)
     assert any("in the generating process" in note for note in raised.value.__notes__)
+
+
+def test_generating_apart_stops_the_child_when_this_process_stops(tmp_path):
+    """Stopped here (the progress callback fails on the first day, as Ctrl-C would), the child
+    stops too: its next report finds the pipe closed, and it never writes the lake."""
+    settings = make_settings(tmp_path / "home")
+
+    def interrupted(_day: dt.date) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        generate.generate_apart(settings, start=D0, days=60, rows_per_day=5_000, on_day=interrupted)
+    # the child was stopped while generating: it never got to write the lake
+    assert lake.transactions_table(lake.open_catalog(settings)).current_snapshot() is None
