@@ -48,7 +48,7 @@ def main() -> None:
         guarded(lambda: app(standalone_mode=True))
     finally:
         # the interpreter's exit collects every object the imports made, again and again as it
-        # clears the modules (2 s after training, MLflow alone 1 s): frozen, they are freed
-        # without that, and atexit handlers still run
+        # clears the modules: frozen, they are freed without that, and atexit handlers still
+        # run (`python -m bench.startup` times the commands)
         gc.freeze()
     sys.exit(0)

@@ -34,9 +34,9 @@ console = Console(stderr=True)
 
 # A command's imports (MLflow, XGBoost, scikit-learn, pyiceberg) make a million objects that live
 # until it exits. At CPython's threshold (a collection every 700 new objects) the collector
-# walks them again and again while they load: a command collects every 50,000 instead (a
-# second off `fraudops demo`'s imports). A server goes back to CPython's thresholds: the API
-# freezes its model's objects once loaded instead (fraudops.api.holder).
+# walks them again and again while they load: a command collects every 50,000 instead. A
+# server goes back to CPython's thresholds: the API freezes its model's objects once loaded
+# instead (fraudops.api.holder).
 CPYTHON_COLLECTION = gc.get_threshold()
 COMMAND_COLLECTION = (50_000, 20, 100)
 
