@@ -6,13 +6,15 @@ import datetime as dt
 import fcntl
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from fraudops import inbox, registry
+from fraudops import inbox, modelimports, registry
 from fraudops.cli import app
 from fraudops.config import Settings, get_settings
 from fraudops.demo import sample_csv
@@ -134,3 +136,39 @@ def test_a_failed_file_gives_a_failing_exit_code(
     assert result.exit_code == 1, result.output
     assert "failed" in result.stdout
     assert names(cli_env, "claimed") == ["cli.csv"]  # in flight, for the next run
+
+
+LEAN_RUN = """
+import contextlib, io, json, sys
+sys.argv = ['fraudops', 'score-inbox', '--json']
+from fraudops.cli import app
+with contextlib.redirect_stdout(io.StringIO()) as printed:
+    app(standalone_mode=False)
+summary = json.loads(printed.getvalue())
+print(json.dumps([summary["rows_scored"], [m for m in ("sklearn", "pyspark") if m in sys.modules]]))
+"""
+
+
+def test_cli_scores_with_a_model_loaded_without_scikit_learn(cli_env: Settings) -> None:
+    """`fraudops score-inbox` trains nothing: its model loads as the API's does, lean."""
+    inbox.drop_file(cli_env, "lean.csv", sample_csv(rows=100))
+    env = {k: v for k, v in os.environ.items() if k.startswith("FRAUDOPS_")}
+    done = subprocess.run(
+        [sys.executable, "-c", LEAN_RUN],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        env={**env, "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    scored, loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert scored == 93  # the file's 100 rows less its 7 bad ones
+    assert loaded == [], f"scoring the inbox imported {loaded}"
+
+
+def test_scoring_only_is_said_for_the_command_alone() -> None:
+    """A process that trains after the command (dag.test(), the demo) loads the full libraries."""
+    with modelimports.scoring_only():
+        assert modelimports._scoring_only
+    assert not modelimports._scoring_only

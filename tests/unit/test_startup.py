@@ -89,7 +89,7 @@ print(json.dumps(telemetry.get_telemetry_client() is None))
 MLFLOW_USERS = {
     "the CLI": CASES["fraudops score-inbox, empty inbox"],
     "the API's model load": (
-        "from fraudops.api.imports import import_model_libraries\nimport_model_libraries()\n"
+        "from fraudops.modelimports import import_model_libraries\nimport_model_libraries()\n"
     ),
 }
 

@@ -22,7 +22,6 @@ import anyio.to_thread
 import numpy as np
 
 from fraudops.api.cache import META_FILE, SCORER_FOLDER, ModelCache
-from fraudops.api.imports import import_model_libraries
 from fraudops.api.metrics import Metrics
 from fraudops.cardhistory import VERSION as HISTORY_VERSION
 from fraudops.cardhistory.stores import HistoryStore
@@ -30,6 +29,7 @@ from fraudops.config import Settings
 from fraudops.errors import FraudOpsError, redact
 from fraudops.features import FEATURE_NAMES
 from fraudops.modelcard import operating_point
+from fraudops.modelimports import import_model_libraries
 from fraudops.scoring import FraudScorer
 
 if TYPE_CHECKING:

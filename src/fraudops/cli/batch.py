@@ -67,7 +67,10 @@ def score_inbox(
     engine: EngineOption = None,
 ) -> None:
     """Score each new CSV in the inbox's incoming/ once: outbox, fraud.scores, quarantine."""
-    summary = run_score_inbox(settings_for(engine), show_progress=not as_json)
+    from fraudops.modelimports import scoring_only
+
+    with scoring_only():  # this process trains nothing: its model loads without scikit-learn
+        summary = run_score_inbox(settings_for(engine), show_progress=not as_json)
     if as_json:
         out.print_json(json.dumps(summary.as_dict(), default=str))
     else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fraudops import registry
+from fraudops import modelimports, registry
 from fraudops.config import Settings
 from fraudops.scoring import FraudScorer
 
@@ -17,6 +17,7 @@ class Scorers:
 
     def get(self, version: str | None) -> tuple[FraudScorer, str]:
         """The pinned version's scorer, or production's when nothing is pinned yet."""
+        modelimports.before_model_load()
         if version is None:
             if self.production is None:
                 scorer, self.production = registry.load_production_scorer(self.settings)
