@@ -113,7 +113,8 @@ def test_killed_after_any_write_then_rerun_scores_each_row_once(
         for name, data in files.items():
             put(settings, f"incoming/{name}", data)
         child = forkserver.Process(  # type: ignore[attr-defined]
-            target=crashing.run_until_killed, args=(settings, scorer_dir, version, kill_after)
+            target=crashing.run_until_killed,
+            args=(settings, scorer_dir, version, kill_after, str(tmp_path / "tmp")),
         )
         child.start()
         child.join(timeout=300)

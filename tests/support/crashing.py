@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import signal
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,16 @@ WRITES: dict[type, tuple[str, ...]] = {
 }
 
 
-def run_until_killed(settings: Settings, scorer_dir: str, version: str, kill_after: int) -> None:
-    """Score the inbox; die by SIGKILL right after write number ``kill_after``."""
+def run_until_killed(
+    settings: Settings, scorer_dir: str, version: str, kill_after: int, tmp: str
+) -> None:
+    """Score the inbox; die by SIGKILL right after write number ``kill_after``.
+
+    A killed run leaves its temporary files behind (an S3 inbox's staging folder): they go
+    to ``tmp``, the test's own folder, not the machine's /tmp.
+    """
+    os.makedirs(tmp, exist_ok=True)
+    tempfile.tempdir = tmp
     writes = 0
 
     def counted(fn: Callable[..., Any]) -> Callable[..., Any]:
