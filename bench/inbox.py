@@ -17,6 +17,9 @@ the timed region, as a nightly run would):
 * fraudops CLI: ``fraudops score-inbox`` as a new process, its start and imports included
   (warmed by one CLI run on the small file: the page cache and bytecode).
 
+Each contender also reports the CPU seconds of its timed run (every thread): on a 2-core
+machine a run cannot take less than half its CPU time.
+
 Goals (issue 13): fraudops in process >= 700k rows/s, >= 0.6x the stage sum, >= 1.0x the
 pyarrow script; the CLI >= 400k rows/s; peak memory < 1 GiB.
 
@@ -51,6 +54,12 @@ Stages = dict[str, float]
 
 def _peak_mib(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
+
+
+def _cpu_s(who: int = resource.RUSAGE_SELF) -> float:
+    """CPU seconds so far (user + system, every thread)."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_pandas(csv: Path, scorer_dir: Path, out: Path, stages: Stages) -> int:
@@ -157,20 +166,24 @@ def child(argv: list[str]) -> None:
     warm: Stages = {}
     if kind == "fraudops-cli":
         run_cli(small, home, out / "warm", warm)
-        t0 = time.perf_counter()
+        c0, t0 = _cpu_s(resource.RUSAGE_CHILDREN), time.perf_counter()
         rows = run_cli(csv, home, out / "big", {})
         seconds = time.perf_counter() - t0
+        cpu = _cpu_s(resource.RUSAGE_CHILDREN) - c0
         peak = _peak_mib(resource.RUSAGE_CHILDREN)
-        print(json.dumps({"rows": rows, "seconds": seconds, "peak_mib": peak, "stages": {}}))
+        done = {"rows": rows, "seconds": seconds, "cpu_s": cpu, "peak_mib": peak, "stages": {}}
+        print(json.dumps(done))
         return
     run = RUNS[kind]
     target = home if kind == "fraudops" else scorer_dir
     run(small, target, out / "warm", warm)
     stages: Stages = {}
-    t0 = time.perf_counter()
+    c0, t0 = _cpu_s(), time.perf_counter()
     rows = run(csv, target, out / "big", stages)
     seconds = time.perf_counter() - t0
-    print(json.dumps({"rows": rows, "seconds": seconds, "peak_mib": _peak_mib(), "stages": stages}))
+    cpu = _cpu_s() - c0
+    done = {"rows": rows, "seconds": seconds, "cpu_s": cpu, "peak_mib": _peak_mib()}
+    print(json.dumps({**done, "stages": stages}))
 
 
 def measure(
@@ -269,8 +282,9 @@ def report(results: dict[str, dict[str, Any]], rows: int) -> None:
     ours = rate.get("fraudops")
     for kind, r in results.items():
         ratio = f"fraudops / this = {ours / rate[kind]:.2f}x" if ours else ""
+        cpu = f"cpu {r['cpu_s']:6.2f} s" if "cpu_s" in r else " " * 12
         print(
-            f"{LABELS[kind]:<66} {rate[kind]:>10,.0f} rows/s  {r['seconds']:6.2f} s  "
+            f"{LABELS[kind]:<66} {rate[kind]:>10,.0f} rows/s  {r['seconds']:6.2f} s  {cpu}  "
             f"peak {r['peak_mib']:,.0f} MiB  {ratio}  {r.get('detail', '')}"
         )
     goals = []
