@@ -21,6 +21,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -113,11 +114,12 @@ def main(argv: list[str] | None = None) -> None:
         print("training a 200-tree model and registering it (embedded MLflow)", flush=True)
         _, scorer_dir = build_model(work / "home")
         servers = targets(work, args.workers)
+        pids: dict[str, int] = {}
         for target in servers:
             log = work / f"server-{servers.index(target)}.log"
-            running.enter_context(
+            pids[target.name] = running.enter_context(
                 server(target.cmd, env=target.env, ready_url=target.ready, log=log)
-            )
+            ).pid
         print(
             f"wrk -t2: one transaction per request at {CONNECTIONS} connections, {BATCH_ROWS} "
             f"per request at {BATCH_CONNECTIONS}; {args.seconds:g} s runs after 2 s warm-ups; "
@@ -128,7 +130,8 @@ def main(argv: list[str] | None = None) -> None:
         for round_no in range(1, args.rounds + 1):
             print(f"round {round_no}", flush=True)
             for target in servers:
-                runs[target.name].append(measure(target, seconds=args.seconds, work=work))
+                got = measure(target, seconds=args.seconds, work=work, pid=pids[target.name])
+                runs[target.name].append(got)
         running.close()
         scoring, explaining, rows = batch_rows_per_s(scorer_dir)
     best = {
@@ -154,6 +157,11 @@ def main(argv: list[str] | None = None) -> None:
         f"explain vs plain, one transaction per request: {ratio:.2f}x (goal >= {GOAL:g}x: "
         f"{'met' if ratio >= GOAL else 'MISSED'}); {BATCH_ROWS}-transaction requests "
         f"{batch_ratio:.2f}x; failed requests {errors}"
+    )
+    cpu = {name: statistics.median(p.cpu_ms for p in pairs) for name, pairs in runs.items()}
+    print(
+        "server CPU per single-transaction request (median of the rounds; every thread of "
+        "the server's processes): " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cpu.items())
     )
     print(
         f"batch, in process, {rows:,} rows: scoring {scoring:,.0f} rows/s, explanations "
