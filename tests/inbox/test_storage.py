@@ -6,6 +6,10 @@ moto's S3 server stands in for MinIO (no MinIO binary exists for these machines)
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,3 +126,43 @@ def test_a_local_symlink_is_listed_as_a_link_never_followed(tmp_path: Path) -> N
     store.move("incoming/link.csv", "quarantine/link.csv")
     assert (tmp_path / "inbox" / "quarantine" / "link.csv").is_symlink()
     assert secret.read_text() == "do not read"
+
+
+KILLED_RUN = """
+import os, signal, sys, tempfile
+tempfile.tempdir = sys.argv[1]
+from fraudops.config import Settings
+from fraudops.inbox.storage.s3 import S3Storage
+store = S3Storage("s3://inbox/in", Settings(_env_file=None, home=sys.argv[2]))
+(store.staging / "f-input").write_bytes(b"a copy of the input")
+print(store.staging, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_killed_s3_runs_staging_is_removed_by_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed mid-file leaves its local copies; the next run on the machine removes them."""
+    home = tmp_path / "home"
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_RUN, str(tmp_path), str(home)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    left = Path(killed.stdout.strip())
+    assert (left / "f-input").exists()  # what the killed run left behind
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    store = S3Storage("s3://inbox/in", make_settings(home))
+    mine = store.staging
+    assert not left.exists()
+    assert mine.parent == left.parent and mine.exists()  # its own folder is kept while it runs
+    other = S3Storage("s3://inbox/in", make_settings(home))  # a live process's folder is kept
+    assert mine.exists() and other.staging.exists()
+    other.close()
+    store.close()
+    assert not mine.exists()

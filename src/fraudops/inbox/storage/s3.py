@@ -7,10 +7,11 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import socket
-import tempfile
 import time
 import uuid
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from fraudops.config import Settings
 from fraudops.errors import FraudOpsError
 from fraudops.inbox.storage.base import Entry, InboxLock, Kind, LockLost, Storage
+from fraudops.inbox.storage.staging import own_staging
 
 
 class _LeaseLock(InboxLock):
@@ -165,7 +167,8 @@ class S3Storage(Storage):
                 response_checksum_validation="when_required",
             ),
         )
-        self._tmp = tempfile.TemporaryDirectory(prefix="fraudops-inbox-")
+        self._staging = own_staging()
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._staging, ignore_errors=True)
         self._local: dict[str, Path] = {}  # key -> local copy made in this run
 
     def _key(self, key: str) -> str:
@@ -173,8 +176,8 @@ class S3Storage(Storage):
 
     @property
     def staging(self) -> Path:
-        """A temporary folder removed by :meth:`close`."""
-        return Path(self._tmp.name)
+        """A local folder removed by :meth:`close` (or by a later run, if this one is killed)."""
+        return self._staging
 
     def ensure(self) -> None:
         """Fail with one clear message when the bucket is missing or unreachable."""
@@ -279,4 +282,4 @@ class S3Storage(Storage):
 
     def close(self) -> None:
         """Remove the local staging folder."""
-        self._tmp.cleanup()
+        self._cleanup()
