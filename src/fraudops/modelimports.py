@@ -28,6 +28,11 @@ def import_model_libraries() -> None:
     """Import MLflow and XGBoost once, leaving out their optional Spark and scikit-learn parts."""
     # nothing fetches from the internet at run time: MLflow's usage telemetry starts on import
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # OpenMP (XGBoost's threads) reads this when XGBoost loads. Between two parallel calls
+    # its idle threads spin for a while by default: right for training's back-to-back rounds,
+    # a waste beside a server's event loop, whose TreeSHAP passes come every few milliseconds
+    # (CPU per explained request: `make bench ARGS=explain`). A scoring process lets them sleep.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     hidden = [name for name in NOT_SERVED if name not in sys.modules]
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]  # None: "not installed"

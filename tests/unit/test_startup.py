@@ -7,6 +7,7 @@ which of the modules that only training, Spark or the MLflow server need it load
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -144,3 +145,34 @@ def test_the_api_server_collects_at_cpython_thresholds(
         gc.set_threshold(*before)
     assert result.exit_code == 0, result.output
     assert seen == [CPYTHON_COLLECTION]
+
+
+SPIN = re.compile(r"GOMP_SPINCOUNT = '(\d+)'")
+OPENMP_CASES = {  # (code, OMP_WAIT_POLICY set by the user, XGBoost's threads spin for)
+    "a scoring process": (MLFLOW_USERS["the API's model load"], None, "0"),
+    "a scoring process, the user's own policy": (
+        MLFLOW_USERS["the API's model load"],
+        "ACTIVE",
+        "30000000000",
+    ),
+    "training": ("import fraudops.train\n", None, "300000"),  # OpenMP's default: spin a while
+}
+
+
+@pytest.mark.parametrize("case", OPENMP_CASES)
+def test_xgboost_threads_sleep_between_calls_only_in_scoring_processes(
+    case: str, tmp_path: Path
+) -> None:
+    """A server's TreeSHAP passes leave OpenMP's threads idle between calls: there they sleep."""
+    code, policy, spins = OPENMP_CASES[case]
+    env = {"FRAUDOPS_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "OMP_DISPLAY_ENV": "VERBOSE"}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**env, "OMP_WAIT_POLICY": policy} if policy else env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert SPIN.findall(done.stderr) == [spins], done.stderr[-2000:]
