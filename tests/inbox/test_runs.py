@@ -6,8 +6,6 @@ import datetime as dt
 import fcntl
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from fraudops.demo import sample_csv
 from fraudops.errors import FraudOpsError
 from fraudops.inbox.storage import open_storage
 from fraudops.inbox.storage.s3 import S3Storage
+from tests.support.fresh import run_fresh
 from tests.support.inbox import names, put
 
 
@@ -153,15 +152,7 @@ def test_cli_scores_with_a_model_loaded_without_scikit_learn(cli_env: Settings) 
     """`fraudops score-inbox` trains nothing: its model loads as the API's does, lean."""
     inbox.drop_file(cli_env, "lean.csv", sample_csv(rows=100))
     env = {k: v for k, v in os.environ.items() if k.startswith("FRAUDOPS_")}
-    done = subprocess.run(
-        [sys.executable, "-c", LEAN_RUN],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        env={**env, "PATH": "/usr/bin:/bin"},
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_fresh(LEAN_RUN, env)
     scored, loaded = json.loads(done.stdout.strip().splitlines()[-1])
     assert scored == 93  # the file's 100 rows less its 7 bad ones
     assert loaded == [], f"scoring the inbox imported {loaded}"

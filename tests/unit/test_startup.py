@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.fresh import run_fresh
 
 # imported only by the commands that use them (SciPy: via scikit-learn and XGBoost)
 UNWANTED = ("pyspark", "scipy", "sklearn", "xgboost", "mlflow", "mlflow.server")
@@ -26,15 +26,7 @@ print(json.dumps(sorted(m for m in {UNWANTED!r} if m in sys.modules)))
 
 def last_json_line(code: str, home: Path, **env: str) -> Any:
     """Run ``code`` in a fresh interpreter (no CI or pytest variables); its last line, as JSON."""
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={"FRAUDOPS_HOME": str(home), "PATH": "/usr/bin:/bin", **env},
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_fresh(code, {"FRAUDOPS_HOME": str(home), **env})
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -165,14 +157,6 @@ def test_xgboost_threads_sleep_between_calls_only_in_scoring_processes(
 ) -> None:
     """A server's TreeSHAP passes leave OpenMP's threads idle between calls: there they sleep."""
     code, policy, spins = OPENMP_CASES[case]
-    env = {"FRAUDOPS_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "OMP_DISPLAY_ENV": "VERBOSE"}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**env, "OMP_WAIT_POLICY": policy} if policy else env,
-    )
-    assert done.returncode == 0, done.stderr
+    env = {"FRAUDOPS_HOME": str(tmp_path), "OMP_DISPLAY_ENV": "VERBOSE"}
+    done = run_fresh(code, {**env, "OMP_WAIT_POLICY": policy} if policy else env)
     assert SPIN.findall(done.stderr) == [spins], done.stderr[-2000:]
