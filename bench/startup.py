@@ -113,7 +113,7 @@ SEEDS = itertools.count(1)  # every dropped file differs: none is skipped as a d
 
 
 def inbox_file(env: dict[str, str], inbox: Path, count: int) -> Callable[[], None]:
-    """``fraudops score-inbox`` on a new 1,000-row CSV, made in advance (its write: < 1 ms)."""
+    """``fraudops score-inbox`` on a new 1,000-row CSV, made before any clock starts."""
     from fraudops.demo import sample_csv
 
     files = [sample_csv(rows=1_000, seed=next(SEEDS)) for _ in range(count)]
