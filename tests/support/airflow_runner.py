@@ -181,7 +181,8 @@ def run(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def main() -> None:
     # as the fraudops CLI does: collect every 50,000 new objects while the DAGs' imports load,
-    # and freeze what is left before exit instead of collecting it again (cli.COMMAND_COLLECTION)
+    # and freeze what is left before exit instead of collecting it again. The values of
+    # cli.common.COMMAND_COLLECTION, not imported: `describe` checks DAG parsing imports no fraudops
     gc.set_threshold(50_000, 20, 100)
     command = sys.argv[1]
     if command == "describe":
