@@ -24,8 +24,13 @@ NOT_SERVED = ("pyspark", "sklearn")
 _scoring_only = False
 
 
-def import_model_libraries() -> None:
-    """Import MLflow and XGBoost once, leaving out their optional Spark and scikit-learn parts."""
+def scoring_environment() -> None:
+    """Set the environment a scoring process's model libraries read when they load.
+
+    Call it first, from the main thread, before threads start processes: a process started
+    from one thread while another adds a variable reads the environment mid-change (its
+    exec fails silently, with exit code 255). The API calls it in ``create_app``.
+    """
     # nothing fetches from the internet at run time: MLflow's usage telemetry starts on import
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     # OpenMP (XGBoost's threads) reads this when XGBoost loads. Between two parallel calls
@@ -33,6 +38,11 @@ def import_model_libraries() -> None:
     # a waste beside a server's event loop, whose TreeSHAP passes come every few milliseconds
     # (CPU per explained request: `make bench ARGS=explain`). A scoring process lets them sleep.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def import_model_libraries() -> None:
+    """Import MLflow and XGBoost once, leaving out their optional Spark and scikit-learn parts."""
+    scoring_environment()  # already set where the process called it first: nothing written
     hidden = [name for name in NOT_SERVED if name not in sys.modules]
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]  # None: "not installed"
@@ -49,6 +59,7 @@ def import_model_libraries() -> None:
 def scoring_only() -> Iterator[None]:
     """Within: this process only scores, so a first model load imports the lean way."""
     global _scoring_only
+    scoring_environment()
     _scoring_only = True
     try:
         yield

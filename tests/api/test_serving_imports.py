@@ -1,4 +1,5 @@
-"""A serving process loads its model without Spark, scikit-learn or MLflow's server.
+"""A serving process loads its model without Spark, scikit-learn or MLflow's server, and
+settles its environment before its threads start processes.
 
 Run in a fresh interpreter: this one imported all of them already.
 """
@@ -8,11 +9,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from fraudops.config import Settings
 from tests.support.api import serve_env
+from tests.support.startorder import env_writes_before_last_start
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -45,3 +50,47 @@ def test_the_api_loads_its_model_without_spark_sklearn_or_the_mlflow_server(
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report == {"ready": 200, "loaded": []}
+
+
+WRITES_ENV = """
+import json, os
+from fastapi.testclient import TestClient
+from fraudops.api import create_app
+from tests.support.startorder import record
+
+app = create_app()
+events = record()
+with TestClient(app) as client:
+    ready = client.get("/health/ready").status_code
+print(json.dumps({"ready": ready, "events": events, "omp": os.environ.get("OMP_WAIT_POLICY")}))
+"""
+
+
+def test_the_api_starts_its_processes_before_its_threads_write_the_environment(
+    served_settings: Settings,
+) -> None:
+    """The lifespan starts the committer's processes, then loads the model in a thread.
+
+    MLflow and XGBoost write the environment as they load: no process start may overlap
+    that (tests/support/startorder.py says why; the committer or the resource tracker died
+    one start in three when they overlapped). ``create_app`` sets the variables the model
+    libraries read before any thread runs.
+    """
+    env = serve_env(served_settings)
+    for name in ("OMP_WAIT_POLICY", "MLFLOW_DISABLE_TELEMETRY"):  # as a new process has them
+        env.pop(name, None)
+    done = subprocess.run(
+        [sys.executable, "-c", WRITES_ENV],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (report["ready"], report["omp"]) == (200, "PASSIVE")
+    starts = [event for event in report["events"] if event[0] == "started"]
+    assert len(starts) >= 2, report["events"]  # the resource tracker and the committer
+    assert env_writes_before_last_start(report["events"]) == []

@@ -25,6 +25,7 @@ from fraudops.api.shadow import ShadowHolder, ShadowScorer
 from fraudops.cardhistory.stores import HistoryStore, open_store
 from fraudops.config import Settings, get_settings
 from fraudops.errors import redact
+from fraudops.modelimports import scoring_environment
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         FraudOpsError: no API key is configured.
     """
     settings = settings or get_settings()
+    scoring_environment()  # before the lifespan's threads and processes (see its docstring)
     keys, admin_keys = configured_keys(settings)
     metrics = Metrics()
     store = open_store(settings, serving=True)
@@ -71,8 +73,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # the model's first load and the log's first flush's one-time costs, before serving
-        await asyncio.gather(holder.start(), asyncio.to_thread(predictions.start))
+        # Processes first, from this thread: a process started while another thread adds
+        # to the environment (MLflow and XGBoost do as they load) may read it mid-change
+        # and die before it runs. Then the model's first load and the log's first flush's
+        # one-time costs, side by side, before serving.
+        predictions.start()
+        await asyncio.gather(holder.start(), asyncio.to_thread(predictions.warm))
         tasks = [
             asyncio.create_task(holder.poll_forever(), name="fraudops-model-poller"),
             asyncio.create_task(follow_shadow(), name="fraudops-shadow-poller"),

@@ -138,16 +138,21 @@ class PredictionLog:
         self._parts.append(part)
 
     def start(self) -> None:
-        """Pay the first flush's one-time costs now, before serving (a thread may call this).
+        """Start the committer, which opens ``fraud.predictions`` in the background.
 
-        pyarrow's time zones load here (half a second, the GIL held); the committer starts
-        and opens ``fraud.predictions`` in the background (its imports, a second of CPU,
-        never under live traffic). A lake that cannot be opened yet waits for the first flush.
+        Its imports (a second of CPU) never land under live traffic. A lake that cannot be
+        opened yet waits for the first flush.
         """
-        if not self.enabled:
-            return
-        pa.array([dt.datetime.now(dt.UTC)], TS)
-        self._committer.start()
+        if self.enabled:
+            self._committer.start()
+
+    def warm(self) -> None:
+        """Pay the first flush's one-time cost now, before serving (a thread may call this).
+
+        pyarrow's time zones load here: half a second, the GIL held.
+        """
+        if self.enabled:
+            pa.array([dt.datetime.now(dt.UTC)], TS)
 
     def _drop_oldest(self) -> None:
         while self._rows > self.settings.prediction_log_max_rows and (self._parts or self._pending):
