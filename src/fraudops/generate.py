@@ -91,13 +91,16 @@ def generate_apart(
     days: int | None = None,
     rows_per_day: int | None = None,
     on_day: Callable[[dt.date], None] | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> GenerateResult:
     """:func:`generate` in a process of its own, leaving this one free for other work.
 
     Generating holds the GIL most of the time: ``fraudops demo`` loads its training stack and
     creates MLflow's store meanwhile, and only a second process lets both use the machine's
-    cores. ``on_day`` runs here, as the child reports each day; the child's error is raised
-    here.
+    cores. ``on_started`` runs once the child runs: the time to start that other work in a
+    thread (a process started while another thread adds to the environment, as loading
+    MLflow does, may read it mid-change and die before it runs). ``on_day`` runs here, as
+    the child reports each day; the child's error is raised here.
     """
     spawn = multiprocessing.get_context("spawn")  # never fork a process that runs threads
     here, there = spawn.Pipe(duplex=False)
@@ -110,6 +113,8 @@ def generate_apart(
     child.start()
     there.close()
     try:
+        if on_started:
+            on_started()
         while True:
             try:
                 kind, value = here.recv()

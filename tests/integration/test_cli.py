@@ -4,18 +4,24 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def _cli(*args, env):
+def _cli(*args, env, record=None):
+    """``fraudops ARGS``; with ``record``, under tests.support.startorder writing there."""
+    under = ["-m", "tests.support.startorder", str(record)] if record else ["-m"]
     return subprocess.run(
-        [sys.executable, "-m", "fraudops.cli", *args],
+        [sys.executable, *under, "fraudops.cli", *args],
         capture_output=True,
         text=True,
         env=env,
+        cwd=ROOT,
         timeout=600,
     )
 
@@ -31,9 +37,16 @@ def test_demo_twice_then_status(tmp_path):
         FRAUDOPS_PROMOTION_FLOOR="0.1",
         FRAUDOPS_LABEL_MATURITY_DAYS="3",
     )
-    first = _cli("demo", "--no-serve", env=env)
+    order = tmp_path / "order.json"  # the first run records its process and thread starts
+    first = _cli("demo", "--no-serve", env=env, record=order)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "PROMOTED version 1" in first.stdout
+    # the lake's process runs before the thread that loads MLflow starts (startorder says why)
+    events = json.loads(order.read_text())
+    generator = next(i for i, e in enumerate(events) if e[0] == "start" and "fork" in e[2])
+    side = next(i for i, e in enumerate(events) if e[0] == "thread" and "demo" in e[2])
+    started = next(i for i in range(generator, len(events)) if events[i][0] == "started")
+    assert started < side, events[: side + 1]
 
     status = json.loads(_cli("status", "--json", env=env).stdout)
     assert status["lake"]["rows"] == 40_000

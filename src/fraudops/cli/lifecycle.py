@@ -23,6 +23,9 @@ from fraudops.cli.common import (
 from fraudops.engine import Engine
 
 if TYPE_CHECKING:  # for the signatures only: the modules load when a command runs
+    from collections.abc import Callable
+    from concurrent.futures import Future
+
     from fraudops.config import Settings
     from fraudops.gate import Decision
     from fraudops.generate import GenerateResult
@@ -36,8 +39,12 @@ def run_generate(
     rows: int | None,
     *,
     apart: bool = False,
+    on_started: Callable[[], None] | None = None,
 ) -> GenerateResult:
-    """Generate days into the lake with a progress bar (``apart``: in a process of its own)."""
+    """Generate days into the lake with a progress bar (``apart``: in a process of its own).
+
+    ``on_started`` runs once generating has started (``apart``: its process runs).
+    """
     from fraudops.generate import generate, generate_apart
 
     n_days = days if days is not None else settings.days
@@ -47,8 +54,19 @@ def run_generate(
         def on_day(day: dt.date) -> None:
             progress.update(task, advance=1, description=f"generated {day}")
 
-        step = generate_apart if apart else generate
-        result = step(settings, start=start, days=n_days, rows_per_day=rows, on_day=on_day)
+        if apart:
+            result = generate_apart(
+                settings,
+                start=start,
+                days=n_days,
+                rows_per_day=rows,
+                on_day=on_day,
+                on_started=on_started,
+            )
+        else:
+            if on_started:
+                on_started()
+            result = generate(settings, start=start, days=n_days, rows_per_day=rows, on_day=on_day)
         progress.update(task, advance=1, description="written to the lake")
     return result
 
@@ -199,17 +217,25 @@ def demo(
     s = settings()
     t0 = time.perf_counter()
     # every step runs, each as soon as what it needs is there: the lake fills in a second
-    # process while this one loads the training stack and creates MLflow's store, and the
-    # API's card histories load while the model trains
+    # process while this one loads the training stack and creates MLflow's store (in a
+    # thread started once that process runs), and the API's card histories load while the
+    # model trains
     with ThreadPoolExecutor(1, thread_name_prefix="fraudops-demo") as side:
-        tracking_ready = side.submit(prepare_training, s)
-        gen = run_generate(s, None, None, None, apart=s.engine is Engine.IN_PROCESS)
+        preparing: list[Future[None]] = []
+        gen = run_generate(
+            s,
+            None,
+            None,
+            None,
+            apart=s.engine is Engine.IN_PROCESS,
+            on_started=lambda: preparing.append(side.submit(prepare_training, s)),
+        )
         out.print(
             f"lake: {gen.rows:,} transactions ({gen.fraud_rows:,} fraud), {gen.label_events:,} "
             f"label events reported so far; snapshot {gen.snapshot_id}"
         )
         histories = side.submit(backfill, s)  # the API reads and updates card histories there
-        tracking_ready.result()
+        preparing[0].result()
         trained = run_train(s, gen.snapshot_id)
         out.print(
             f"MLflow: registered version {trained.version} "
