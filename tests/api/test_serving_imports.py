@@ -7,17 +7,13 @@ Run in a fresh interpreter: this one imported all of them already.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from fraudops.config import Settings
 from tests.support.api import serve_env
+from tests.support.fresh import run_fresh
 from tests.support.startorder import env_writes_before_last_start
-
-ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -38,16 +34,7 @@ print(json.dumps({{"ready": ready, "loaded": [m for m in {UNWANTED!r} if m in sy
 def test_the_api_loads_its_model_without_spark_sklearn_or_the_mlflow_server(
     served_settings: Settings,
 ) -> None:
-    env = serve_env(served_settings, FRAUDOPS_PREDICTION_LOG="false")
-    done = subprocess.run(
-        [sys.executable, "-c", SERVE_ONCE],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_fresh(SERVE_ONCE, serve_env(served_settings, FRAUDOPS_PREDICTION_LOG="false"))
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report == {"ready": 200, "loaded": []}
 
@@ -79,16 +66,7 @@ def test_the_api_starts_its_processes_before_its_threads_write_the_environment(
     env = serve_env(served_settings)
     for name in ("OMP_WAIT_POLICY", "MLFLOW_DISABLE_TELEMETRY"):  # as a new process has them
         env.pop(name, None)
-    done = subprocess.run(
-        [sys.executable, "-c", WRITES_ENV],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_fresh(WRITES_ENV, env)
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert (report["ready"], report["omp"]) == (200, "PASSIVE")
     starts = [event for event in report["events"] if event[0] == "started"]
