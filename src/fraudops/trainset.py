@@ -49,27 +49,34 @@ def cutoff_of(transactions: pa.Table) -> dt.datetime:
 def label_at(
     transactions: pa.Table, events: pa.Table, *, cutoff: dt.datetime, maturity_days: int
 ) -> Labelled:
-    """Join label events to transactions as known at ``cutoff`` (the latest event wins)."""
+    """Join label events to transactions as known at ``cutoff`` (the latest event wins).
+
+    The transactions' wide table is copied once, by the ``take`` that keeps the mature rows
+    in (event time, id) order: a join, then a filter, then a sort copied it three times,
+    and on a fresh process's memory those copies were most of the read.
+    """
     ts_type = events["reported_at"].type
     events = events.filter(pc.less(events["reported_at"], pa.scalar(cutoff, ts_type)))
     latest = (
         events.sort_by([("reported_at", "ascending")])
         .group_by("transaction_id", use_threads=False)
         .aggregate([("label", "last")])
-        .rename_columns(["transaction_id", "reported_label"])
     )
-    joined = transactions.join(latest, "transaction_id", join_type="left outer")
+    ids = transactions["transaction_id"]
+    reported = latest["label_last"].take(pc.index_in(ids, value_set=latest["transaction_id"]))
     mature_before = cutoff - dt.timedelta(days=maturity_days)
-    mature = pc.less(joined["event_ts"], pa.scalar(mature_before, joined["event_ts"].type))
-    reported = pc.is_valid(joined["reported_label"])
-    label = pc.if_else(reported, joined["reported_label"], pa.scalar(0, pa.int32()))
-    known = int(pc.sum(pc.or_(mature, reported)).as_py() or 0)
-    table = (
-        joined.append_column(LABEL.name, label.cast(pa.int32()))
-        .drop_columns(["reported_label"])
-        .filter(mature)
-        .sort_by([("event_ts", "ascending"), ("transaction_id", "ascending")])
-    )
+    event_ts = transactions["event_ts"]
+    mature = pc.less(event_ts, pa.scalar(mature_before, event_ts.type))
+    known = int(pc.sum(pc.or_(mature, pc.is_valid(reported))).as_py() or 0)
+    keys = pa.table(
+        {"event_ts": event_ts, "transaction_id": ids, "row": np.arange(transactions.num_rows)}
+    ).filter(mature)
+    order = pc.sort_indices(keys, [("event_ts", "ascending"), ("transaction_id", "ascending")])
+    rows = keys["row"].take(order)
+    taken = transactions.take(rows)
+    label = pc.fill_null(reported, 0).cast(pa.int32()).take(rows)
+    # plain fields, as the join gave: the lake's docs and NOT NULLs stay with the lake
+    table = pa.Table.from_arrays([*taken.columns, label], names=[*taken.column_names, LABEL.name])
     return Labelled(table, cutoff, mature_before, transactions.num_rows, known, events.num_rows)
 
 

@@ -122,3 +122,30 @@ def test_the_latest_event_before_the_cutoff_wins() -> None:
         zip(got.table["transaction_id"].to_pylist(), got.table[LABEL.name].to_pylist(), strict=True)
     )
     assert labels == {"disputed": 0, "other": 0}
+
+
+def test_the_labelled_rows_come_in_time_then_id_order_with_plain_fields() -> None:
+    # out of order, two at the same instant, and a NOT NULL field with a doc, as the lake has
+    tx = _tx([("c", 2), ("b", 0), ("young", 9), ("a", 2), ("z", 1)])
+    tx = tx.cast(
+        pa.schema(
+            [
+                pa.field("transaction_id", pa.string(), nullable=False, metadata={"doc": "id"}),
+                tx.schema.field("event_ts"),
+            ]
+        )
+    )
+    events = _events([("a", 2, 1, 3.0)])
+
+    got = label_at(tx, events, cutoff=dt.datetime(2026, 1, 11, tzinfo=UTC), maturity_days=3)
+
+    assert got.table["transaction_id"].to_pylist() == ["b", "z", "a", "c"]
+    assert got.table[LABEL.name].to_pylist() == [0, 0, 1, 0]
+    assert got.table.schema == pa.schema(  # the fields as a join gives them: no doc, nullable
+        [
+            pa.field("transaction_id", pa.string()),
+            pa.field("event_ts", pa.timestamp("us", tz="UTC")),
+            pa.field(LABEL.name, pa.int32()),
+        ]
+    )
+    assert all(field.metadata is None for field in got.table.schema)
