@@ -6,29 +6,22 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-import xgboost as xgb
 
 from fraudops import datagen
 from fraudops.cardhistory import enrich
 from fraudops.demo import sample_csv
-from fraudops.features import FEATURE_NAMES, FEATURE_TYPES, features_from_table
 from fraudops.inbox.scorefile import score_file
 from fraudops.scoring import FraudScorer
+from tests.support.models import small_scorer
 
 
 @pytest.fixture(scope="module")
 def scorer() -> FraudScorer:
     """A small booster: these tests check plumbing, not model quality."""
     data = enrich(datagen.generate_day(dt.date(2026, 1, 1), rows=3_000))
-    matrix = xgb.DMatrix(
-        features_from_table(data),
-        data["is_fraud"].to_numpy(),
-        feature_names=list(FEATURE_NAMES),
-        feature_types=list(FEATURE_TYPES),
-        enable_categorical=True,
+    return small_scorer(
+        data, params={"max_depth": 3, "objective": "binary:logistic"}, rounds=5, threshold=0.5
     )
-    booster = xgb.train({"max_depth": 3, "objective": "binary:logistic"}, matrix, 5)
-    return FraudScorer(booster, threshold=0.5)
 
 
 def _lines(rows: int, seed: int = 3) -> list[str]:

@@ -9,15 +9,14 @@ import mlflow
 import numpy as np
 import pyarrow as pa
 import pytest
-import xgboost as xgb
 
 from fraudops import datagen
 from fraudops.cardhistory import HISTORY_FEATURES, enrich
 from fraudops.cardhistory.definition import HISTORY_NEEDED_DAYS
-from fraudops.features import FEATURE_NAMES, FEATURE_TYPES, features_from_table
+from fraudops.features import FEATURE_NAMES
 from fraudops.monitoring.drift import psi
 from fraudops.monitoring.reference import log_reference, reference_of
-from fraudops.scoring import FraudScorer
+from tests.support.models import small_scorer
 
 pytestmark = pytest.mark.integration
 
@@ -29,14 +28,7 @@ def _reference(tmp_path: Path, days: int) -> dict[str, np.ndarray]:
             datagen.generate_day(start + dt.timedelta(days=i), rows=300) for i in range(days)
         )
     )
-    matrix = xgb.DMatrix(
-        features_from_table(data),
-        data["is_fraud"].to_numpy(),
-        feature_names=list(FEATURE_NAMES),
-        feature_types=list(FEATURE_TYPES),
-        enable_categorical=True,
-    )
-    scorer = FraudScorer(xgb.train({"max_depth": 2}, matrix, 2), threshold=0.5)
+    scorer = small_scorer(data, params={"max_depth": 2}, rounds=2, threshold=0.5)
     before = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     try:

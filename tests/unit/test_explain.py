@@ -6,26 +6,20 @@ import datetime as dt
 
 import numpy as np
 import pytest
-import xgboost as xgb
 
 from fraudops import datagen, explain
 from fraudops.cardhistory import enrich
-from fraudops.features import FEATURE_NAMES, FEATURE_TYPES, features_from_table
+from fraudops.features import FEATURE_NAMES, features_from_table
 from fraudops.scoring import FraudScorer, score_table
+from tests.support.models import small_scorer
 
 
 @pytest.fixture(scope="module")
 def scorer() -> FraudScorer:
     data = enrich(datagen.generate_day(dt.date(2026, 1, 1), rows=3_000, fraud_rate=0.05))
-    matrix = xgb.DMatrix(
-        features_from_table(data),
-        data["is_fraud"].to_numpy(),
-        feature_names=list(FEATURE_NAMES),
-        feature_types=list(FEATURE_TYPES),
-        enable_categorical=True,
+    return small_scorer(
+        data, params={"max_depth": 4, "objective": "binary:logistic"}, rounds=30, threshold=0.3
     )
-    booster = xgb.train({"max_depth": 4, "objective": "binary:logistic"}, matrix, 30)
-    return FraudScorer(booster, threshold=0.3)
 
 
 @pytest.fixture(scope="module")

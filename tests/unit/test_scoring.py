@@ -8,11 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import xgboost as xgb
 
 from fraudops import datagen
 from fraudops.cardhistory import HISTORY_FEATURES, enrich
-from fraudops.features import FEATURE_NAMES, FEATURE_TYPES, features_from_table
 from fraudops.model import predict_frame, to_model_frame
 from fraudops.scoring import (
     META_FILE,
@@ -22,21 +20,16 @@ from fraudops.scoring import (
     scored_table,
 )
 from fraudops.validation import parse_transactions
+from tests.support.models import small_scorer
 
 
 @pytest.fixture(scope="module")
 def scorer() -> FraudScorer:
     """A small booster: these tests check the scoring path, not model quality."""
     data = enrich(datagen.generate_day(dt.date(2026, 1, 1), rows=3_000))
-    matrix = xgb.DMatrix(
-        features_from_table(data),
-        data["is_fraud"].to_numpy(),
-        feature_names=list(FEATURE_NAMES),
-        feature_types=list(FEATURE_TYPES),
-        enable_categorical=True,
+    return small_scorer(
+        data, params={"max_depth": 3, "objective": "binary:logistic"}, rounds=10, threshold=0.3
     )
-    booster = xgb.train({"max_depth": 3, "objective": "binary:logistic"}, matrix, 10)
-    return FraudScorer(booster, threshold=0.3)
 
 
 @pytest.fixture(scope="module")
