@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
@@ -15,6 +16,7 @@ import fraudops
 from fraudops.api.auth import FailureThrottle, KeyRing, configured_keys
 from fraudops.api.batching import PredictBatcher
 from fraudops.api.docs import install_docs
+from fraudops.api.explain import GIL_SWITCH_SECONDS
 from fraudops.api.holder import ModelHolder
 from fraudops.api.limits import BodyLimitMiddleware
 from fraudops.api.metrics import Metrics, MetricsMiddleware
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """
     settings = settings or get_settings()
     scoring_environment()  # before the lifespan's threads and processes (see its docstring)
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)  # the explaining thread's GIL (api.explain)
     keys, admin_keys = configured_keys(settings)
     metrics = Metrics()
     store = open_store(settings, serving=True)

@@ -7,7 +7,7 @@ into one batch: one store step (record, fetch, in event-time order, as if the re
 come one after the other), one booster call, one entry in the inference log, one update of
 the metrics. Each request then gets exactly its own rows back, in its own order. Requests
 that ask for reasons (``explain=true``) are batched alike, then wait for their rows'
-TreeSHAP pass in the worker's explain queue (``api.explain``).
+TreeSHAP call in the worker's explaining thread (``api.explain``).
 
 A batch is closed when the event loop has turned once without a new request (a lone
 request waits one turn: tens of microseconds), when it holds ``batch_max_rows``
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from fraudops.api.explain import Explained, ExplainQueue, settle
+from fraudops.api.explain import Asked, Explained, ExplainQueue, settle
 from fraudops.api.holder import LoadedModel
 from fraudops.api.metrics import Metrics
 from fraudops.api.predlog import PredictionLog
@@ -91,7 +91,7 @@ class PredictBatcher:
     async def explain(self, model: LoadedModel, records: Sequence[Any]) -> Explained:
         """(probability, decision, reasons) for ``records``.
 
-        Scored in the next batch, then explained in the worker's next TreeSHAP pass.
+        Scored in the next batch, then explained in the worker's explaining thread.
 
         Raises:
             StoreUnavailable: the card-history store did not answer for this batch.
@@ -158,15 +158,17 @@ class PredictBatcher:
         self.metrics.batch_rows.observe(len(records))
         self.answered(model, records, history, proba, flags, values=values)
         start = 0
+        asked: list[Asked] = []  # the batch's explained requests: one call for them together
         for waiting in group:
             end = start + len(waiting.records)
-            scored = (proba[start:end], flags[start:end])
-            if waiting.explain:  # its reasons: in the next TreeSHAP pass
+            if waiting.explain:
                 times = values["event_ts"][start:end]
-                self.explainer.ask(model.scorer, matrix[start:end], times, scored, waiting.answer)
+                rows = (matrix[start:end], times, proba[start:end], flags[start:end])
+                asked.append(Asked(model.scorer, *rows, answer=waiting.answer))
             else:
-                settle(waiting.answer, scored)
+                settle(waiting.answer, (proba[start:end], flags[start:end]))
             start = end
+        self.explainer.ask(asked)
         self.shadowed(values, matrix)
 
     def history(self, records: Sequence[Any]) -> dict[str, np.ndarray]:

@@ -1,18 +1,20 @@
 """``/predict?explain=true``: the answer of ``/predict`` with each transaction's top reasons.
 
 Explained requests go through the batcher like any other (one store step, one booster call,
-one log entry); their TreeSHAP pass then goes to the worker's :class:`ExplainQueue`. A
-TreeSHAP call has a fixed cost on top of its rows' (and a row's costs a hundred times its
-prediction: ``make bench ARGS=explain``), so, like the batcher, the queue runs one call at a
-time per worker, in a thread (XGBoost lets go of the GIL: the event loop goes on serving),
-and the rows that arrive meanwhile go together into the next call. A client that does not
-ask for reasons never pays for them.
+one log entry); their rows then go to the worker's :class:`ExplainQueue` for TreeSHAP. A
+row's TreeSHAP costs a hundred times its prediction (``make bench ARGS=explain``), so it runs
+beside the event loop, in a thread of its own that XGBoost lets go of the GIL for, while the
+loop goes on answering, parsing and scoring the next requests. A client that does not ask
+for reasons never pays for them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import queue
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,11 +28,20 @@ from fraudops.api.holder import LoadedModel
 from fraudops.explain import COLUMN, Reason, explain_matrix, reasons_column
 from fraudops.scoring import FraudScorer
 
+log = logging.getLogger(__name__)
+
 Explained = tuple[np.ndarray, np.ndarray, list[list[Reason]]]  # probability, decision, reasons
+CALL_ROWS = 64  # a call takes the requests waiting up to this many rows (a bigger one alone)
+WIDE_ROWS = 4  # a call of this many rows or more splits them over every core
+IDLE_SECONDS = 1.0  # the explaining thread stops after this long with nothing to do
+# The serving process hands the GIL over every 0.1 ms (Python's default: 5 ms). After each
+# XGBoost call the explaining thread needs the GIL back for a few microseconds of Python;
+# behind a busy event loop it waited up to the whole interval, several times a call.
+GIL_SWITCH_SECONDS = 0.0001
 
 
 @dataclass
-class _Asked:
+class Asked:
     """One request's rows waiting for their reasons, with the answers already scored."""
 
     scorer: FraudScorer
@@ -42,21 +53,29 @@ class _Asked:
 
 
 class ExplainQueue:
-    """A worker's TreeSHAP passes: one call at a time, the rows asked meanwhile together.
+    """A worker's TreeSHAP calls, made one after another by a thread of their own.
 
-    The served booster scores with one thread (a request's rows are few); a TreeSHAP pass
-    over a batch takes milliseconds and splits its rows over every core, with a copy of the
-    booster of its own, made once per model.
+    The thread takes every request waiting (up to ``CALL_ROWS`` rows, whole requests),
+    explains them in one call, hands the answers to the event loop and goes straight on to
+    what arrived meanwhile. It never waits for the loop between two calls: when it did (a
+    task on the loop started each call), the loop, busy answering and scoring the next wave
+    of requests, left the calls' thread idle a third of the time, and the worker's two
+    halves took turns instead of working together. A call of ``WIDE_ROWS`` rows or more
+    splits its rows over every core, with a copy of the booster of its own, made once per
+    model; a lone row uses the served booster (one thread; predicting from two threads at
+    once is safe). The thread stops after ``IDLE_SECONDS`` with nothing to do, and starts
+    again with the next request.
     """
 
     def __init__(self) -> None:
         self.threads = os.cpu_count() or 1
-        self._asked: list[_Asked] = []
-        self._runner: asyncio.Task[None] | None = None
+        self._asked: queue.SimpleQueue[list[Asked]] = queue.SimpleQueue()
+        self._lock = threading.Lock()  # the thread's start and stop, against a new request
+        self._thread: threading.Thread | None = None
         self._wide: tuple[FraudScorer, FraudScorer] | None = None  # (served, its copy)
 
-    def _explainer(self, scorer: FraudScorer) -> FraudScorer:
-        if self.threads == 1:
+    def _explainer(self, scorer: FraudScorer, rows: int) -> FraudScorer:
+        if self.threads == 1 or rows < WIDE_ROWS:
             return scorer
         if self._wide is None or self._wide[0] is not scorer:
             booster = scorer.booster.copy()
@@ -64,43 +83,76 @@ class ExplainQueue:
             self._wide = (scorer, FraudScorer(booster, scorer.threshold))
         return self._wide[1]
 
-    def ask(
-        self,
-        scorer: FraudScorer,
-        matrix: np.ndarray,
-        times: Sequence[Any],
-        scored: tuple[np.ndarray, np.ndarray],
-        answer: asyncio.Future[Any],
-    ) -> None:
-        """Explain ``matrix``'s rows; ``answer`` gets (probability, decision, reasons)."""
-        self._asked.append(_Asked(scorer, matrix, times, scored[0], scored[1], answer))
-        if self._runner is None:
-            self._runner = asyncio.get_running_loop().create_task(
-                self._run(), name="fraudops-explain"
-            )
+    def ask(self, asked: list[Asked]) -> None:
+        """Explain a batch's requests, in one call if they fit.
 
-    async def _run(self) -> None:
-        try:
-            while self._asked:
-                scorer = self._asked[0].scorer  # a model swap: each model's rows apart
-                batch = [a for a in self._asked if a.scorer is scorer]
-                self._asked = [a for a in self._asked if a.scorer is not scorer]
+        Each answer gets (probability, decision, reasons), or the call's error.
+        """
+        if not asked:
+            return
+        with self._lock:
+            self._asked.put(asked)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._serve, name="fraudops-explain", daemon=True
+                )
+                self._thread.start()
+
+    def _serve(self) -> None:
+        held: list[Asked] = []  # another model's requests (a swap), for the next call
+        while True:
+            batch, held = self._take(held)
+            if not batch:
+                return
+            try:
                 matrix = np.concatenate([a.matrix for a in batch])
                 times = [t for a in batch for t in a.times]
-                try:
-                    explainer = self._explainer(scorer)
-                    found = await asyncio.to_thread(explain_matrix, explainer, matrix, times=times)
-                except Exception as exc:  # noqa: BLE001  (it goes to the requests that asked)
-                    for asked in batch:
-                        settle(asked.answer, exc)
-                    continue
-                start = 0
-                for asked in batch:
-                    end = start + len(asked.matrix)
-                    settle(asked.answer, (asked.proba, asked.flags, found[start:end]))
-                    start = end
-        finally:
-            self._runner = None
+                explainer = self._explainer(batch[0].scorer, len(matrix))
+                outcome: Any = explain_matrix(explainer, matrix, times=times)
+            except Exception as exc:  # noqa: BLE001  (it goes to the requests that asked)
+                outcome = exc
+            try:
+                batch[0].answer.get_loop().call_soon_threadsafe(_answer_all, batch, outcome)
+            except RuntimeError:  # the loop is closed: nobody waits for these any more
+                log.debug("explained %d requests after their event loop closed", len(batch))
+
+    def _take(self, held: list[Asked]) -> tuple[list[Asked], list[Asked]]:
+        """(the next call's requests, the ones held back); ([], []) after an idle spell."""
+        waiting = held
+        if not waiting:
+            try:
+                waiting = self._asked.get(timeout=IDLE_SECONDS)
+            except queue.Empty:
+                with self._lock:  # no request slips in between this check and the stop
+                    if self._asked.empty():
+                        self._thread = None
+                        return [], []
+                waiting = self._asked.get()
+        rows = sum(len(a.matrix) for a in waiting)
+        while rows < CALL_ROWS:
+            try:
+                more = self._asked.get_nowait()
+            except queue.Empty:
+                break
+            waiting = waiting + more
+            rows += sum(len(a.matrix) for a in more)
+        scorer = waiting[0].scorer  # a model swap: each model's rows apart
+        return [a for a in waiting if a.scorer is scorer], [
+            a for a in waiting if a.scorer is not scorer
+        ]
+
+
+def _answer_all(batch: list[Asked], outcome: Any) -> None:
+    """On the event loop: each request of a call gets its own rows' reasons, or the error."""
+    if isinstance(outcome, BaseException):
+        for asked in batch:
+            settle(asked.answer, outcome)
+        return
+    start = 0
+    for asked in batch:
+        end = start + len(asked.matrix)
+        settle(asked.answer, (asked.proba, asked.flags, outcome[start:end]))
+        start = end
 
 
 def settle(answer: asyncio.Future[Any], outcome: object) -> None:
