@@ -62,7 +62,7 @@ class ExplainQueue:
     of requests, left the calls' thread idle a third of the time, and the worker's two
     halves took turns instead of working together. A call of ``WIDE_ROWS`` rows or more
     splits its rows over every core, with a copy of the booster of its own, made once per
-    model; a lone row uses the served booster (one thread; predicting from two threads at
+    model; a smaller call uses the served booster (one thread; predicting from two threads at
     once is safe). The thread stops after ``IDLE_SECONDS`` with nothing to do, and starts
     again with the next request.
     """
