@@ -31,7 +31,7 @@ from fraudops.scoring import FraudScorer
 log = logging.getLogger(__name__)
 
 Explained = tuple[np.ndarray, np.ndarray, list[list[Reason]]]  # probability, decision, reasons
-CALL_ROWS = 64  # a call takes the requests waiting up to this many rows (a bigger one alone)
+CALL_ROWS = 64  # a call takes no more waiting requests once it has this many rows
 WIDE_ROWS = 4  # a call of this many rows or more splits them over every core
 IDLE_SECONDS = 1.0  # the explaining thread stops after this long with nothing to do
 # The serving process hands the GIL over every 0.1 ms (Python's default: 5 ms). After each
@@ -55,7 +55,7 @@ class Asked:
 class ExplainQueue:
     """A worker's TreeSHAP calls, made one after another by a thread of their own.
 
-    The thread takes every request waiting (up to ``CALL_ROWS`` rows, whole requests),
+    The thread takes the requests waiting (whole, until it has ``CALL_ROWS`` rows),
     explains them in one call, hands the answers to the event loop and goes straight on to
     what arrived meanwhile. It never waits for the loop between two calls: when it did (a
     task on the loop started each call), the loop, busy answering and scoring the next wave

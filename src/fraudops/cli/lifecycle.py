@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -54,19 +55,10 @@ def run_generate(
         def on_day(day: dt.date) -> None:
             progress.update(task, advance=1, description=f"generated {day}")
 
-        if apart:
-            result = generate_apart(
-                settings,
-                start=start,
-                days=n_days,
-                rows_per_day=rows,
-                on_day=on_day,
-                on_started=on_started,
-            )
-        else:
-            if on_started:
-                on_started()
-            result = generate(settings, start=start, days=n_days, rows_per_day=rows, on_day=on_day)
+        step = functools.partial(generate_apart, on_started=on_started) if apart else generate
+        if on_started and not apart:
+            on_started()
+        result = step(settings, start=start, days=n_days, rows_per_day=rows, on_day=on_day)
         progress.update(task, advance=1, description="written to the lake")
     return result
 
