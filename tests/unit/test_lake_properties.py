@@ -1,11 +1,15 @@
-"""``fraud.predictions`` is written with the Parquet settings that keep its writes cheap."""
+"""The lake's tables are written with the Parquet settings that keep their writes cheap."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pyarrow as pa
+import pytest
+from pyiceberg.catalog import Catalog
 from pyiceberg.io.pyarrow import _get_parquet_writer_kwargs
+from pyiceberg.table import Table
 
 from fraudops import lake
 from fraudops.config import Settings
@@ -26,6 +30,29 @@ def test_predictions_written_with_a_small_dictionary_limit(settings: Settings) -
     kwargs = _get_parquet_writer_kwargs(table.properties)
     assert kwargs["dictionary_pagesize_limit"] == 64 * 1024
     assert kwargs["compression"] == "snappy"
+
+
+@pytest.mark.parametrize(
+    ("name", "opened"),
+    [
+        (lake.TRANSACTIONS, lake.transactions_table),
+        (lake.LABELS, lake.labels_table),
+        (lake.SCORES, lake.scores_table),
+    ],
+)
+def test_bulk_tables_keep_zstd_with_a_small_dictionary_limit(
+    settings: Settings, name: str, opened: Callable[[Catalog], Table]
+) -> None:
+    """A many-valued column (ids, timestamps, amounts) builds no 2 MiB dictionary to drop."""
+    catalog = lake.open_catalog(settings)
+    assert PARQUET_DICT_BYTES in opened(catalog).properties  # a new table has the limit
+    with catalog.load_table(name).transaction() as tx:  # a lake from before the limit
+        tx.remove_properties(PARQUET_DICT_BYTES)
+    assert PARQUET_DICT_BYTES not in catalog.load_table(name).properties
+
+    kwargs = _get_parquet_writer_kwargs(opened(catalog).properties)
+    assert kwargs["dictionary_pagesize_limit"] == 64 * 1024
+    assert kwargs["compression"] == "zstd"  # pyiceberg's default codec, kept
 
 
 def test_predictions_keep_a_short_metadata_log(settings: Settings) -> None:

@@ -83,8 +83,19 @@ def open_catalog(settings: Settings) -> Catalog:
         ) from exc
 
 
-def _day_partitioned(catalog: Catalog, name: str, schema: Schema, column: str) -> Table:
-    """A v2 table partitioned by day of ``column``, created if missing."""
+PARQUET_CODEC = "write.parquet.compression-codec"
+PARQUET_DICT_BYTES = "write.parquet.dict-size-bytes"
+# Every table keeps a dictionary only for its few-valued columns (channel, category, model,
+# file): a many-valued one (ids, timestamps, amounts) would fill a dictionary up to
+# pyiceberg's 2 MiB default before the writer drops it, for nothing. The codec stays zstd,
+# pyiceberg's default, except on ``fraud.predictions``.
+WRITE_PROPERTIES = {PARQUET_DICT_BYTES: str(64 * 1024)}
+
+
+def _day_partitioned(
+    catalog: Catalog, name: str, schema: Schema, column: str, properties: dict[str, str]
+) -> Table:
+    """A v2 table partitioned by day of ``column``, created if missing; ``properties`` set."""
     catalog.create_namespace_if_not_exists(NAMESPACE)
     spec = PartitionSpec(
         PartitionField(
@@ -94,14 +105,23 @@ def _day_partitioned(catalog: Catalog, name: str, schema: Schema, column: str) -
             name=f"{column.removesuffix('_ts').removesuffix('_at')}_day",
         )
     )
-    return catalog.create_table_if_not_exists(
-        name, schema=schema, partition_spec=spec, properties={"format-version": "2"}
+    table = catalog.create_table_if_not_exists(
+        name, schema=schema, partition_spec=spec, properties={"format-version": "2", **properties}
     )
+    if any(table.properties.get(k) != v for k, v in properties.items()):
+        try:  # a lake from before these settings
+            with table.transaction() as tx:
+                tx.set_properties(properties)
+        except CommitFailedException:  # another process changed the table first
+            table.refresh()
+    return table
 
 
 def transactions_table(catalog: Catalog) -> Table:
     """The ``fraud.transactions`` table, created (partitioned by day of ``event_ts``) if missing."""
-    table = _day_partitioned(catalog, TRANSACTIONS, TRANSACTIONS_SCHEMA, "event_ts")
+    table = _day_partitioned(
+        catalog, TRANSACTIONS, TRANSACTIONS_SCHEMA, "event_ts", WRITE_PROPERTIES
+    )
     if LABEL.name in table.schema().column_names:
         # a lake from before labels became events: the label leaves the transactions
         with table.update_schema() as update:
@@ -111,7 +131,7 @@ def transactions_table(catalog: Catalog) -> Table:
 
 def labels_table(catalog: Catalog) -> Table:
     """The ``fraud.labels`` table of label events, partitioned by day of ``reported_at``."""
-    return _day_partitioned(catalog, LABELS, LABELS_SCHEMA, "reported_at")
+    return _day_partitioned(catalog, LABELS, LABELS_SCHEMA, "reported_at", WRITE_PROPERTIES)
 
 
 SCORES_SCHEMA = Schema(
@@ -128,7 +148,7 @@ SCORES_SCHEMA = Schema(
 
 def scores_table(catalog: Catalog) -> Table:
     """The ``fraud.scores`` table, created (partitioned by day of ``scored_at``) if missing."""
-    return _day_partitioned(catalog, SCORES, SCORES_SCHEMA, "scored_at")
+    return _day_partitioned(catalog, SCORES, SCORES_SCHEMA, "scored_at", WRITE_PROPERTIES)
 
 
 _N = len(TRANSACTION_COLUMNS)
@@ -160,12 +180,8 @@ ROLE = "role"
 _OPTIONAL = frozenset(f.name for f in PREDICTIONS_SCHEMA.fields if not f.required)
 
 
-PARQUET_CODEC = "write.parquet.compression-codec"
-PARQUET_DICT_BYTES = "write.parquet.dict-size-bytes"
 # written all day by every API worker and with every inbox file: snappy costs half of zstd's
-# CPU per row; a 64 KiB dictionary limit keeps dictionaries for the few-valued columns
-# (channel, country, model) and spares the many-valued ones (ids, amounts, features) a
-# dictionary the writer would drop at 2 MiB: a 1M-row file is written with 0.4x the CPU.
+# CPU per row; with the dictionary limit, a 1M-row file is written with 0.4x the CPU.
 # Each API commit adds a small manifest: merged once there are 20, the manifest list a
 # commit rewrites stays short, and with ``appends.forget_own`` the metadata too: over 300
 # commits of 20,000 rows a commit's CPU grows 1.1-1.2x, against 4-4.6x for plain appends
@@ -173,8 +189,8 @@ PARQUET_DICT_BYTES = "write.parquet.dict-size-bytes"
 # a metadata log of 10 earlier files, not 100, makes a commit on a table with a history a
 # seventh cheaper (51 vs 59 ms; old metadata files stay: the API's key deletes nothing)
 PREDICTIONS_PROPERTIES = {
+    **WRITE_PROPERTIES,
     PARQUET_CODEC: "snappy",
-    PARQUET_DICT_BYTES: str(64 * 1024),
     "commit.manifest-merge.enabled": "true",
     "commit.manifest.min-count-to-merge": "20",
     "write.metadata.previous-versions-max": "10",
@@ -183,7 +199,9 @@ PREDICTIONS_PROPERTIES = {
 
 def predictions_table(catalog: Catalog) -> Table:
     """``fraud.predictions``: everything scored, with its inputs (partitioned by event day)."""
-    table = _day_partitioned(catalog, PREDICTIONS, PREDICTIONS_SCHEMA, "event_ts")
+    table = _day_partitioned(
+        catalog, PREDICTIONS, PREDICTIONS_SCHEMA, "event_ts", PREDICTIONS_PROPERTIES
+    )
     if ROLE not in table.schema().column_names:
         # a lake from before the card-history features or the role: they join as optional
         with table.update_schema() as update:
@@ -194,12 +212,6 @@ def predictions_table(catalog: Catalog) -> Table:
             with table.update_schema() as update:
                 for name in loose:
                     update.make_column_optional(name)
-        except CommitFailedException:  # another process changed the table first
-            table.refresh()
-    if any(table.properties.get(k) != v for k, v in PREDICTIONS_PROPERTIES.items()):
-        try:
-            with table.transaction() as tx:
-                tx.set_properties(PREDICTIONS_PROPERTIES)
         except CommitFailedException:  # another process changed the table first
             table.refresh()
     return table
