@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import resource
 import sys
 import tempfile
@@ -35,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xgboost as xgb
 
+from bench.startup import child_env
 from fraudops import datagen, fitting, generate, lake, registry, tracking, train
 from fraudops.cardhistory import HISTORY_FEATURES, enrich, sources
 from fraudops.cardhistory.backfill import backfill
@@ -137,7 +137,7 @@ def skew(settings: Settings, work: Path, *, day: dt.date) -> bool:
     want_proba, _ = score_table(scorer, offline)
 
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUDOPS_")}
+    env = child_env()
     env.update(FRAUDOPS_HOME=str(settings.home_dir), FRAUDOPS_API_KEYS=API_KEY)
     exe = str(Path(sys.executable).with_name("fraudops"))
     proc = start_group([exe, "serve", "--port", str(port)], env=env, log=work / "serve.log")

@@ -44,6 +44,7 @@ from bench.serve import (
     payloads,
     server,
 )
+from bench.startup import child_env
 from fraudops.procs import free_port
 
 GOAL = 0.5
@@ -54,7 +55,7 @@ def targets(work: Path, workers: int) -> list[Target]:
     rows = payloads(PAYLOAD_ROWS)
     one = [json.dumps(r).encode() for r in rows]
     many = json.dumps(rows[:BATCH_ROWS]).encode()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUDOPS_")}
+    env = child_env()
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     env.update(FRAUDOPS_HOME=str(work / "home"), FRAUDOPS_API_KEYS=API_KEY)
     exe = str(Path(sys.executable).with_name("fraudops"))

@@ -195,6 +195,8 @@ def measure(
     work: Path,
     sources: Path | None = None,
 ) -> dict[str, Any]:
+    from bench.startup import child_env
+
     out = work / f"{kind}-{time.monotonic_ns()}"
     # a lake of its own: a file committed by an earlier contender would be found, not written
     shutil.copytree(home, out / "home", ignore=shutil.ignore_patterns("bench-scorer"))
@@ -205,7 +207,7 @@ def measure(
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "PYTHONPATH": str(sources)} if sources else None,
+        env={**child_env(), "PYTHONPATH": str(sources)} if sources else child_env(),
     )
     shutil.rmtree(out, ignore_errors=True)
     if proc.returncode != 0:

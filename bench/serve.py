@@ -63,6 +63,7 @@ import pyarrow as pa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from bench.startup import child_env
 from fraudops.procs import free_port, start_group, stop_groups, wait_http
 from tests.support.services import redis_server
 
@@ -400,7 +401,7 @@ def targets(
     one = [json.dumps(r).encode() for r in rows]
     many = json.dumps(rows[:BATCH_ROWS]).encode()
     json_header = {"Content-Type": "application/json"}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUDOPS_")}
+    env = child_env()
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     # mlflow models serve starts `uvicorn` from PATH: the one of this environment
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"

@@ -42,6 +42,19 @@ HELP_GOAL_S = 0.5
 API_KEY = "bench-startup-key-0123456789abcdef"
 
 
+def child_env() -> dict[str, str]:
+    """This environment for a contender's process, without the product's own choices.
+
+    No ``FRAUDOPS_*`` setting, and no Arrow allocator: ``import fraudops`` chose one in this
+    process, and each contender's sources choose their own (a baseline revision's too).
+    """
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("FRAUDOPS_") and k != "ARROW_DEFAULT_MEMORY_POOL"
+    }
+
+
 def build_home(home: Path) -> None:
     """A small embedded home: 3 days in the lake, a 20-tree model @production, a store."""
     import mlflow
@@ -187,8 +200,7 @@ def main(argv: list[str] | None = None) -> None:
         print("building a small embedded home (3 days, a 20-tree model)", flush=True)
         build_home(work / "home")
         (work / "home" / "inbox" / "incoming").mkdir(parents=True, exist_ok=True)
-        base = {k: v for k, v in os.environ.items() if not k.startswith("FRAUDOPS_")}
-        base |= {
+        base = child_env() | {
             "FRAUDOPS_HOME": str(work / "home"),
             "FRAUDOPS_API_KEYS": API_KEY,
             "FRAUDOPS_PREDICTION_LOG": "false",

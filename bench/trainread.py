@@ -14,14 +14,13 @@ commit's sources in the same run and prints the ratio.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from bench.startup import REPO, sources_of
+from bench.startup import REPO, child_env, sources_of
 
 READ = """
 import time
@@ -57,8 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         home = Path(tmp) / "home"
         print("generating the demo's lake (30 days x 20,000 transactions)", flush=True)
         generate.generate(Settings(_env_file=None, home=home))  # type: ignore[call-arg]
-        base = {k: v for k, v in os.environ.items() if not k.startswith("FRAUDOPS_")}
-        base |= {"FRAUDOPS_HOME": str(home), "PYTHONPATH": str(REPO / "src")}
+        base = child_env() | {"FRAUDOPS_HOME": str(home), "PYTHONPATH": str(REPO / "src")}
         trees = {"this tree": base}
         if args.baseline:
             old = sources_of(args.baseline, Path(tmp) / "baseline")
