@@ -138,22 +138,16 @@ def build_model(home: Path) -> tuple[Any, Path]:
     import mlflow
     import xgboost as xgb
 
-    from fraudops import datagen, registry, tracking, train, trainset
+    from fraudops import datagen, fitting, registry, tracking, train, trainset
     from fraudops.cardhistory import enrich
     from fraudops.config import Settings
-    from fraudops.features import FEATURE_NAMES, FEATURE_TYPES, features_from_table
+    from fraudops.features import features_from_table
     from fraudops.scoring import FraudScorer
 
     settings = Settings(_env_file=None, home=home)  # type: ignore[call-arg]
     days = [datagen.generate_day(dt.date(2026, 1, d), rows=20_000) for d in range(1, DAYS + 1)]
     data = enrich(pa.concat_tables(days))
-    matrix = xgb.DMatrix(
-        features_from_table(data),
-        trainset.labels(data),
-        feature_names=list(FEATURE_NAMES),
-        feature_types=list(FEATURE_TYPES),
-        enable_categorical=True,
-    )
+    matrix = fitting.matrix(features_from_table(data), trainset.labels(data))
     booster = xgb.train({**train.BASE_PARAMS, **train.SWEEP[1]}, matrix, num_boost_round=TREES)
     assert booster.num_boosted_rounds() == TREES
     scorer = FraudScorer(booster, threshold=0.5)

@@ -60,24 +60,18 @@ def build_home(home: Path) -> None:
     import mlflow
     import xgboost as xgb
 
-    from fraudops import generate, lake, registry, tracking, train, trainset
+    from fraudops import fitting, generate, lake, registry, tracking, train, trainset
     from fraudops.cardhistory import VERSION
     from fraudops.cardhistory.stores.sqlite import SqliteStore
     from fraudops.config import Settings
-    from fraudops.features import FEATURE_NAMES, FEATURE_TYPES, features_from_table
+    from fraudops.features import features_from_table
     from fraudops.scoring import FraudScorer
 
     settings = Settings(_env_file=None, home=home)  # type: ignore[call-arg]
     generate.generate(settings, start=dt.date(2026, 1, 1), days=3, rows_per_day=5_000)
     catalog = lake.open_catalog(settings)
     data = lake.read_labelled(catalog, lake.pin(catalog), maturity_days=0).table
-    matrix = xgb.DMatrix(
-        features_from_table(data),
-        trainset.labels(data),
-        feature_names=list(FEATURE_NAMES),
-        feature_types=list(FEATURE_TYPES),
-        enable_categorical=True,
-    )
+    matrix = fitting.matrix(features_from_table(data), trainset.labels(data))
     booster = xgb.train({**train.BASE_PARAMS, **train.SWEEP[0]}, matrix, num_boost_round=20)
     client = tracking.connect(settings)
     experiment_id = tracking.ensure_experiment(client, settings)

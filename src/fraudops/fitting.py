@@ -30,14 +30,22 @@ NUM_BOOST_ROUND = 200
 EARLY_STOPPING_ROUNDS = 25
 
 
+def matrix(x: np.ndarray, y: np.ndarray) -> xgb.DMatrix:
+    """A model matrix and its labels as XGBoost's DMatrix, with the features' names and types."""
+    return xgb.DMatrix(
+        x,
+        y,
+        feature_names=list(FEATURE_NAMES),
+        feature_types=list(FEATURE_TYPES),
+        enable_categorical=True,
+    )
+
+
 def matrices(
     x_train: np.ndarray, y_train: np.ndarray, x_valid: np.ndarray, y_valid: np.ndarray
 ) -> tuple[xgb.DMatrix, xgb.DMatrix]:
     """The training and validation matrices of one fit (a fit's own: fits run side by side)."""
-    kw = {"feature_names": list(FEATURE_NAMES), "feature_types": list(FEATURE_TYPES)}
-    dtrain = xgb.DMatrix(x_train, y_train, enable_categorical=True, **kw)
-    dvalid = xgb.DMatrix(x_valid, y_valid, enable_categorical=True, **kw)
-    return dtrain, dvalid
+    return matrix(x_train, y_train), matrix(x_valid, y_valid)
 
 
 def fit(

@@ -4,8 +4,8 @@ Arrow's allocator and C malloc keep freed memory for reuse. glibc keeps it in th
 its heaps (one per thread), where it is never returned by itself: numpy arrays freed by the
 card-history groups or between an inbox file's passes stay resident until trimmed. Arrow's
 jemalloc (the allocator ``import fraudops`` picks) gives back by itself what stayed unused
-for ``POOL_DECAY_MS``: with its own default, a 1M-row inbox file peaked at 897-1,037 MiB
-against 821-827 MiB with 300 ms or 100 ms, as fast (``make bench ARGS=inbox``).
+for ``POOL_DECAY_MS``: with its own, longer default, a 1M-row inbox file once peaked above
+1 GiB (``make bench ARGS=inbox`` prints the peak; the runs are in bench/HISTORY.md).
 """
 
 from __future__ import annotations
