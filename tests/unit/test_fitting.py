@@ -54,7 +54,8 @@ def test_side_by_side_gives_each_config_its_own_booster_as_alone(
     x_tr, y_tr, x_va, y_va = data
     together = list(fitting.sweep_fits(make_settings(tmp_path), x_tr, y_tr, x_va, y_va, CONFIGS))
     for config, booster in zip(CONFIGS, together, strict=True):
-        dtrain, dvalid = fitting.matrices(x_tr, y_tr, x_va, y_va)
+        # alone: on plain matrices, binned by the fit itself; side by side: binned once
+        dtrain, dvalid = fitting.matrix(x_tr, y_tr), fitting.matrix(x_va, y_va)
         alone = fitting.fit(dtrain, dvalid, params={**fitting.BASE_PARAMS, **config})
         assert booster.num_boosted_rounds() == alone.num_boosted_rounds()
         np.testing.assert_array_equal(booster.inplace_predict(x_va), alone.inplace_predict(x_va))
