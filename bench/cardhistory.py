@@ -66,14 +66,7 @@ def _fit(x: dict[str, np.ndarray], y: dict[str, np.ndarray], names: list[str]) -
     dvalid = xgb.DMatrix(x["valid"][:, cols], y["valid"], enable_categorical=True, **kw)
     best: tuple[float, xgb.Booster] | None = None
     for config in train.SWEEP:
-        booster = xgb.train(
-            {**train.BASE_PARAMS, **config},
-            dtrain,
-            num_boost_round=fitting.NUM_BOOST_ROUND,
-            evals=[(dvalid, "valid")],
-            early_stopping_rounds=fitting.EARLY_STOPPING_ROUNDS,
-            verbose_eval=False,
-        )
+        booster = fitting.fit(dtrain, dvalid, params=config)
         if best is None or booster.best_score > best[0]:
             best = (float(booster.best_score), fitting.trimmed(booster))
     assert best is not None
