@@ -14,16 +14,18 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
-from fraudops import datagen, lake
 from fraudops.config import Settings
 from fraudops.engine import Engine
 from fraudops.errors import FraudOpsError
-from fraudops.schema import LABEL, label_event_schema
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# The lake, the generator and Arrow load when days are generated, not with this module: a
+# command that generates in a process of its own (:func:`generate_apart`) starts that process
+# without waiting for them, and the process loads them while this one does other work.
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ def generate(
     n_days = days if days is not None else settings.days
     rows = rows_per_day or settings.rows_per_day
     wanted = [start + dt.timedelta(days=i) for i in range(n_days)]
+    from fraudops import lake
+    from fraudops.schema import label_event_schema
+
     if settings.engine is Engine.SPARK:
         from fraudops.spark.generate import generate_on_spark  # pyspark: only when asked
 
@@ -180,6 +185,12 @@ def _in_process(
     on_day: Callable[[dt.date], None] | None,
 ) -> tuple[int, int, pa.Table, int]:
     """Generate the days here; write the transactions. (rows, fraud rows, events, snapshot)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from fraudops import datagen, lake
+    from fraudops.schema import LABEL
+
     truth: dict[dt.date, pa.Table] = {}
     for day in wanted:
         truth[day] = datagen.generate_day(

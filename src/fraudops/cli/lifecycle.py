@@ -200,7 +200,6 @@ def demo(
     ] = 46,
 ) -> None:
     """Generate the default history, train, promote; then serve the API and the MLflow UI."""
-    from fraudops.cardhistory.backfill import backfill
     from fraudops.cli.batch import demo_inbox
     from fraudops.cli.drift import run_drift_demo
     from fraudops.cli.features import print_backfill
@@ -209,9 +208,9 @@ def demo(
     s = settings()
     t0 = time.perf_counter()
     # every step runs, each as soon as what it needs is there: the lake fills in a second
-    # process while this one loads the training stack and creates MLflow's store (in a
-    # thread started once that process runs), and the API's card histories load while the
-    # model trains
+    # process (started before this one loads the lake's modules) while this one loads the
+    # training stack and creates MLflow's store (in a thread started once that process
+    # runs), and the API's card histories load while the model trains
     with ThreadPoolExecutor(1, thread_name_prefix="fraudops-demo") as side:
         preparing: list[Future[None]] = []
         gen = run_generate(
@@ -226,6 +225,8 @@ def demo(
             f"lake: {gen.rows:,} transactions ({gen.fraud_rows:,} fraud), {gen.label_events:,} "
             f"label events reported so far; snapshot {gen.snapshot_id}"
         )
+        from fraudops.cardhistory.backfill import backfill  # the lake: loaded meanwhile
+
         histories = side.submit(backfill, s)  # the API reads and updates card histories there
         preparing[0].result()
         trained = run_train(s, gen.snapshot_id)
