@@ -161,7 +161,7 @@ def _cost_metrics(
 
 def cost_curve_figure(curve: CostCurve, threshold: float, budget: float) -> Figure:
     """Cost saved a day against alerts a day, the alert budget and the chosen threshold."""
-    fig = _figure((5.5, 4))
+    fig = _figure((5.5, 4), left=1.2)  # tick labels of up to seven characters (-800000)
     ax = fig.add_subplot()
     ax.plot(curve.alerts_per_day, curve.saved_per_day, lw=1.5)
     ax.axvline(budget, color="grey", ls="--", lw=1, label=f"alert budget {budget:g}/day")
@@ -182,10 +182,40 @@ def cost_curve_figure(curve: CostCurve, threshold: float, budget: float) -> Figu
     return fig
 
 
-def _figure(size: tuple[float, float] = (5, 4)) -> Figure:
+# Margins around the axes, in inches: room for the title, tick labels and axis labels at
+# matplotlib's default sizes (tests/unit/test_plots.py draws every figure and checks that no
+# text leaves it). Fixed margins draw each figure once; layout="tight" draws it twice.
+_MARGINS = {"left": 0.75, "bottom": 0.6, "right": 0.3, "top": 0.4}
+_LEFT_OF_LABELS = 0.35  # y tick marks and padding, to the left of the longest tick label
+
+
+def _figure(size: tuple[float, float] = (5, 4), *, left: float = _MARGINS["left"]) -> Figure:
+    """A figure with one set of axes in fixed margins (``left``: inches for the y labels)."""
     from matplotlib.figure import Figure
 
-    return Figure(figsize=size, layout="tight")
+    width, height = size
+    fig = Figure(figsize=size)
+    fig.subplots_adjust(
+        left=left / width,
+        bottom=_MARGINS["bottom"] / height,
+        right=1 - _MARGINS["right"] / width,
+        top=1 - _MARGINS["top"] / height,
+    )
+    return fig
+
+
+def _text_width(fig: Figure, texts: list[str], size: str | float) -> float:
+    """The width in inches of the widest of ``texts`` at font ``size``, as drawn on ``fig``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.font_manager import FontProperties
+
+    renderer = FigureCanvasAgg(fig).get_renderer()  # type: ignore[no-untyped-call]
+    prop = FontProperties(size=size)
+    widest = max(
+        (renderer.get_text_width_height_descent(t, prop, ismath=False)[0] for t in texts),
+        default=0.0,
+    )
+    return float(widest) / fig.dpi
 
 
 def pr_curve_figure(y: np.ndarray, proba: np.ndarray, threshold: float) -> Figure:
@@ -228,9 +258,14 @@ def confusion_matrix_figure(y: np.ndarray, proba: np.ndarray, threshold: float) 
 
 def importance_figure(importance: dict[str, float]) -> Figure:
     """Horizontal bar chart of feature importance (gain)."""
+    import matplotlib as mpl
+
     items = sorted(importance.items(), key=lambda kv: kv[1])
     fig = _figure((5, 4.5))
+    names = [k for k, _ in items]
+    labels = _text_width(fig, names, mpl.rcParams["ytick.labelsize"])
+    fig.subplots_adjust(left=min(0.6, (labels + _LEFT_OF_LABELS) / 5))
     ax = fig.add_subplot()
-    ax.barh([k for k, _ in items], [v for _, v in items])
+    ax.barh(names, [v for _, v in items])
     ax.set(xlabel="total gain", title="Feature importance")
     return fig

@@ -82,6 +82,7 @@ def run_train(settings: Settings, snapshot_id: int | None) -> TrainResult:
 def prepare_training(settings: Settings) -> None:
     """Import the training stack and create the MLflow store and experiment."""
     import matplotlib.backends.backend_agg  # noqa: F401  (renders the runs' plots)
+    import matplotlib.figure  # noqa: F401  (builds them)
 
     from fraudops import tracking, train  # noqa: F401
 
