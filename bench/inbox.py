@@ -10,6 +10,9 @@ the timed region, as a nightly run would):
   card history (``cardhistory.enrich``) + ``features.py`` + ``inplace_predict`` +
   ``write_csv``, no validation, no lake; its stages are also timed one by one: the *stage
   sum*;
+* pyarrow-jemalloc: the same script with ``ARROW_DEFAULT_MEMORY_POOL=jemalloc``, the
+  allocator ``import fraudops`` picks (the plain script keeps Arrow's default, mimalloc):
+  how much of the difference is the allocator;
 * pandas: the same with ``pandas.read_csv`` and ``to_csv``;
 * fraudops: ``score_inbox`` on an inbox holding the file: claim, hash, read, validate every
   row, score, write the outbox atomically, commit to ``fraud.scores`` and
@@ -48,7 +51,7 @@ REPO = Path(__file__).resolve().parents[1]
 ROWS = 1_000_000
 WARM_ROWS = 1_000
 GOAL_MEMORY_MIB = 1024
-KINDS = ("pyarrow", "pandas", "fraudops", "fraudops-cli")
+KINDS = ("pyarrow", "pyarrow-jemalloc", "pandas", "fraudops", "fraudops-cli")
 Stages = dict[str, float]
 
 
@@ -155,7 +158,12 @@ def run_cli(csv: Path, home: Path, out: Path, stages: Stages) -> int:
     return int(summary["rows_scored"]) + int(summary["rows_rejected"])
 
 
-RUNS = {"pyarrow": run_pyarrow, "pandas": run_pandas, "fraudops": run_fraudops}
+RUNS = {
+    "pyarrow": run_pyarrow,
+    "pyarrow-jemalloc": run_pyarrow,
+    "pandas": run_pandas,
+    "fraudops": run_fraudops,
+}
 
 
 def child(argv: list[str]) -> None:
@@ -201,13 +209,16 @@ def measure(
     # a lake of its own: a file committed by an earlier contender would be found, not written
     shutil.copytree(home, out / "home", ignore=shutil.ignore_patterns("bench-scorer"))
     args = ["fraudops" if kind == "baseline" else kind, csv, small, scorer_dir, out / "home", out]
+    env = {**child_env(), "PYTHONPATH": str(sources)} if sources else child_env()
+    if kind == "pyarrow-jemalloc":  # the allocator fraudops picks; the plain script keeps Arrow's
+        env["ARROW_DEFAULT_MEMORY_POOL"] = "jemalloc"
     proc = subprocess.run(
         [sys.executable, "-m", "bench.inbox", "--child", *map(str, args)],
         cwd=REPO,
         capture_output=True,
         text=True,
         check=False,
-        env={**child_env(), "PYTHONPATH": str(sources)} if sources else child_env(),
+        env=env,
     )
     shutil.rmtree(out, ignore_errors=True)
     if proc.returncode != 0:
@@ -262,6 +273,7 @@ def main(argv: list[str] | None = None) -> None:
 
 LABELS = {
     "pyarrow": "pyarrow script (read + history + features + predict + write)",
+    "pyarrow-jemalloc": "the same pyarrow script with Arrow on jemalloc (as fraudops runs)",
     "pandas": "pandas script (read_csv + history + features + predict + to_csv)",
     "fraudops": "fraudops score_inbox in process (validate, score, outbox, lake)",
     "fraudops-cli": "fraudops score-inbox from the CLI (process start included)",
@@ -297,6 +309,8 @@ def report(results: dict[str, dict[str, Any]], rows: int) -> None:
         for kind, goal in (("stages", 0.6), ("pyarrow", 1.0)):
             if kind in rate:
                 goals.append(_goal(f"vs {kind}", ours / rate[kind], goal, "x"))
+        if "pyarrow-jemalloc" in rate:  # context: the script given fraudops's allocator
+            goals.append(f"vs pyarrow-jemalloc {ours / rate['pyarrow-jemalloc']:.2f} x")
     if "fraudops-cli" in rate:
         goals.append(_goal("CLI", rate["fraudops-cli"], 400_000, "rows/s"))
     print("; ".join(goals))
