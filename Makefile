@@ -19,11 +19,13 @@ help: ## List the targets
 
 # --compile-bytecode: every service the tests, bench and chaos start imports MLflow; without
 # .pyc files (uv writes none, and PYTHONDONTWRITEBYTECODE stops Python from caching them) each
-# start compiles it again, about twice the time
+# start compiles it again, about twice the time. Likewise a new embedded MLflow store: made once
+# here by MLflow's migrations (fraudops.tracking.make_store_template), copied by every new home.
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
 	$(BIN)/uv pip install --python $(BIN)/python --constraint requirements.lock --compile-bytecode -e '.[$(EXTRAS)]'
+	$(BIN)/python -m fraudops.tracking >/dev/null  # the new MLflow store embedded homes copy
 	@touch $(STAMP)
 
 venv: $(STAMP) ## Create the virtualenv and install everything (once)
