@@ -31,15 +31,18 @@ NUM_BOOST_ROUND = 200
 EARLY_STOPPING_ROUNDS = 25
 
 
+def _described() -> dict[str, Any]:
+    """What XGBoost is told of the model matrix's columns: names, types, categories."""
+    return {
+        "feature_names": list(FEATURE_NAMES),
+        "feature_types": list(FEATURE_TYPES),
+        "enable_categorical": True,
+    }
+
+
 def matrix(x: np.ndarray, y: np.ndarray) -> xgb.DMatrix:
     """A model matrix and its labels as XGBoost's DMatrix, with the features' names and types."""
-    return xgb.DMatrix(
-        x,
-        y,
-        feature_names=list(FEATURE_NAMES),
-        feature_types=list(FEATURE_TYPES),
-        enable_categorical=True,
-    )
+    return xgb.DMatrix(x, y, **_described())
 
 
 def training_matrix(x: np.ndarray, y: np.ndarray, *, max_bin: int, nthread: int) -> xgb.DMatrix:
@@ -48,15 +51,7 @@ def training_matrix(x: np.ndarray, y: np.ndarray, *, max_bin: int, nthread: int)
     One is built for a whole sweep and read by every fit side by side: the bins are what
     each fit would otherwise sketch on its own, and a fit only reads them.
     """
-    return xgb.QuantileDMatrix(
-        x,
-        y,
-        feature_names=list(FEATURE_NAMES),
-        feature_types=list(FEATURE_TYPES),
-        enable_categorical=True,
-        max_bin=max_bin,
-        nthread=nthread,
-    )
+    return xgb.QuantileDMatrix(x, y, max_bin=max_bin, nthread=nthread, **_described())
 
 
 def fit(

@@ -3,6 +3,10 @@
 The lake is written as a bank sees it: ``fraud.transactions`` without the truth, and
 ``fraud.labels`` with the events *reported* during the generated days (about transactions of
 those days and of earlier ones). Rerunning the same days overwrites both, never duplicates.
+
+The lake, the generator and Arrow load when days are generated, not with this module: a
+command that generates in a process of its own (:func:`generate_apart`) starts that process
+without waiting for them, and the process loads them while this one does other work.
 """
 
 from __future__ import annotations
@@ -22,10 +26,6 @@ from fraudops.errors import FraudOpsError
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-# The lake, the generator and Arrow load when days are generated, not with this module: a
-# command that generates in a process of its own (:func:`generate_apart`) starts that process
-# without waiting for them, and the process loads them while this one does other work.
 
 
 @dataclass(frozen=True)
