@@ -7,6 +7,7 @@ sweep's order; each booster is then cut at its best iteration (:func:`trimmed`).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -54,12 +55,55 @@ def training_matrix(x: np.ndarray, y: np.ndarray, *, max_bin: int, nthread: int)
     return xgb.QuantileDMatrix(x, y, max_bin=max_bin, nthread=nthread, **_described())
 
 
+class CoreShare:
+    """The cores shared by the fits of a sweep running side by side.
+
+    Each running fit gets an even share (at least one thread); when a fit ends, the ones
+    still running take up its cores from their next round on (:meth:`callback`), so the
+    longest fit of a sweep does not finish alone on one core while the others sit idle.
+    """
+
+    def __init__(self, cores: int, fits: int) -> None:
+        self.cores = cores
+        self._running = fits
+        self._lock = threading.Lock()
+
+    def threads(self) -> int:
+        """A running fit's share of the cores now."""
+        with self._lock:
+            return max(1, self.cores // max(self._running, 1))
+
+    def ended(self) -> None:
+        """A fit has ended: its cores go to the others."""
+        with self._lock:
+            self._running -= 1
+
+    def callback(self) -> xgb.callback.TrainingCallback:
+        """A fit's callback that sets its booster's threads to its share after each round."""
+        return _TakeUpCores(self)
+
+
+class _TakeUpCores(xgb.callback.TrainingCallback):
+    def __init__(self, share: CoreShare) -> None:
+        super().__init__()
+        self.share = share
+        self.nthread = 0
+
+    def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+        threads = self.share.threads()
+        if threads != self.nthread:
+            model.set_param({"nthread": threads})
+            self.nthread = threads
+        return False
+
+
 def fit(
     dtrain: xgb.DMatrix,
     dvalid: xgb.DMatrix,
     *,
     params: dict[str, Any],
     num_boost_round: int = NUM_BOOST_ROUND,
+    callbacks: Sequence[xgb.callback.TrainingCallback] = (),
 ) -> xgb.Booster:
     """Train a booster with early stopping on the validation days' ``aucpr``.
 
@@ -74,7 +118,7 @@ def fit(
         {**BASE_PARAMS, **params},
         dtrain,
         num_boost_round=num_boost_round,
-        callbacks=[stop],
+        callbacks=[stop, *callbacks],
         verbose_eval=False,
     )
 
@@ -98,7 +142,8 @@ def sweep_fits(
     """Each config's booster (``BASE_PARAMS`` and the config), in the order of ``configs``.
 
     In process, the training rows are binned once (:func:`training_matrix`, on every core),
-    then every config starts at once, each on its own share of the cores (``nthread``):
+    then every config starts at once, each on its own share of the cores (``nthread``,
+    growing as the other fits end: :class:`CoreShare`):
     XGBoost's threads barely scale on a small sweep of a few hundred thousand rows (and spin
     when other processes load the machine), while fits side by side do. Each fit scores its
     own validation matrix. The boosters are the same as one after the other: a fit is
@@ -122,16 +167,22 @@ def sweep_fits(
             )
         return
     n = cores()
-    nthread = max(1, n // max(len(params), 1))
+    share = CoreShare(n, len(params))
     binned = {
         max_bin: training_matrix(x_train, y_train, max_bin=max_bin, nthread=n)
         for max_bin in sorted({p["max_bin"] for p in params})
     }
 
     def one(p: dict[str, Any]) -> xgb.Booster:
-        booster = fit(
-            binned[p["max_bin"]], matrix(x_valid, y_valid), params={**p, "nthread": nthread}
-        )
+        try:
+            booster = fit(
+                binned[p["max_bin"]],
+                matrix(x_valid, y_valid),
+                params={**p, "nthread": share.threads()},
+                callbacks=[share.callback()],
+            )
+        finally:
+            share.ended()
         booster.set_param({"nthread": n})  # scoring with it afterwards takes every core
         return booster
 
