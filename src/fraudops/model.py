@@ -121,6 +121,22 @@ def log_model(scorer: FraudScorer, example: pa.Table) -> str:
     return str(info.model_uri)
 
 
+def prepare_logging() -> None:
+    """Map the installed packages' modules now, as :func:`log_model` would on its first call.
+
+    ``mlflow.pyfunc.log_model`` checks the pinned requirements against this environment, and
+    for that maps every installed distribution's modules, once per process (about 0.3 s, a
+    scan of each distribution's file list). A caller with time to spare before it logs a model
+    (the demo, while the lake is written) builds the map then.
+    """
+    try:
+        from mlflow.utils import requirements_utils
+
+        requirements_utils._init_packages_to_modules_map()  # type: ignore[no-untyped-call]
+    except Exception:  # noqa: BLE001  (MLflow's own helper: without it, log_model maps them)
+        return
+
+
 def _requirements() -> list[str]:
     pins = []
     for dist in ("mlflow", "xgboost-cpu", "pandas", "pyarrow", "numpy", "fraudops"):

@@ -80,13 +80,14 @@ def run_train(settings: Settings, snapshot_id: int | None) -> TrainResult:
 
 
 def prepare_training(settings: Settings) -> None:
-    """Import the training stack and create the MLflow store and experiment."""
+    """Import the training stack, create the MLflow store and experiment, map the packages."""
     import matplotlib.backends.backend_agg  # noqa: F401  (renders the runs' plots)
     import matplotlib.figure  # noqa: F401  (builds them)
 
-    from fraudops import tracking, train  # noqa: F401
+    from fraudops import model, tracking, train  # noqa: F401
 
     tracking.ensure_experiment(tracking.connect(settings), settings)
+    model.prepare_logging()
 
 
 def run_promote(settings: Settings, version: str | None, by: str | None = None) -> Decision:
