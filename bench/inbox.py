@@ -10,9 +10,9 @@ the timed region, as a nightly run would):
   card history (``cardhistory.enrich``) + ``features.py`` + ``inplace_predict`` +
   ``write_csv``, no validation, no lake; its stages are also timed one by one: the *stage
   sum*;
-* pyarrow-jemalloc: the same script with ``ARROW_DEFAULT_MEMORY_POOL=jemalloc``, the
-  allocator ``import fraudops`` picks (the plain script keeps Arrow's default, mimalloc):
-  how much of the difference is the allocator;
+* pyarrow-jemalloc: the same script with the memory settings ``import fraudops`` makes
+  (``ARROW_DEFAULT_MEMORY_POOL=jemalloc``, ``NUMPY_MADVISE_HUGEPAGE=0``; the plain script
+  keeps Arrow's mimalloc and numpy's huge pages): how much of the difference is memory;
 * pandas: the same with ``pandas.read_csv`` and ``to_csv``;
 * fraudops: ``score_inbox`` on an inbox holding the file: claim, hash, read, validate every
   row, score, write the outbox atomically, commit to ``fraud.scores`` and
@@ -210,8 +210,8 @@ def measure(
     shutil.copytree(home, out / "home", ignore=shutil.ignore_patterns("bench-scorer"))
     args = ["fraudops" if kind == "baseline" else kind, csv, small, scorer_dir, out / "home", out]
     env = {**child_env(), "PYTHONPATH": str(sources)} if sources else child_env()
-    if kind == "pyarrow-jemalloc":  # the allocator fraudops picks; the plain script keeps Arrow's
-        env["ARROW_DEFAULT_MEMORY_POOL"] = "jemalloc"
+    if kind == "pyarrow-jemalloc":  # fraudops's memory settings; the plain script: defaults
+        env.update(ARROW_DEFAULT_MEMORY_POOL="jemalloc", NUMPY_MADVISE_HUGEPAGE="0")
     proc = subprocess.run(
         [sys.executable, "-m", "bench.inbox", "--child", *map(str, args)],
         cwd=REPO,
@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> None:
 
 LABELS = {
     "pyarrow": "pyarrow script (read + history + features + predict + write)",
-    "pyarrow-jemalloc": "the same pyarrow script with Arrow on jemalloc (as fraudops runs)",
+    "pyarrow-jemalloc": "the same script, memory set as fraudops sets it (jemalloc, no THP)",
     "pandas": "pandas script (read_csv + history + features + predict + to_csv)",
     "fraudops": "fraudops score_inbox in process (validate, score, outbox, lake)",
     "fraudops-cli": "fraudops score-inbox from the CLI (process start included)",
@@ -309,7 +309,7 @@ def report(results: dict[str, dict[str, Any]], rows: int) -> None:
         for kind, goal in (("stages", 0.6), ("pyarrow", 1.0)):
             if kind in rate:
                 goals.append(_goal(f"vs {kind}", ours / rate[kind], goal, "x"))
-        if "pyarrow-jemalloc" in rate:  # context: the script given fraudops's allocator
+        if "pyarrow-jemalloc" in rate:  # context: the script given fraudops's memory settings
             goals.append(f"vs pyarrow-jemalloc {ours / rate['pyarrow-jemalloc']:.2f} x")
     if "fraudops-cli" in rate:
         goals.append(_goal("CLI", rate["fraudops-cli"], 400_000, "rows/s"))

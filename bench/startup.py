@@ -42,16 +42,20 @@ HELP_GOAL_S = 0.5
 API_KEY = "bench-startup-key-0123456789abcdef"
 
 
+MEMORY_SETTINGS = ("ARROW_DEFAULT_MEMORY_POOL", "NUMPY_MADVISE_HUGEPAGE")  # fraudops/__init__.py
+
+
 def child_env() -> dict[str, str]:
     """This environment for a contender's process, without the product's own choices.
 
-    No ``FRAUDOPS_*`` setting, and no Arrow allocator: ``import fraudops`` chose one in this
-    process, and each contender's sources choose their own (a baseline revision's too).
+    No ``FRAUDOPS_*`` setting, and none of the memory settings ``import fraudops`` made in
+    this process (Arrow's allocator, numpy's huge pages): each contender's sources choose
+    their own (a baseline revision's too).
     """
     return {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("FRAUDOPS_") and k != "ARROW_DEFAULT_MEMORY_POOL"
+        if not k.startswith("FRAUDOPS_") and k not in MEMORY_SETTINGS
     }
 
 

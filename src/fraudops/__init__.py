@@ -9,5 +9,11 @@ import os
 # pyarrow loads: a process that loaded pyarrow before fraudops keeps its allocator (the
 # images set it for every process), and a value the user set wins.
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
+# numpy's big arrays on ordinary pages: by default numpy asks the kernel for transparent huge
+# pages for them (madvise), and a kernel that compacts memory to find each one at its first
+# touch (THP "defrag" set to madvise, the default) spent a tenth of a second in the kernel on
+# every 100,000 rows of an inbox file's model matrix. numpy reads this once, when it loads;
+# as above, a process that loaded numpy first keeps its setting, and the user's value wins.
+os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 
 __version__ = "0.1.0"
