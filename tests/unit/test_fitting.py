@@ -62,3 +62,38 @@ def test_side_by_side_gives_each_config_its_own_booster_as_alone(
     # and a booster scores with every core afterwards, not with its share
     config = json.loads(together[0].save_config())
     assert config["learner"]["generic_param"]["nthread"] == str(fitting.cores())
+
+
+def test_a_fit_takes_up_the_cores_of_fits_that_ended(
+    data: tuple[np.ndarray, ...],
+) -> None:
+    share = fitting.CoreShare(cores=4, fits=3)
+    assert share.threads() == 1  # 4 cores, 3 fits: one thread each
+
+    class OthersEnd(xgb.callback.TrainingCallback):  # the two other fits end at round 3
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            if epoch == 3:
+                share.ended()
+                share.ended()
+            return False
+
+    seen: list[str] = []
+
+    class Threads(xgb.callback.TrainingCallback):  # the booster's threads after each round
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            seen.append(json.loads(model.save_config())["learner"]["generic_param"]["nthread"])
+            return False
+
+    x_tr, y_tr, x_va, y_va = data
+    dtrain, dvalid = fitting.matrix(x_tr, y_tr), fitting.matrix(x_va, y_va)
+    params = {**fitting.BASE_PARAMS, **CONFIGS[0], "nthread": share.threads()}
+    # callbacks run in order: the others end, the share is taken up, the threads are read;
+    # so rounds 0 to 3 ran on one thread, and every round after on four
+    grown = fitting.fit(
+        dtrain, dvalid, params=params, callbacks=[OthersEnd(), share.callback(), Threads()]
+    )
+    assert seen[:3] == ["1"] * 3 and set(seen[3:]) == {"4"} and len(seen) > 4
+    # the same booster as on one thread throughout
+    alone = fitting.fit(dtrain, dvalid, params=params)
+    assert grown.num_boosted_rounds() == alone.num_boosted_rounds()
+    np.testing.assert_array_equal(grown.inplace_predict(x_va), alone.inplace_predict(x_va))
