@@ -9,11 +9,12 @@ import os
 # pyarrow loads: a process that loaded pyarrow before fraudops keeps its allocator (the
 # images set it for every process), and a value the user set wins.
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
-# numpy's big arrays on ordinary pages: by default numpy asks the kernel for transparent huge
-# pages for them (madvise), and a kernel that compacts memory to find each one at its first
-# touch (THP "defrag" set to madvise, the default) spent a tenth of a second in the kernel on
-# every 100,000 rows of an inbox file's model matrix. numpy reads this once, when it loads;
-# as above, a process that loaded numpy first keeps its setting, and the user's value wins.
+# numpy's big arrays on ordinary pages: numpy asks the kernel for transparent huge pages for
+# them (madvise), and a kernel that compacts memory to find each one when it is first touched
+# (THP "defrag" set to madvise, the default) made an inbox file's model matrix cost more time
+# in the kernel than in numpy; a 1M-row file scored 1.24x sooner without them (`python -m
+# bench.inbox --only fraudops --baseline 0570e0f --repeat 3`). As above: a process that
+# loaded numpy first keeps its setting, and a value the user set wins.
 os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 
 __version__ = "0.1.0"
