@@ -84,6 +84,8 @@ class CoreShare:
 
 
 class _TakeUpCores(xgb.callback.TrainingCallback):
+    """After each round: the booster's threads set to its fit's share of the cores now."""
+
     def __init__(self, share: CoreShare) -> None:
         super().__init__()
         self.share = share
@@ -109,7 +111,8 @@ def fit(
 
     The metric is computed by :mod:`fraudops.stopping` (XGBoost's own figure, cheaper), so
     XGBoost is given no evaluation set to score; the booster is the one
-    ``early_stopping_rounds`` would give.
+    ``early_stopping_rounds`` would give. ``callbacks`` run after the stopping's, each round
+    (:meth:`CoreShare.callback`).
     """
     if params.get("eval_metric", BASE_PARAMS["eval_metric"]) != "aucpr":
         raise ValueError("early stopping is on aucpr")

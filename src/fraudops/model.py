@@ -125,9 +125,9 @@ def prepare_logging() -> None:
     """Map the installed packages' modules now, as :func:`log_model` would on its first call.
 
     ``mlflow.pyfunc.log_model`` checks the pinned requirements against this environment, and
-    for that maps every installed distribution's modules, once per process (about 0.3 s, a
-    scan of each distribution's file list). A caller with time to spare before it logs a model
-    (the demo, while the lake is written) builds the map then.
+    for that maps every installed distribution's modules, once per process (a scan of each
+    distribution's file list). A caller with time to spare before it logs a model (the demo,
+    while the lake is written) builds the map then.
     """
     try:
         from mlflow.utils import requirements_utils
