@@ -204,6 +204,7 @@ def measure(
     sources: Path | None = None,
 ) -> dict[str, Any]:
     from bench.startup import child_env
+    from fraudops import MEMORY_SETTINGS
 
     out = work / f"{kind}-{time.monotonic_ns()}"
     # a lake of its own: a file committed by an earlier contender would be found, not written
@@ -211,7 +212,7 @@ def measure(
     args = ["fraudops" if kind == "baseline" else kind, csv, small, scorer_dir, out / "home", out]
     env = {**child_env(), "PYTHONPATH": str(sources)} if sources else child_env()
     if kind == "pyarrow-jemalloc":  # fraudops's memory settings; the plain script: defaults
-        env.update(ARROW_DEFAULT_MEMORY_POOL="jemalloc", NUMPY_MADVISE_HUGEPAGE="0")
+        env.update(MEMORY_SETTINGS)
     proc = subprocess.run(
         [sys.executable, "-m", "bench.inbox", "--child", *map(str, args)],
         cwd=REPO,

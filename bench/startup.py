@@ -35,14 +35,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from fraudops import MEMORY_SETTINGS
 from fraudops.procs import free_port, http_status, start_group, stop_groups
 
 REPO = Path(__file__).resolve().parents[1]
 HELP_GOAL_S = 0.5
 API_KEY = "bench-startup-key-0123456789abcdef"
-
-
-MEMORY_SETTINGS = ("ARROW_DEFAULT_MEMORY_POOL", "NUMPY_MADVISE_HUGEPAGE")  # fraudops/__init__.py
 
 
 def child_env() -> dict[str, str]:
