@@ -46,9 +46,10 @@ def print_inbox(summary: InboxSummary) -> None:
     for name in ("file", "status", "scored", "rejected", "where / why"):
         table.add_column(name)
     for r in summary.reports:
-        places = (loc.removeprefix(f"{summary.inbox}/") for loc in r.outputs.values())
-        where = r.reason if r.status != "scored" else "\n".join(places)
-        row = (safe(r.file), r.status, f"{r.rows_scored:,}", f"{r.rows_rejected:,}", safe(where))
+        places = (safe(loc.removeprefix(f"{summary.inbox}/")) for loc in r.outputs.values())
+        # each output on a line of its own (the line breaks are ours, not from outside)
+        where = safe(r.reason) if r.status != "scored" else "\n".join(places)
+        row = (safe(r.file), r.status, f"{r.rows_scored:,}", f"{r.rows_rejected:,}", where)
         table.add_row(*row)
     if summary.reports:
         out.print(table)
