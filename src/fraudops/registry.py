@@ -67,9 +67,9 @@ def register(client: MlflowClient, settings: Settings, *, model_uri: str, run_id
             settings.model_name, description="Credit-card fraud classifier (XGBoost pyfunc)."
         )
     lineage = {k: v for k, v in client.get_run(run_id).data.tags.items() if k.startswith(TAG)}
-    version = mlflow.register_model(  # with its tags: one write, never a version without them
-        model_uri, settings.model_name, tags={**lineage, f"{TAG}run_id": run_id}
-    )
+    tags = {**lineage, f"{TAG}run_id": run_id}  # one write: never a version without them
+    with tracking.unprinted():  # "already exists" (made above), "Created version": ours to say
+        version = mlflow.register_model(model_uri, settings.model_name, tags=tags)
     return str(version.version)
 
 

@@ -180,6 +180,18 @@ def training_run_name(tags: dict[str, str]) -> str:
 
 
 @contextmanager
+def unprinted() -> Iterator[None]:
+    """Within: MLflow prints nothing of its own (lines it writes past its log level)."""
+    from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM as stream
+
+    was, stream.enabled = stream.enabled, False
+    try:
+        yield
+    finally:
+        stream.enabled = was
+
+
+@contextmanager
 def failed_runs_recorded(
     client: MlflowClient, uri: str, *, patience: float = FAILED_RUNS_PATIENCE
 ) -> Iterator[list[str]]:

@@ -1,7 +1,10 @@
-"""What the CLI prints: outside text shown literally, a file's outputs one per line."""
+"""What the CLI prints: outside text shown literally, a file's outputs one per line, counts
+said with what they count."""
 
+from fraudops.cardhistory.backfill import Backfill
 from fraudops.cli.batch import print_inbox
 from fraudops.cli.common import out
+from fraudops.cli.features import print_backfill
 from fraudops.inbox.ledger import Outcome
 from fraudops.inbox.report import FileReport, InboxSummary
 
@@ -44,3 +47,21 @@ def test_a_file_name_with_control_characters_is_shown_escaped():
     assert "\x1b" not in text
     assert "\\x1b" in text
     assert "\\n" in text  # a reason's newline from outside stays one line
+
+
+def test_a_backfill_says_what_the_store_holds():
+    done = Backfill(
+        store="sqlite:///home/feature-store.db",
+        version="card-history-1",
+        days=["2026-01-01", "2026-01-30"],
+        transactions=600_000,
+        loaded=600_000,
+        cards=10_000,
+        events=600_000,
+        seconds=4.8,
+    )
+    with out.capture() as printed:
+        print_backfill(done)
+    text = " ".join(printed.get().split())
+    assert "600,000 of 600,000 transactions (2026-01-01..2026-01-30) loaded" in text
+    assert "it holds 600,000 transactions of 10,000 cards (card-history-1)" in text

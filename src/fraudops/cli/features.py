@@ -36,8 +36,8 @@ def print_backfill(result: Backfill) -> None:
     span = "..".join(result.days) or "no day"
     out.print(
         f"card histories: {result.loaded:,} of {result.transactions:,} transactions ({span}) "
-        f"loaded into {safe(result.store)}; it holds {result.events:,} of {result.cards:,} "
-        f"cards ({result.version}) after {result.seconds:.1f} s"
+        f"loaded into {safe(result.store)}; it holds {result.events:,} transactions of "
+        f"{result.cards:,} cards ({result.version}) after {result.seconds:.1f} s"
     )
 
 
