@@ -3,7 +3,7 @@ said with what they count."""
 
 from fraudops.cardhistory.backfill import Backfill
 from fraudops.cli.batch import print_inbox
-from fraudops.cli.common import out
+from fraudops.cli.common import facts, out
 from fraudops.cli.features import print_backfill
 from fraudops.inbox.ledger import Outcome
 from fraudops.inbox.report import FileReport, InboxSummary
@@ -65,3 +65,24 @@ def test_a_backfill_says_what_the_store_holds():
     text = " ".join(printed.get().split())
     assert "600,000 of 600,000 transactions (2026-01-01..2026-01-30) loaded" in text
     assert "it holds 600,000 transactions of 10,000 cards (card-history-1)" in text
+
+
+def _unboxed(text: str) -> str:
+    """The printed text without the table's borders and padding: wrapped values rejoined."""
+    return "".join(ch for ch in text if ch not in "│┃┏┓┗┛┡┩└┘┌┐├┤─━┳┻╇┼┬┴ \n")
+
+
+def test_a_long_path_wraps_in_full_in_a_narrow_terminal(monkeypatch):
+    monkeypatch.setattr(out, "width", 60)
+    report = "file:///srv/fraudops/home/mlflow/monitoring-artifacts/0e5ecf14/report/drift.html"
+    table = facts("monitor")
+    table.add_row("report", report)
+    with out.capture() as printed:
+        out.print(table)
+    assert report in _unboxed(printed.get())
+
+    outputs = {"scored": "/srv/inbox/outbox/a-long-name-of-a-daily-export-2026-03-01.scored.csv"}
+    scored = FileReport(file="x.csv", status=Outcome.SCORED, rows_scored=1, outputs=outputs)
+    assert "outbox/a-long-name-of-a-daily-export-2026-03-01.scored.csv" in _unboxed(
+        _printed(scored)
+    )

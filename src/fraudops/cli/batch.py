@@ -43,8 +43,9 @@ def run_score_inbox(settings: Settings, *, show_progress: bool = True) -> InboxS
 def print_inbox(summary: InboxSummary) -> None:
     """A table of the files and one line of totals."""
     table = Table(title=f"inbox {safe(summary.inbox)}")
-    for name in ("file", "status", "scored", "rejected", "where / why"):
+    for name in ("file", "status", "scored", "rejected"):
         table.add_column(name)
+    table.add_column("where / why", overflow="fold")  # paths: wrapped, never cut short
     for r in summary.reports:
         places = (safe(loc.removeprefix(f"{summary.inbox}/")) for loc in r.outputs.values())
         # each output on a line of its own (the line breaks are ours, not from outside)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from fraudops.engine import Engine
 from fraudops.errors import FraudOpsError
@@ -101,6 +102,14 @@ def progress_bar() -> Iterator[Progress]:
         transient=False,
     ) as progress:
         yield progress
+
+
+def facts(title: str) -> Table:
+    """A table of named facts; a long value (a path, a URI) wraps, never cut short."""
+    table = Table(title=title, show_header=False)
+    table.add_column()
+    table.add_column(overflow="fold")
+    return table
 
 
 def safe(text: object) -> str:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from rich.table import Table
-
-from fraudops.cli.common import out, safe
+from fraudops.cli.common import facts, out, safe
 
 if TYPE_CHECKING:  # for the signatures only: the modules load when a command runs
     from fraudops.config import Settings
@@ -51,7 +49,7 @@ def run_drift_demo(settings: Settings, *, days: int) -> None:
         f"{drifted.drift_from} (each day: generate, score, check; an alarm retrains)"
     )
     story = run_scenario(drifted, first_day=first, days=days, on_day=lambda d: out.print(_line(d)))
-    summary = Table(title="the loop, closed", show_header=False)
+    summary = facts(title="the loop, closed")
     found = story.detected
     summary.add_row("drift switch", str(story.drift_from))
     summary.add_row(

@@ -7,9 +7,8 @@ import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from fraudops.cli.common import app, console, out, safe, settings
+from fraudops.cli.common import app, console, facts, out, safe, settings
 
 if TYPE_CHECKING:  # for the signatures only: the modules load when a command runs
     from fraudops.cardhistory.backfill import Backfill
@@ -82,7 +81,7 @@ def status(
     if as_json:
         out.print_json(json.dumps(found))
         return
-    table = Table(title="card-history store", show_header=False)
+    table = facts(title="card-history store")
     table.add_row("store", safe(found["store"]))
     ready = found["holds"] == VERSION
     table.add_row(

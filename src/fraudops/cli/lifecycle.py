@@ -10,12 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from fraudops.cli.common import (
     EngineOption,
     app,
     console,
+    facts,
     out,
     progress_bar,
     settings,
@@ -165,7 +165,7 @@ def status(
         out.print_json(json.dumps(info.as_dict(), default=str))
         return
     lake_info, prod = info.lake, info.production
-    table = Table(title="FraudOps status", show_header=False)
+    table = facts(title="FraudOps status")
     table.add_row("lake table", f"{lake_info.table} ({lake_info.rows:,} rows)")
     table.add_row("snapshot", str(lake_info.snapshot_id))
     if prod:
@@ -241,7 +241,7 @@ def demo(
         print_backfill(histories.result())
     batch = demo_inbox(s) if decision.promote or decision.champion_version else None
     elapsed = time.perf_counter() - t0
-    summary = Table(title=f"FraudOps demo finished in {elapsed:.1f} s", show_header=False)
+    summary = facts(title=f"FraudOps demo finished in {elapsed:.1f} s")
     summary.add_row("home", str(s.home_dir))
     summary.add_row("lake", f"{gen.rows:,} rows in fraud.transactions @ {gen.snapshot_id}")
     summary.add_row("tracking", s.tracking_url)

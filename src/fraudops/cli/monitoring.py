@@ -7,9 +7,8 @@ import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from fraudops.cli.common import app, console, out, safe, settings
+from fraudops.cli.common import app, console, facts, out, safe, settings
 
 if TYPE_CHECKING:  # for the signatures only: the modules load when a command runs
     from fraudops.monitoring import Check
@@ -21,10 +20,9 @@ def print_check(check: Check) -> None:
     """The verdict, its reasons, the figures, and where the report is."""
     o, h = check.observed, check.health
     colour = {"healthy": "green", "unknown": "blue"}.get(h.status.value, "yellow")
-    table = Table(
-        title=f"{check.model_name} v{check.model_version} as of {check.as_of}: "
-        f"[{colour}]{h.status.value.upper()}[/]",
-        show_header=False,
+    table = facts(
+        f"{check.model_name} v{check.model_version} as of {check.as_of}: "
+        f"[{colour}]{h.status.value.upper()}[/]"
     )
     table.add_row("reasons", "\n".join(safe(r) for r in h.reasons))
     table.add_row("window", f"{o.window_from}..{o.window_to}: {o.rows:,} predictions")

@@ -7,9 +7,8 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from fraudops.cli.common import CPYTHON_COLLECTION, app, console, out, settings
+from fraudops.cli.common import CPYTHON_COLLECTION, app, console, facts, out, settings
 
 if TYPE_CHECKING:
     from fraudops.config import Settings
@@ -68,7 +67,7 @@ def airflow_(
             af = stack.enter_context(
                 airflow_local.run_airflow(s, host=host, port=port, triggerer=triggerer)
             )
-        info = Table(title="Airflow is ready", show_header=False)
+        info = facts(title="Airflow is ready")
         info.add_row("UI", af.url)
         info.add_row("login", f"{af.username} / {af.password}")
         info.add_row("first DAG", "fraud_bootstrap: press Trigger")
