@@ -1,5 +1,6 @@
 """The CLI end to end, as a user runs it: demo twice, then status --json."""
 
+import csv
 import json
 import os
 import subprocess
@@ -46,6 +47,13 @@ def test_demo_twice_then_status(tmp_path):
     side = next(i for i, e in enumerate(events) if e[0] == "thread" and "demo" in e[2])
     started = next(i for i in range(generator, len(events)) if events[i][0] == "started")
     assert started < side, events[: side + 1]
+
+    # the sample inbox file is the day after the lake's last (2026-01-01 + 10 days): its card
+    # histories go on from the lake's, where a later day would start every card afresh
+    (sample,) = (tmp_path / "home" / "inbox" / "processed").glob("sample-*.csv")
+    with sample.open() as f:
+        days = {row["event_ts"][:10] for row in csv.DictReader(f)}
+    assert {d for d in days if d.startswith("20")} == {"2026-01-11"}, days
 
     status = json.loads(_cli("status", "--json", env=env).stdout)
     assert status["lake"]["rows"] == 40_000
