@@ -176,3 +176,15 @@ def test_csv_needs_csv_content_type(client):
     resp = client.post("/predict/csv", content=_csv(transactions(5)), headers=JSON)
 
     assert resp.status_code == 415
+
+
+@pytest.mark.parametrize("path", ["/predict", "/predict/csv"])
+def test_a_bad_query_parameter_is_422_placed_in_the_query(client, path):
+    headers = JSON if path == "/predict" else CSV
+    resp = client.post(f"{path}?explain=maybe", content=b"", headers=headers)
+
+    assert resp.status_code == 422, resp.text
+    (error,) = resp.json()["detail"]
+    assert error["loc"] == ["query", "explain"]
+    assert error["field"] == "explain"
+    assert error["input"] == "maybe"

@@ -22,7 +22,7 @@ from fraudops.api.limits import BodyLimitMiddleware
 from fraudops.api.metrics import Metrics, MetricsMiddleware
 from fraudops.api.predlog import PredictionLog
 from fraudops.api.routes import health, model, predict
-from fraudops.api.schemas import error_items, rejections_from_fastapi
+from fraudops.api.schemas import parameter_error_items
 from fraudops.api.shadow import ShadowHolder, ShadowScorer
 from fraudops.cardhistory.stores import HistoryStore, open_store
 from fraudops.config import Settings, get_settings
@@ -50,7 +50,7 @@ async def _maintain(store: HistoryStore, every: float) -> None:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    return JSONResponse({"detail": error_items(rejections_from_fastapi(errors))}, status_code=422)
+    return JSONResponse({"detail": parameter_error_items(errors)}, status_code=422)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

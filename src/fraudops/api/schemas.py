@@ -31,13 +31,11 @@ def error_item(rejection: Rejection) -> dict[str, Any]:
         loc.append(rejection.row)
     if rejection.column != "body":
         loc.append(rejection.column)
-    item: dict[str, Any] = {
-        "loc": loc,
-        "field": rejection.column,
-        "msg": rejection.reason,
-        "type": rejection.problem,
-    }
-    value = rejection.value
+    return _item(loc, rejection.column, rejection.reason, rejection.problem, rejection.value)
+
+
+def _item(loc: list[str | int], field: str, msg: str, kind: str, value: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {"loc": loc, "field": field, "msg": msg, "type": kind}
     if isinstance(value, float) and not math.isfinite(value):
         item["input"] = str(value)
     elif isinstance(value, bool | int | float | str) and len(str(value)) <= MAX_ECHOED:
@@ -50,15 +48,17 @@ def error_items(rejections: Iterable[Rejection]) -> list[dict[str, Any]]:
     return [error_item(r) for r in rejections]
 
 
-def rejections_from_fastapi(errors: Iterable[Any]) -> list[Rejection]:
-    """FastAPI's own validation errors (parameters) in the same shape."""
+def parameter_error_items(errors: Iterable[Any]) -> list[dict[str, Any]]:
+    """FastAPI's own validation errors (query, path, header parameters) in the same shape.
+
+    Their ``loc`` stays FastAPI's: ``["query", "explain"]`` (the routes read bodies themselves).
+    """
     out = []
     for err in errors:
-        loc = [p for p in err.get("loc", ()) if p != "body"]
-        column = next((str(p) for p in reversed(loc) if isinstance(p, str)), "body")
-        row = next((p for p in loc if isinstance(p, int)), None)
+        loc = list(err.get("loc", ())) or ["body"]
+        field = next((str(p) for p in reversed(loc) if isinstance(p, str)), "body")
         out.append(
-            Rejection(row, column, err.get("input"), err.get("type", "invalid"), err.get("msg", ""))
+            _item(loc, field, err.get("msg", ""), err.get("type", "invalid"), err.get("input"))
         )
     return out
 
