@@ -13,8 +13,6 @@ from fraudops.cli.common import app, console, facts, out, safe, settings
 if TYPE_CHECKING:  # for the signatures only: the modules load when a command runs
     from fraudops.monitoring import Check
 
-Day = Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"])]
-
 
 def print_check(check: Check) -> None:
     """The verdict, its reasons, the figures, and where the report is."""
@@ -48,7 +46,9 @@ def print_check(check: Check) -> None:
 
 @app.command()
 def replay(
-    start: Day,
+    start: Annotated[
+        dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="First day to score (in the lake).")
+    ],
     days: Annotated[int, typer.Option(min=1, help="Number of days.")] = 1,
 ) -> None:
     """Score days of the lake with the production model, logged as production traffic."""
