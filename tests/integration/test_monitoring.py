@@ -8,6 +8,7 @@ written by ``fraudops monitor``.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import re
@@ -67,6 +68,17 @@ def test_the_demo_tells_the_story_day_by_day(drift_demo: tuple[Settings, str]) -
     assert "too soon to retrain" in lines[5]
     assert "retrained" in lines[6]
     assert re.search(rf"detected\s+.*{DRIFT} \(1 daily window\(s\)\)", output), output
+
+
+def test_the_sample_inbox_file_comes_after_the_simulated_days(
+    drift_demo: tuple[Settings, str],
+) -> None:
+    # on the simulation's first day its unlabelled rows would count as legitimate there
+    settings, _ = drift_demo
+    (sample,) = (settings.home_dir / "inbox" / "processed").glob("sample-*.csv")
+    with sample.open() as f:
+        days = {row["event_ts"][:10] for row in csv.DictReader(f)}
+    assert {d for d in days if d.startswith("20")} == {(LAST + dt.timedelta(days=1)).isoformat()}
 
 
 def test_every_check_is_a_model_health_row(drift_demo: tuple[Settings, str]) -> None:

@@ -81,15 +81,16 @@ def score_inbox(
         raise typer.Exit(1)
 
 
-def demo_inbox(settings: Settings) -> InboxSummary:
-    """Drop a sample CSV with a few bad rows into the inbox and score it."""
+def demo_inbox(settings: Settings, *, day: dt.date) -> InboxSummary:
+    """Drop a sample CSV of ``day`` with a few bad rows into the inbox and score it.
+
+    The day after the lake's last: the card histories go on from the lake's (a later day
+    would start every card afresh, and monitoring would see that gap as drift).
+    """
     from fraudops.demo import SAMPLE_BAD_ROWS, sample_csv
     from fraudops.inbox import drop_file
 
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    # the day after the lake's last: its card histories go on from the lake's (a later day
-    # would start every card afresh, and monitoring would see that gap as drift)
-    day = settings.start_date + dt.timedelta(days=settings.days)
     data = sample_csv(rows=2_000, day=day, seed=int(stamp.replace("-", "")) % 2**31)
     where = drop_file(settings, f"sample-{stamp}.csv", data)
     out.print(f"inbox: dropped {where} (2,000 transactions, {SAMPLE_BAD_ROWS} of them bad)")

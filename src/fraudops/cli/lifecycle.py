@@ -239,7 +239,11 @@ def demo(
         decision = run_promote(s, trained.version)
         print_decision(decision)
         print_backfill(histories.result())
-    batch = demo_inbox(s) if decision.promote or decision.champion_version else None
+    scores = bool(decision.promote or decision.champion_version)  # a production model
+    # the sample file is the day after the lake's last, once the lake has all its days: with
+    # --drift, after the simulated days (on their first, its unlabelled rows would count as
+    # legitimate in the simulation's matured AP)
+    batch = demo_inbox(s, day=s.start_date + dt.timedelta(s.days)) if scores and not drift else None
     elapsed = time.perf_counter() - t0
     summary = facts(title=f"FraudOps demo finished in {elapsed:.1f} s")
     summary.add_row("home", str(s.home_dir))
@@ -252,6 +256,7 @@ def demo(
             "batch scoring",
             f"{batch.rows_scored:,} rows scored, {batch.rows_rejected:,} rejected: {batch.outbox}",
         )
+    if scores:
         summary.add_row(
             "your own CSV", f"drop it in {s.inbox_url}/incoming, run `fraudops score-inbox`"
         )
@@ -260,5 +265,7 @@ def demo(
     out.print(summary)
     if drift:
         run_drift_demo(s, days=drift_days)
+        if scores:
+            demo_inbox(s, day=s.start_date + dt.timedelta(s.days + drift_days))
     if serve_api:
         serve_demo(s, port=port, ui_port=ui_port)
