@@ -148,6 +148,6 @@ def rollback(
             previous=current,
             by=who,
             at=history.now(),
-            reason=reason or f"rolled back from version {current} by {who}",
+            reason=reason or f"rolled back from version {current}",  # who: the event says
         )
         return history.record(client, settings, event)

@@ -5,6 +5,8 @@ from fraudops.cardhistory.backfill import Backfill
 from fraudops.cli.batch import print_inbox
 from fraudops.cli.common import facts, out
 from fraudops.cli.features import print_backfill
+from fraudops.cli.release import print_history
+from fraudops.history import Event, Kind
 from fraudops.inbox.ledger import Outcome
 from fraudops.inbox.report import FileReport, InboxSummary
 
@@ -86,3 +88,31 @@ def test_a_long_path_wraps_in_full_in_a_narrow_terminal(monkeypatch):
     assert "outbox/a-long-name-of-a-daily-export-2026-03-01.scored.csv" in _unboxed(
         _printed(scored)
     )
+
+
+def test_the_history_keeps_each_reason_whole_and_each_event_on_a_line(monkeypatch):
+    monkeypatch.setattr(out, "width", 80)
+    gate = "candidate saves 478,522.42 a day >= champion's 478,522.42 - margin 0.00"
+    found = [
+        Event(Kind.AWAITING, "2", "1", "root", "2026-12-03T17:22:48.000001", gate, 0.77, 0.76),
+        Event(
+            Kind.APPROVED,
+            "2",
+            "1",
+            "alice",
+            "2026-12-03T17:30:00.000001",
+            f"approved by alice: the gate: {gate}",
+            candidate_saved_per_day=478_522.42,
+            champion_saved_per_day=478_000.0,
+        ),
+    ]
+    with out.capture() as printed:
+        print_history("fraud-detector", "production", found)
+    text = printed.get()
+    flat = " ".join(text.split())
+    assert f"the gate: {gate}" in flat  # whole, not squeezed into a narrow column
+    assert "alice: approved by alice" not in flat  # who is said once
+    headers = [line for line in text.splitlines() if line.startswith("2026-12-03")]
+    assert len(headers) == 2
+    assert "APPROVED" in headers[1] and "version 2 (was 1)" in headers[1]
+    assert "by alice" in headers[1] and "478,522.42" in headers[1]

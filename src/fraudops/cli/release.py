@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.padding import Padding
 
 from fraudops.cli.common import app, out, settings
 
@@ -22,12 +22,40 @@ def _money(value: float | None) -> str:
     return "" if value is None else f"{value:,.2f}"
 
 
+def _why(event: Event) -> str:
+    """The event's reason, without the "approved by alice: " its header already says."""
+    return event.reason.removeprefix(f"{event.kind} by {event.by}: ")
+
+
 def print_event(event: Event) -> None:
     """One line: what moved production, from what, by whom."""
     out.print(
         f"[green]{event.kind.upper()}[/] version {event.version} "
-        f"(was {event.previous or 'none'}) by {escape(event.by)}: {escape(event.reason)}"
+        f"(was {event.previous or 'none'}) by {escape(event.by)}: {escape(_why(event))}"
     )
+
+
+def print_history(name: str, alias: str, found: list[Event]) -> None:
+    """Each event as a line (when, what, which version, who, the money), its reason below.
+
+    The reason gets the terminal's width (in a table column beside seven others, a long
+    one came out a word a line).
+    """
+    out.print(f"[bold]{escape(name)}: history of @{escape(alias)}[/]")
+    for e in found:
+        was = f" (was {e.previous})" if e.previous else ""
+        money = f"  saves {_money(e.candidate_saved_per_day)} a day" * bool(
+            e.candidate_saved_per_day is not None
+        )
+        if e.champion_saved_per_day is not None:
+            money += f" (champion's {_money(e.champion_saved_per_day)})"
+        out.print(
+            f"{e.at[:19].replace('T', ' ')}  [bold]{e.kind.upper()}[/] version {e.version}{was}"
+            f"  by {escape(e.by)}{money}"
+        )
+        out.print(Padding(escape(_why(e)), (0, 0, 0, 4), expand=False))
+    if not found:
+        out.print("no event yet")
 
 
 @app.command()
@@ -77,19 +105,4 @@ def history(
     if as_json:
         out.print_json(json.dumps([dataclasses.asdict(e) for e in found]))
         return
-    table = Table(title=f"{s.model_name}: history of @{s.model_alias}")
-    columns = ("when (UTC)", "event", "version", "was", "saved/day", "champion's", "by", "reason")
-    for column in columns:
-        table.add_column(column)
-    for e in found:
-        table.add_row(
-            e.at[:19].replace("T", " "),
-            str(e.kind),
-            e.version,
-            e.previous or "",
-            _money(e.candidate_saved_per_day),
-            _money(e.champion_saved_per_day),
-            escape(e.by),
-            escape(e.reason),
-        )
-    out.print(table)
+    print_history(s.model_name, s.model_alias, found)
