@@ -137,8 +137,10 @@ def compare(settings: Settings, version: str) -> ShadowReport:
     """The shadow version against production on the transactions both scored."""
     pairs, shadow_unpaired, production_unpaired = _pairs(settings, str(version))
     n = pairs.num_rows
-    ours = np.asarray(pairs["is_fraud"].to_numpy(zero_copy_only=False), dtype=bool)
-    theirs = np.asarray(pairs["production_is_fraud"].to_numpy(zero_copy_only=False), dtype=bool)
+    ours, theirs = (  # no pair (nothing scored in shadow yet): no production_ columns either
+        np.asarray(pairs[c].to_numpy(zero_copy_only=False), dtype=bool) if n else np.zeros(0, bool)
+        for c in ("is_fraud", "production_is_fraud")
+    )
     base = {
         "shadow_version": str(version),
         "compared": n,

@@ -127,6 +127,8 @@ def test_shadow_period_then_report_then_promotion(
     assert json.loads(shown.output)["shadow_version"] == v4
     with pytest.raises(FraudOpsError, match="in shadow 0.00 of the 1 days"):
         release.approve(s, v4, by="alice")
+    none_yet = shadowreport.compare(s, v4)  # before any live traffic: said, not a crash
+    assert none_yet.compared == 0 and "scored no live transaction" in none_yet.verdict
 
     # live traffic: both scored these; production alone answered a few more
     rng = np.random.default_rng(5)

@@ -59,6 +59,9 @@ def _figures(side: Side | None) -> list[str]:
 
 def print_report(report: ShadowReport) -> None:
     """The two models side by side, what was compared, and the verdict."""
+    if report.compared == 0 and not report.shadow_unpaired:  # nothing to set side by side
+        out.print(safe(report.verdict))
+        return
     table = Table(title=f"shadow version {report.shadow_version} against production")
     for column in ("", "versions", "AP", "precision@budget", "recall@budget", "saved/day"):
         table.add_column(column)
