@@ -17,6 +17,7 @@ from fraudops import lake, registry
 from fraudops.cardhistory import EVENT_COLUMNS, enrich
 from fraudops.cardhistory.definition import HISTORY_DAYS
 from fraudops.config import Settings
+from fraudops.errors import FraudOpsError
 from fraudops.schema import PRODUCTION_ROLE
 from fraudops.scoring import scored_table
 
@@ -34,12 +35,23 @@ class ReplayResult:
 
 
 def replay(settings: Settings, *, start: dt.date, days: int = 1) -> ReplayResult:
-    """Score ``days`` of transactions from ``start`` with production; log them (idempotent)."""
+    """Score ``days`` of transactions from ``start`` with production; log them (idempotent).
+
+    Raises:
+        FraudOpsError: the lake holds none of those days.
+    """
     scorer, version = registry.load_production_scorer(settings)
     catalog = lake.open_catalog(settings)
     wanted = [start + dt.timedelta(days=i) for i in range(days)]
     transactions = lake.transactions_table(catalog)
     data = lake.read_transactions(transactions, days=wanted)
+    if data.num_rows == 0:  # nothing to score: said, and no replayed day replaced by nothing
+        held = lake.snapshot_days(transactions)
+        span = f"{held[0]}..{held[-1]}" if held else "no day"
+        raise FraudOpsError(
+            f"fraud.transactions holds no transaction on {wanted[0]}..{wanted[-1]} "
+            f"(it holds {span}): generate those days first, or replay days it holds"
+        )
     # the cards' history: the days before, as far back as the longest window
     before = [start - dt.timedelta(days=i) for i in range(1, HISTORY_DAYS + 1)]
     history = lake.read_transactions(transactions, days=before, columns=EVENT_COLUMNS)

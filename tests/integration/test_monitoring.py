@@ -24,6 +24,7 @@ from fraudops import lake, replay, tracking
 from fraudops.cli import app
 from fraudops.cli import common as cli_common
 from fraudops.config import Settings
+from fraudops.errors import FraudOpsError
 from fraudops.monitoring import EXPERIMENT, Health, HealthStatus, retrain
 from tests.support.settings import make_settings
 
@@ -140,6 +141,9 @@ def test_replaying_a_day_again_replaces_it(drift_demo: tuple[Settings, str]) -> 
     result = replay.replay(settings, start=FIRST)
     assert result.rows == before
     assert replayed(FIRST) == before
+    later = LAST + dt.timedelta(days=30)  # a day the lake does not hold: said, nothing logged
+    with pytest.raises(FraudOpsError, match=rf"no transaction on {later}\.\..*holds 2026-01-01"):
+        replay.replay(settings, start=later)
 
 
 def test_fraudops_monitor_writes_an_offline_report(drift_demo: tuple[Settings, str]) -> None:
