@@ -73,17 +73,44 @@ def _spent(window: str) -> Words:
     return lambda v, r, t: f"{v:,.0f} spent on this card in the last {WINDOW_WORDS[window]}"
 
 
+# each category said as a place ("at a gas station") and as a kind ("the usual for gas stations")
+CATEGORY_WORDS = {
+    "grocery": ("at a grocery", "groceries"),
+    "restaurant": ("at a restaurant", "restaurants"),
+    "gas_station": ("at a gas station", "gas stations"),
+    "online_retail": ("at an online shop", "online shops"),
+    "electronics": ("at an electronics shop", "electronics"),
+    "travel": ("on travel", "travel"),
+    "jewelry": ("at a jeweller", "jewelry"),
+    "entertainment": ("on entertainment", "entertainment"),
+    "health": ("on health", "health"),
+    "atm_withdrawal": ("an ATM withdrawal", "ATM withdrawals"),
+}
+CHANNEL_WORDS = {
+    "chip": "paid by chip",
+    "swipe": "paid by swipe",
+    "contactless": "paid contactless",
+    "online": "paid online",
+    "atm": "cash from an ATM",
+}
+assert set(CATEGORY_WORDS) == set(MERCHANT_CATEGORIES)
+assert set(CHANNEL_WORDS) == set(CHANNELS)
+
+
+def _category(code: float, form: int) -> str:
+    return CATEGORY_WORDS[MERCHANT_CATEGORIES[int(code)]][form]
+
+
 WORDS: dict[str, Words] = {
-    "merchant_category": lambda v, r, t: f"merchant category {MERCHANT_CATEGORIES[int(v)]}",
-    "channel": lambda v, r, t: f"paid by {CHANNELS[int(v)]}",
+    "merchant_category": lambda v, r, t: _category(v, 0),
+    "channel": lambda v, r, t: CHANNEL_WORDS[CHANNELS[int(v)]],
     "card_present": lambda v, r, t: (
         f"card present at {_clock(r, t)}" if v else f"card not present at {_clock(r, t)}"
     ),
     "hour": lambda v, r, t: f"at {_clock(r, t)}",
     "transaction_amount": lambda v, r, t: f"amount {v:,.2f}",
     "amount_to_category_median": lambda v, r, t: (
-        f"amount {_times(v)} the usual for "
-        f"{MERCHANT_CATEGORIES[int(r[_INDEX['merchant_category']])]}"
+        f"amount {_times(v)} the usual for {_category(r[_INDEX['merchant_category']], 1)}"
     ),
     "amount_to_bank_balance": lambda v, r, t: f"amount {v:.0%} of the bank balance",
     "distance_from_home_km": lambda v, r, t: f"{v:,.0f} km from home",
