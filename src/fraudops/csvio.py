@@ -1,11 +1,10 @@
 """The one CSV reader and writer: the inbox's files and ``POST /predict/csv`` bodies.
 
-A CSV of transactions is read in two steps: :func:`read_header` judges the first line (a file
-that fails it is not a CSV of transactions at all), then :func:`read_chunks` streams the
-contract's columns as text, a chunk at a time, keeping the number every row has in the file
-and reporting rows with the wrong number of fields as rejections of their own. Parsing on
-every core numbers rows only while none is malformed: it stops at the first one
-(:class:`NeedsRowNumbers`) and the file is read again by one thread, which numbers them all.
+:func:`read_header` judges the first line (a file that fails it is not a CSV of transactions
+at all), then :func:`read_chunks` streams the contract's columns as text, a chunk at a time,
+keeping each row's number in the file and reporting rows with the wrong number of fields as
+rejections of their own. Parsing on every core numbers rows only while none is malformed: it
+stops at the first one (:class:`NeedsRowNumbers`); one thread then reads it all again.
 """
 
 from __future__ import annotations
@@ -85,6 +84,8 @@ def read_header(source: Source) -> list[str]:
         names = [name.strip() for name in next(csv.reader([text]), [])]
     except csv.Error as exc:
         raise Unparseable(f"not a readable header line: {exc}") from None
+    if len(names) == 1 and (sep := next((c for c in ";\t|" if c in text), "")):
+        raise Unparseable(f"one column, split by {sep!r}: a CSV of transactions is comma-separated")
     if any(len(name) > MAX_NAME_CHARS for name in names):
         raise Unparseable(f"a column name is longer than {MAX_NAME_CHARS} characters")
     try:
@@ -133,8 +134,7 @@ def read_chunks(
 ) -> Iterator[Chunk]:
     """Stream the contract's columns as text, ``chunk_rows`` at a time.
 
-    Rows with the wrong number of fields are skipped by the parser and reported with the
-    chunk their row number falls in; every row keeps the number it has in the input.
+    Rows with the wrong number of fields are skipped, and reported with their row's chunk.
 
     Raises:
         Unparseable: the bytes stop being a CSV (e.g. invalid UTF-8 further down).

@@ -32,6 +32,15 @@ def test_malformed_rows_keep_the_numbers_of_the_file() -> None:
         (b"x" * (csvio.HEADER_LIMIT + 10), "no header line"),
         (b"transaction_id,amount\n1,2\n", "missing required column(s)"),
         ((HEADER + ",age\n").encode(), "duplicate column(s): age"),
+        # a spreadsheet's export in a locale whose lists use another separator
+        (
+            (HEADER.replace(",", ";") + "\n").encode(),
+            "split by ';': a CSV of transactions is comma",
+        ),
+        (
+            (HEADER.replace(",", "\t") + "\n").encode(),
+            "split by '\\\\t': a CSV of transactions is comma",
+        ),
     ],
 )
 def test_headers_that_are_not_ours(tmp_path: Path, data: bytes, reason: str) -> None:
