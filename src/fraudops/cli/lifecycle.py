@@ -167,7 +167,7 @@ def status(
     lake_info, prod = info.lake, info.production
     table = facts(title="FraudOps status")
     table.add_row("lake table", f"{lake_info.table} ({lake_info.rows:,} rows)")
-    table.add_row("snapshot", str(lake_info.snapshot_id))
+    table.add_row("snapshot", str(lake_info.snapshot_id or "none yet"))
     if prod:
         ap = prod.metrics.get("holdout_average_precision", float("nan"))
         table.add_row("production", f"{prod.name} v{prod.version} (@{prod.alias})")
