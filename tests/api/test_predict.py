@@ -112,6 +112,9 @@ def test_docs_example_scores(client):
         resp = client.post("/predict", json=example["value"], headers=AUTH)
         assert resp.status_code == 200, resp.text
     assert client.get("/docs").status_code == 200
+    for path in ("/predict", "/predict/csv"):  # every parameter says what it does
+        for param in spec["paths"][path]["post"]["parameters"]:
+            assert param.get("description"), (path, param["name"])
     preds = client.post(
         "/predict", json=[EXAMPLE_TRANSACTION, SUSPICIOUS_TRANSACTION], headers=AUTH
     ).json()["predictions"]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
 import numpy as np
 import pyarrow as pa
-from fastapi import APIRouter, HTTPException, Request, Response, Security, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, Security, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic_core import to_json
@@ -33,6 +34,13 @@ from fraudops.validation import (
 
 log = logging.getLogger(__name__)
 
+Explain = Annotated[
+    bool,
+    Query(
+        description="Also give each transaction its top three reasons, strongest first, from "
+        "XGBoost's TreeSHAP contributions (a reasons column for CSV)."
+    ),
+]
 router = APIRouter(tags=["predict"], dependencies=[Security(require_api_key)])
 
 CSV_CHUNK_ROWS = 100_000
@@ -61,7 +69,7 @@ def _require_content_type(request: Request, *allowed: str) -> None:
 
 
 @router.post("/predict", response_model=PredictResponse, responses=ERRORS, openapi_extra=JSON_BODY)
-async def predict(request: Request, holder: HolderDep, explain: bool = False) -> Response:
+async def predict(request: Request, holder: HolderDep, explain: Explain = False) -> Response:
     """Score one transaction or a list: fraud probability and decision per transaction.
 
     With ``explain=true`` each prediction also gives its top reasons (TreeSHAP, in words).
@@ -157,7 +165,7 @@ def score_csv(scorer: FraudScorer, body: bytes, store: HistoryStore) -> tuple[pa
     openapi_extra=CSV_BODY,
 )
 async def predict_csv(
-    request: Request, model: ModelDep, metrics: MetricsDep, explain: bool = False
+    request: Request, model: ModelDep, metrics: MetricsDep, explain: Explain = False
 ) -> Response:
     """Score a CSV of transactions; the scored CSV streams back (422 lists rejected rows).
 
