@@ -96,7 +96,12 @@ class Decision:
 
 
 def should_promote(
-    candidate: Score, champion: Score | None, *, margin: float, floor: float
+    candidate: Score,
+    champion: Score | None,
+    *,
+    margin: float,
+    floor: float,
+    alone: str = "no production model yet",  # why there is no champion
 ) -> tuple[bool, str]:
     """The gate: AP above ``floor``, and saving at least the champion's cost a day - ``margin``.
 
@@ -107,8 +112,7 @@ def should_promote(
         return False, f"candidate AP {ap:.4f} is below the floor {floor:.4f}"
     if champion is None:
         return True, (
-            f"no production model yet; candidate AP {ap:.4f} >= floor {floor:.4f}, "
-            f"saves {saved:,.2f} a day"
+            f"{alone}; candidate AP {ap:.4f} >= floor {floor:.4f}, saves {saved:,.2f} a day"
         )
     against = (
         f"champion's {champion.saved_per_day:,.2f} - margin {margin:,.2f} "
@@ -123,6 +127,7 @@ def decide(
     *,
     version: str,
     champion: str | None,
+    serving: bool = False,  # ``version`` is production already (no champion but itself)
     missing: list[str],
     score: Callable[[str], Score],
     holdout: pa.Table,
@@ -145,7 +150,8 @@ def decide(
     else:
         cand = score(version)
         champ = score(champion) if champion else None
-        promote, reason = should_promote(cand, champ, margin=margin, floor=floor)
+        alone = f"version {version} is production already" if serving else "no production model yet"
+        promote, reason = should_promote(cand, champ, margin=margin, floor=floor, alone=alone)
     ts = pc.cast(holdout["event_ts"], pa.date32())
     days = f"{pc.min(ts).as_py()}..{pc.max(ts).as_py()}" if holdout.num_rows else ""
     return Decision(

@@ -90,11 +90,7 @@ def alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion |
 
 
 def newest_version(client: MlflowClient, settings: Settings) -> str:
-    """The highest version number of the model.
-
-    Raises:
-        FraudOpsError: nothing is registered yet.
-    """
+    """The highest version number of the model (:class:`FraudOpsError` if none is yet)."""
     versions = client.search_model_versions(f"name='{settings.model_name}'")
     if not versions:
         raise FraudOpsError(f"no version of {settings.model_name} yet: run `fraudops train`.")
@@ -175,10 +171,11 @@ def gate(
             client.set_registered_model_alias(name, CHALLENGER, version)
         try:
             for _ in range(GATE_ATTEMPTS):
-                champion = _served_other(client, settings, version)
+                champion, serving = _served(client, settings, version)
                 decision = decide(
                     version=version,
                     champion=champion,
+                    serving=serving,
                     missing=missing,
                     score=score,
                     holdout=holdout,
@@ -197,7 +194,7 @@ def gate(
                 if waiting:
                     history.record(client, settings, _event(decision, history.Kind.AWAITING, who))
                     return decision
-                if _served_other(client, settings, version) == champion:
+                if _served(client, settings, version)[0] == champion:
                     client.set_registered_model_alias(name, settings.model_alias, version)
                     history.record(client, settings, _event(decision, history.Kind.PROMOTED, who))
                     return decision
@@ -214,10 +211,11 @@ def _event(decision: Decision, kind: history.Kind, by: str) -> history.Event:
     return history.from_decision(decision, kind, by=by)
 
 
-def _served_other(client: MlflowClient, settings: Settings, version: str) -> str | None:
-    """The version production points at, unless it is ``version`` itself (or none)."""
+def _served(client: MlflowClient, settings: Settings, version: str) -> tuple[str | None, bool]:
+    """(The version production points at unless it is ``version`` itself, whether it is)."""
     served = alias_version(client, settings.model_name, settings.model_alias)
-    return None if served is None or str(served.version) == version else str(served.version)
+    serving = served is not None and str(served.version) == version
+    return (None if served is None or serving else str(served.version)), serving
 
 
 def promote(settings: Settings, *, version: str | None = None, by: str | None = None) -> Decision:

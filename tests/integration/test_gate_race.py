@@ -45,9 +45,9 @@ def test_the_weaker_of_two_concurrent_promotions_does_not_replace_the_stronger(
     settings = three_versions
     weak_started, weak_checked, strong_done = (threading.Event() for _ in range(3))
     reads: Counter[str] = Counter()
-    real_served = registry._served_other
+    real_served = registry._served
 
-    def served(client: object, s: Settings, version: str) -> str | None:
+    def served(client: object, s: Settings, version: str) -> tuple[str | None, bool]:
         me = threading.current_thread().name
         reads[me] += 1
         if me == "strong" and reads[me] == 2:  # just before moving the alias ...
@@ -60,7 +60,7 @@ def test_the_weaker_of_two_concurrent_promotions_does_not_replace_the_stronger(
                 strong_done.wait(HOLD)
         return found
 
-    monkeypatch.setattr(registry, "_served_other", served)
+    monkeypatch.setattr(registry, "_served", served)
     # the stronger version saves more a day too
     monkeypatch.setattr(
         registry, "score_version", lambda _s, v, _h: Score(AP[str(v)], 1_000 * AP[str(v)])

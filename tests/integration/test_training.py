@@ -183,6 +183,11 @@ def test_gate_promotes_better_and_refuses_worse(server_settings, trained):
     assert now.production.snapshot_id == str(trained.snapshot_id)
     assert now.last_decision is not None and now.last_decision.verdict == "rejected"
 
+    again = registry.promote(server_settings, version=good_v)  # production already: said so
+    assert again.promote and f"version {good_v} is production already" in again.reason
+    assert "no production model yet" not in again.reason
+    assert str(registry.alias_version(client, name, "production").version) == good_v
+
 
 def test_the_model_card_is_the_versions_description_with_the_runs_figures(server_settings, trained):
     client = tracking.connect(server_settings)

@@ -1,9 +1,13 @@
 """What the CLI prints: outside text shown literally, a file's outputs one per line, counts
-said with what they count."""
+said with what they count, a version that does not exist said in one line."""
+
+import pytest
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, RESOURCE_DOES_NOT_EXIST
 
 from fraudops.cardhistory.backfill import Backfill
 from fraudops.cli.batch import print_inbox
-from fraudops.cli.common import facts, out
+from fraudops.cli.common import console, facts, guarded, out
 from fraudops.cli.features import print_backfill
 from fraudops.cli.release import print_history
 from fraudops.history import Event, Kind
@@ -116,3 +120,24 @@ def test_the_history_keeps_each_reason_whole_and_each_event_on_a_line(monkeypatc
     assert len(headers) == 2
     assert "APPROVED" in headers[1] and "version 2 (was 1)" in headers[1]
     assert "by alice" in headers[1] and "478,522.42" in headers[1]
+
+
+def test_a_version_that_does_not_exist_is_one_line_and_exit_code_2():
+    def missing():
+        raise MlflowException(
+            "Model Version (name=fraud-detector, version=99) not found",
+            error_code=RESOURCE_DOES_NOT_EXIST,
+        )
+
+    with console.capture() as printed, pytest.raises(SystemExit) as stopped:
+        guarded(missing)
+    assert stopped.value.code == 2
+    assert (
+        printed.get().strip() == "error: Model Version (name=fraud-detector, version=99) not found"
+    )
+
+    def refused():  # any other MLflow error is not the user's to fix: it goes on
+        raise MlflowException("the server said no", error_code=INTERNAL_ERROR)
+
+    with pytest.raises(MlflowException, match="the server said no"):
+        guarded(refused)

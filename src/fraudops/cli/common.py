@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -119,9 +120,20 @@ def safe(text: object) -> str:
 
 
 def guarded(fn: Callable[[], T]) -> T:
-    """Run ``fn``; a user-fixable error becomes one red line and exit code 2."""
+    """Run ``fn``; a user-fixable error becomes one red line and exit code 2.
+
+    User-fixable: ours (:class:`FraudOpsError`), and MLflow's "not found" (a version number
+    that does not exist: ``fraudops promote --version 99``).
+    """
     try:
         return fn()
     except FraudOpsError as exc:
         console.print(f"[bold red]error:[/] {safe(exc)}")
+        raise SystemExit(2) from None
+    except Exception as exc:
+        mlflow_errors = sys.modules.get("mlflow.exceptions")  # loaded if MLflow raised it
+        missing = mlflow_errors and isinstance(exc, mlflow_errors.MlflowException)
+        if not missing or exc.error_code != "RESOURCE_DOES_NOT_EXIST":  # type: ignore[attr-defined]
+            raise
+        console.print(f"[bold red]error:[/] {safe(exc.message)}")  # type: ignore[attr-defined]
         raise SystemExit(2) from None
