@@ -44,9 +44,8 @@ def print_history(name: str, alias: str, found: list[Event]) -> None:
     out.print(f"[bold]{escape(name)}: history of @{escape(alias)}[/]")
     for e in found:
         was = f" (was {e.previous})" if e.previous else ""
-        money = f"  saves {_money(e.candidate_saved_per_day)} a day" * bool(
-            e.candidate_saved_per_day is not None
-        )
+        saved = e.candidate_saved_per_day
+        money = "" if saved is None else f"  saves {_money(saved)} a day"
         if e.champion_saved_per_day is not None:
             money += f" (champion's {_money(e.champion_saved_per_day)})"
         out.print(
