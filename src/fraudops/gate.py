@@ -95,13 +95,16 @@ class Decision:
         return {k: getattr(self, k) for k in (*keep, *champion, *saved)}
 
 
+NO_CHAMPION = "no production model yet"  # why a candidate has no champion, most often
+
+
 def should_promote(
     candidate: Score,
     champion: Score | None,
     *,
     margin: float,
     floor: float,
-    alone: str = "no production model yet",  # why there is no champion
+    alone: str = NO_CHAMPION,  # why there is no champion
 ) -> tuple[bool, str]:
     """The gate: AP above ``floor``, and saving at least the champion's cost a day - ``margin``.
 
@@ -150,7 +153,7 @@ def decide(
     else:
         cand = score(version)
         champ = score(champion) if champion else None
-        alone = f"version {version} is production already" if serving else "no production model yet"
+        alone = f"version {version} is production already" if serving else NO_CHAMPION
         promote, reason = should_promote(cand, champ, margin=margin, floor=floor, alone=alone)
     ts = pc.cast(holdout["event_ts"], pa.date32())
     days = f"{pc.min(ts).as_py()}..{pc.max(ts).as_py()}" if holdout.num_rows else ""

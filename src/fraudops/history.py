@@ -57,6 +57,11 @@ class Event:
     champion_saved_per_day: float | None = None
 
     @property
+    def why(self) -> str:
+        """The reason without the "approved by alice: " a person's answer starts with (``by``)."""
+        return self.reason.removeprefix(signed(self.kind, self.by))
+
+    @property
     def moved(self) -> bool:
         """Whether the event moved ``@production``."""
         return self.kind in MOVES
@@ -70,6 +75,11 @@ class Event:
         """An event read back from its tag."""
         got: dict[str, Any] = json.loads(text)
         return cls(**{**got, "kind": Kind(got["kind"])})
+
+
+def signed(kind: Kind, who: str) -> str:
+    """How the reason of a person's answer starts: "approved by alice: "."""
+    return f"{kind} by {who}: "
 
 
 def actor(by: str | None = None) -> str:

@@ -103,7 +103,7 @@ def _decided(
         previous=str(served.version) if served else None,
         by=who,
         at=history.now(),
-        reason=f"{kind} by {who}: {reason or 'the gate: ' + decision.reason}",
+        reason=history.signed(kind, who) + (reason or f"the gate: {decision.reason}"),
         candidate_ap=decision.candidate_ap,
         champion_ap=decision.champion_ap,
         candidate_saved_per_day=decision.candidate_saved_per_day,

@@ -118,16 +118,16 @@ def _pairs(settings: Settings, version: str) -> tuple[pa.Table, int, int]:
     in_shadow = pc.fill_null(pc.equal(rows["role"], SHADOW_ROLE), False)
     shadow = _latest(rows.filter(pc.and_(in_shadow, pc.equal(rows["model_version"], version))))
     production = _latest(rows.filter(pc.invert(in_shadow))).drop_columns(["role"])
-    if shadow.num_rows == 0:
-        return shadow, 0, 0
-    ran = pc.and_(  # production's answers while the shadow was scoring
-        pc.greater_equal(production["predicted_at"], pc.min(shadow["predicted_at"])),
-        pc.less_equal(production["predicted_at"], pc.max(shadow["predicted_at"])),
-    )
     renamed = production.rename_columns(
         [c if c == "transaction_id" else f"production_{c}" for c in production.column_names]
     )
     pairs = shadow.join(renamed, "transaction_id", join_type="inner")
+    if shadow.num_rows == 0:  # nothing scored in shadow yet: no pair, the columns all the same
+        return pairs, 0, 0
+    ran = pc.and_(  # production's answers while the shadow was scoring
+        pc.greater_equal(production["predicted_at"], pc.min(shadow["predicted_at"])),
+        pc.less_equal(production["predicted_at"], pc.max(shadow["predicted_at"])),
+    )
     paired = pc.is_in(production["transaction_id"], value_set=pairs["transaction_id"])
     lone = int(pc.sum(pc.and_(ran, pc.invert(paired))).as_py() or 0)
     return pairs, shadow.num_rows - pairs.num_rows, lone
@@ -137,10 +137,8 @@ def compare(settings: Settings, version: str) -> ShadowReport:
     """The shadow version against production on the transactions both scored."""
     pairs, shadow_unpaired, production_unpaired = _pairs(settings, str(version))
     n = pairs.num_rows
-    ours, theirs = (  # no pair (nothing scored in shadow yet): no production_ columns either
-        np.asarray(pairs[c].to_numpy(zero_copy_only=False), dtype=bool) if n else np.zeros(0, bool)
-        for c in ("is_fraud", "production_is_fraud")
-    )
+    ours = np.asarray(pairs["is_fraud"].to_numpy(zero_copy_only=False), dtype=bool)
+    theirs = np.asarray(pairs["production_is_fraud"].to_numpy(zero_copy_only=False), dtype=bool)
     base = {
         "shadow_version": str(version),
         "compared": n,

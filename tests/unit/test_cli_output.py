@@ -115,7 +115,7 @@ def test_the_history_keeps_each_reason_whole_and_each_event_on_a_line(monkeypatc
     text = printed.get()
     flat = " ".join(text.split())
     assert f"the gate: {gate}" in flat  # whole, not squeezed into a narrow column
-    assert "alice: approved by alice" not in flat  # who is said once
+    assert "approved by alice" not in flat  # who is said once: in the event's line
     headers = [line for line in text.splitlines() if line.startswith("2026-12-03")]
     assert len(headers) == 2
     assert "APPROVED" in headers[1] and "version 2 (was 1)" in headers[1]

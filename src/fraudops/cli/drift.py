@@ -35,11 +35,16 @@ def _line(day: Day) -> str:
     return "  ".join(parts)
 
 
+def first_production_day(settings: Settings) -> dt.date:
+    """The day after the default history: simulated production starts there, and the sample."""
+    return settings.start_date + dt.timedelta(days=settings.days)
+
+
 def run_drift_demo(settings: Settings, *, days: int) -> None:
     """Simulate production after the history, with a drift switch, and tell what happened."""
     from fraudops.scenario import run_scenario
 
-    first = settings.start_date + dt.timedelta(days=settings.days)
+    first = first_production_day(settings)
     drifted = settings.model_copy(
         update={"drift_from": settings.drift_from or first + dt.timedelta(days=NORMAL_DAYS)}
     )

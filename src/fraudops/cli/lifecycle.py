@@ -203,7 +203,7 @@ def demo(
 ) -> None:
     """Generate the default history, train, promote; then serve the API and the MLflow UI."""
     from fraudops.cli.batch import demo_inbox
-    from fraudops.cli.drift import run_drift_demo
+    from fraudops.cli.drift import first_production_day, run_drift_demo
     from fraudops.cli.features import print_backfill
     from fraudops.cli.services import serve_demo
 
@@ -243,7 +243,8 @@ def demo(
     # the sample file is the day after the lake's last, once the lake has all its days: with
     # --drift, after the simulated days (on their first, its unlabelled rows would count as
     # legitimate in the simulation's matured AP)
-    batch = demo_inbox(s, day=s.start_date + dt.timedelta(s.days)) if scores and not drift else None
+    after = first_production_day(s)
+    batch = demo_inbox(s, day=after) if scores and not drift else None
     elapsed = time.perf_counter() - t0
     summary = facts(title=f"FraudOps demo finished in {elapsed:.1f} s")
     summary.add_row("home", str(s.home_dir))
@@ -266,6 +267,6 @@ def demo(
     if drift:
         run_drift_demo(s, days=drift_days)
         if scores:
-            demo_inbox(s, day=s.start_date + dt.timedelta(s.days + drift_days))
+            demo_inbox(s, day=after + dt.timedelta(days=drift_days))
     if serve_api:
         serve_demo(s, port=port, ui_port=ui_port)

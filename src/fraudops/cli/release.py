@@ -22,16 +22,11 @@ def _money(value: float | None) -> str:
     return "" if value is None else f"{value:,.2f}"
 
 
-def _why(event: Event) -> str:
-    """The event's reason, without the "approved by alice: " its header already says."""
-    return event.reason.removeprefix(f"{event.kind} by {event.by}: ")
-
-
 def print_event(event: Event) -> None:
     """One line: what moved production, from what, by whom."""
     out.print(
         f"[green]{event.kind.upper()}[/] version {event.version} "
-        f"(was {event.previous or 'none'}) by {escape(event.by)}: {escape(_why(event))}"
+        f"(was {event.previous or 'none'}) by {escape(event.by)}: {escape(event.why)}"
     )
 
 
@@ -52,7 +47,7 @@ def print_history(name: str, alias: str, found: list[Event]) -> None:
             f"{e.at[:19].replace('T', ' ')}  [bold]{e.kind.upper()}[/] version {e.version}{was}"
             f"  by {escape(e.by)}{money}"
         )
-        out.print(Padding(escape(_why(e)), (0, 0, 0, 4), expand=False))
+        out.print(Padding(escape(e.why), (0, 0, 0, 4), expand=False))
     if not found:
         out.print("no event yet")
 
