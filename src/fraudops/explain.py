@@ -1,7 +1,8 @@
 """Reason codes: why the model scored a transaction as it did, in words an analyst reads.
 
-The reasons come from XGBoost's own TreeSHAP contributions (``pred_contribs``): per row, one
-log-odds contribution per feature plus the bias, summing to the model's margin. The top
+The reasons come from XGBoost's own TreeSHAP contributions (the values of ``pred_contribs``,
+read from a table made once per model: :mod:`fraudops.treeshap`): per row, one log-odds
+contribution per feature plus the bias, summing to the model's margin. The top
 reasons are the features that pushed the score up the most, each said with the transaction's
 own value ("amount 12× the usual for this card", "4,100 km from home").
 """
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from fraudops import treeshap
 from fraudops.features import FEATURE_NAMES, features_from_table
 from fraudops.schema import CHANNELS, MERCHANT_CATEGORIES
 from fraudops.scoring import FraudScorer
@@ -37,9 +39,16 @@ class Reason:
 
 
 def contributions(scorer: FraudScorer, matrix: np.ndarray) -> np.ndarray:
-    """TreeSHAP contributions per row: one column per feature, the bias last (log-odds)."""
+    """TreeSHAP contributions per row: one column per feature, the bias last (log-odds).
+
+    XGBoost's own values (``pred_contribs``), read from the model's TreeSHAP table
+    (:mod:`fraudops.treeshap`); a model too deep for a table asks XGBoost.
+    """
     if len(matrix) == 0:
         return np.zeros((0, len(FEATURE_NAMES) + 1), dtype=np.float32)
+    table = treeshap.for_booster(scorer.booster)
+    if table is not None:
+        return table.contributions(matrix)
     # no names or types on the matrix: the trees carry their split types, and naming 22
     # columns costs more than the row's TreeSHAP; one thread for small inputs (a thread
     # pool started for one row costs milliseconds)

@@ -204,28 +204,6 @@ def test_the_thread_stops_when_idle_and_starts_again_on_the_next_request(
     assert answer[2] == explain_matrix(scorer, matrix[2:3], times=times[2:3])
 
 
-def test_calls_of_a_few_rows_use_every_core_and_a_lone_row_the_served_booster(
-    scorer: FraudScorer, rows: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    matrix, times = rows
-    recorder = Recorder()
-
-    async def scenario() -> None:
-        queue = ExplainQueue()
-        queue.threads = 2
-        for lo, hi in ((0, 1), (1, 1 + api_explain.WIDE_ROWS)):
-            asked = _asked(scorer, matrix[lo:hi], times[lo:hi])
-            queue.ask([asked])
-            await asked.answer
-
-    _run(monkeypatch, recorder, scenario)
-
-    (lone, _), (wide, _) = recorder.calls
-    assert lone is scorer
-    assert wide is not scorer
-    assert wide.booster.save_raw() == scorer.booster.save_raw()  # the same trees
-
-
 def test_the_api_hands_the_gil_over_often(tmp_path: Path) -> None:
     """The explaining thread gets the GIL back within a tenth of a millisecond, not 5 ms."""
     from fraudops.api.app import create_app

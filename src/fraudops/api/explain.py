@@ -2,17 +2,16 @@
 
 Explained requests go through the batcher like any other (one store step, one booster call,
 one log entry); their rows then go to the worker's :class:`ExplainQueue` for TreeSHAP. A
-row's TreeSHAP costs a hundred times its prediction (``make bench ARGS=explain``), so it runs
-beside the event loop, in a thread of its own that XGBoost lets go of the GIL for, while the
-loop goes on answering, parsing and scoring the next requests. A client that does not ask
-for reasons never pays for them.
+row's TreeSHAP costs more than its prediction (``make bench ARGS=explain``), so it runs beside
+the event loop, in a thread of its own (numpy lets go of the GIL for the table's lookups),
+while the loop goes on answering, parsing and scoring the next requests. A client that does
+not ask for reasons never pays for them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import queue
 import threading
 from collections.abc import Sequence
@@ -32,11 +31,11 @@ log = logging.getLogger(__name__)
 
 Explained = tuple[np.ndarray, np.ndarray, list[list[Reason]]]  # probability, decision, reasons
 CALL_ROWS = 64  # a call takes no more waiting requests once it has this many rows
-WIDE_ROWS = 4  # a call of this many rows or more splits them over every core
 IDLE_SECONDS = 1.0  # the explaining thread stops after this long with nothing to do
 # The serving process hands the GIL over every 0.1 ms (Python's default: 5 ms). After each
-# XGBoost call the explaining thread needs the GIL back for a few microseconds of Python;
-# behind a busy event loop it waited up to the whole interval, several times a call.
+# step that let go of it (a table lookup, an XGBoost call) the explaining thread needs the GIL
+# back for a few microseconds of Python; behind a busy event loop it waited up to the whole
+# interval, several times a call.
 GIL_SWITCH_SECONDS = 0.0001
 
 
@@ -60,28 +59,14 @@ class ExplainQueue:
     what arrived meanwhile. It never waits for the loop between two calls: when it did (a
     task on the loop started each call), the loop, busy answering and scoring the next wave
     of requests, left the calls' thread idle a third of the time, and the worker's two
-    halves took turns instead of working together. A call of ``WIDE_ROWS`` rows or more
-    splits its rows over every core, with a copy of the booster of its own, made once per
-    model; a smaller call uses the served booster (one thread; predicting from two threads at
-    once is safe). The thread stops after ``IDLE_SECONDS`` with nothing to do, and starts
-    again with the next request.
+    halves took turns instead of working together. The thread stops after ``IDLE_SECONDS``
+    with nothing to do, and starts again with the next request.
     """
 
     def __init__(self) -> None:
-        self.threads = os.cpu_count() or 1
         self._asked: queue.SimpleQueue[list[Asked]] = queue.SimpleQueue()
         self._lock = threading.Lock()  # the thread's start and stop, against a new request
         self._thread: threading.Thread | None = None
-        self._wide: tuple[FraudScorer, FraudScorer] | None = None  # (served, its copy)
-
-    def _explainer(self, scorer: FraudScorer, rows: int) -> FraudScorer:
-        if self.threads == 1 or rows < WIDE_ROWS:
-            return scorer
-        if self._wide is None or self._wide[0] is not scorer:
-            booster = scorer.booster.copy()
-            booster.set_param({"nthread": self.threads})
-            self._wide = (scorer, FraudScorer(booster, scorer.threshold))
-        return self._wide[1]
 
     def ask(self, asked: list[Asked]) -> None:
         """Explain a batch's requests, in one call if they fit.
@@ -107,8 +92,7 @@ class ExplainQueue:
             try:
                 matrix = np.concatenate([a.matrix for a in batch])
                 times = [t for a in batch for t in a.times]
-                explainer = self._explainer(batch[0].scorer, len(matrix))
-                outcome: Any = explain_matrix(explainer, matrix, times=times)
+                outcome: Any = explain_matrix(batch[0].scorer, matrix, times=times)
             except Exception as exc:  # noqa: BLE001  (it goes to the requests that asked)
                 outcome = exc
             try:
