@@ -121,6 +121,24 @@ def record(client: MlflowClient, settings: Settings, event: Event) -> Event:
     return event
 
 
+def record_move(
+    client: MlflowClient, settings: Settings, event: Event, *, again: bool = False
+) -> Event | None:
+    """Record an event that moved production; ``again``: production was that version already.
+
+    Gating the version production serves moves nothing, so it is recorded only when the
+    history's last move did not put that version there (the alias moved by hand, or a crash
+    between the alias's move and its event), and then from the version that move left.
+    """
+    if not again:
+        return record(client, settings, event)
+    last = next((e for e in reversed(events(client, settings)) if e.moved), None)
+    if last is not None and last.version == event.version:
+        return None
+    previous = last.version if last else None
+    return record(client, settings, dataclasses.replace(event, previous=previous))
+
+
 def events(client: MlflowClient, settings: Settings) -> list[Event]:
     """Every event of the model's history, oldest first."""
     from mlflow.exceptions import MlflowException

@@ -196,7 +196,8 @@ def gate(
                     return decision
                 if _served(client, settings, version)[0] == champion:
                     client.set_registered_model_alias(name, settings.model_alias, version)
-                    history.record(client, settings, _event(decision, history.Kind.PROMOTED, who))
+                    event = _event(decision, history.Kind.PROMOTED, who)
+                    history.record_move(client, settings, event, again=serving)
                     return decision
         finally:
             if not missing and not waiting:

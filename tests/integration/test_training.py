@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from fraudops import generate, modelcard, registry, status, tracking, train
+from fraudops import generate, history, modelcard, registry, status, tracking, train
 from fraudops.cardhistory import HISTORY_FEATURES, enrich
 from fraudops.evaluation import evaluate
 from fraudops.model import to_model_frame
@@ -187,6 +187,16 @@ def test_gate_promotes_better_and_refuses_worse(server_settings, trained):
     assert again.promote and f"version {good_v} is production already" in again.reason
     assert "no production model yet" not in again.reason
     assert str(registry.alias_version(client, name, "production").version) == good_v
+    moves = [(e.version, e.previous) for e in history.events(client, server_settings) if e.moved]
+    assert moves == [(bad_v, None), (good_v, bad_v)]  # the repeat moved nothing: not recorded
+
+    # production moved by hand (the MLflow UI), then gated: the move is recorded once, from
+    # the version the history last put there
+    client.set_registered_model_alias(name, "production", bad_v)
+    registry.promote(server_settings, version=bad_v)
+    moves = [(e.version, e.previous) for e in history.events(client, server_settings) if e.moved]
+    assert moves[-1] == (bad_v, good_v)
+    registry.promote(server_settings, version=good_v)  # back, for the tests that follow
 
 
 def test_the_model_card_is_the_versions_description_with_the_runs_figures(server_settings, trained):
