@@ -12,8 +12,8 @@ leaf and one sum per feature (``make bench ARGS=explain`` reports the rate besid
 The values are XGBoost's own: the same trees, covers, missing-value directions and categorical
 splits, compared in float32 as XGBoost compares; ``tests/unit/test_treeshap.py`` holds them to
 ``pred_contribs`` within float32 rounding, and their sum plus the bias to the margin. A model
-whose table would pass ``MAX_TABLE_BYTES`` (trees deeper than about 10), or that is not a
-single-output tree model, gets no table: its caller asks XGBoost.
+whose table would pass ``MAX_TABLE_BYTES`` (a leaf takes 2**depth rows: 4,000 leaves deeper
+than 8), or that is not a single-output tree model, gets no table: its caller asks XGBoost.
 
 How a leaf's contributions are computed: along its path, each distinct feature ``j`` has a
 zero fraction ``z_j`` (the product of the cover ratios of its splits on the path) and a one
