@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from fraudops.schema import CHANNELS, MERCHANT_CATEGORIES
 from fraudops.scoring import FraudScorer
 
 TOP = 3  # reasons per transaction
+CORES = os.cpu_count() or 1
 COLUMN = "reasons"  # the optional column of /predict/csv and the inbox's outbox files
 _INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
 WINDOW_WORDS = {"1h": "hour", "6h": "6 hours", "24h": "24 hours", "7d": "7 days"}
@@ -47,8 +49,8 @@ def contributions(scorer: FraudScorer, matrix: np.ndarray) -> np.ndarray:
     if len(matrix) == 0:
         return np.zeros((0, len(FEATURE_NAMES) + 1), dtype=np.float32)
     table = treeshap.for_booster(scorer.booster)
-    if table is not None:
-        return table.contributions(matrix)
+    if table is not None:  # every core for files, one thread for requests
+        return table.contributions(matrix, threads=1 if len(matrix) < 1_000 else CORES)
     # no names or types on the matrix: the trees carry their split types, and naming 22
     # columns costs more than the row's TreeSHAP; one thread for small inputs (a thread
     # pool started for one row costs milliseconds)

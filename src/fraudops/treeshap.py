@@ -28,6 +28,7 @@ import json
 import math
 import threading
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -183,17 +184,30 @@ class ShapTable:
         for q, leaf in enumerate(members):
             self.table[self.start[leaf] : self.start[leaf] + (1 << depth), :k] = rows[q]
 
-    def contributions(self, matrix: np.ndarray) -> np.ndarray:
-        """(rows, features + 1) float32: each feature's contribution, then the bias."""
+    def contributions(self, matrix: np.ndarray, *, threads: int = 1) -> np.ndarray:
+        """(rows, features + 1) float32: each feature's contribution, then the bias.
+
+        ``threads`` > 1 splits the rows over that many threads (numpy lets go of the GIL
+        for the lookups and sums): for files, not for a request's few rows.
+        """
         matrix = np.asarray(matrix, np.float32)  # compared in float32, as XGBoost compares
         out = np.zeros((len(matrix), self.features + 1), np.float32)
         out[:, -1] = self.bias
         if not self.depth:  # trees of one leaf each: every row gets the bias alone
             return out
         step = max(1, CHUNK_BYTES // (len(self.start) * self.width * 4))
-        for begin in range(0, len(matrix), step):
+        starts = range(0, len(matrix), step)
+
+        def fill(begin: int) -> None:
             chunk = matrix[begin : begin + step]
             out[begin : begin + len(chunk), self.summed] = self._sums(chunk)
+
+        if threads > 1 and len(starts) > 1:
+            with ThreadPoolExecutor(min(threads, len(starts))) as pool:
+                list(pool.map(fill, starts))
+        else:
+            for begin in starts:
+                fill(begin)
         return out
 
     def _sums(self, rows: np.ndarray) -> np.ndarray:

@@ -55,6 +55,7 @@ def test_the_table_gives_xgboosts_contributions(data, odd_rows: np.ndarray, dept
         xgb.DMatrix(odd_rows), output_margin=True, validate_features=False
     )
     np.testing.assert_allclose(got.sum(axis=1), margin, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(table.contributions(odd_rows, threads=2), got)  # files' way
 
 
 def test_a_feature_split_on_twice_along_a_path() -> None:
