@@ -267,6 +267,8 @@ def make(booster: xgb.Booster) -> ShapTable | None:
 
     model = json.loads(booster.save_raw(raw_format="json"))
     params = model["learner"]["learner_model_param"]
+    if model["learner"]["gradient_booster"]["name"] != "gbtree":  # dart's dropped trees, gblinear
+        return None
     if int(params.get("num_class", 0)) > 1 or int(params.get("num_target", 1)) > 1:
         return None
     try:

@@ -99,6 +99,23 @@ def test_a_model_too_big_for_a_table_is_explained_by_xgboost(
     )
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"booster": "dart", "rate_drop": 0.3},
+        {"booster": "gblinear"},
+        {"objective": "multi:softprob", "num_class": 3},
+    ],
+)
+def test_models_the_table_does_not_hold_get_none(params: dict) -> None:
+    x = np.random.default_rng(2).normal(size=(300, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.float32) + (x[:, 1] > 1)
+    if "num_class" not in params:
+        y = np.minimum(y, 1)
+    booster = xgb.train({"objective": "binary:logistic", **params}, xgb.DMatrix(x, label=y), 5)
+    assert treeshap.make(booster) is None
+
+
 def test_a_boosters_table_is_made_once_and_kept_with_it(data) -> None:
     params = {"max_depth": 3, "objective": "binary:logistic"}
     one = small_scorer(data, params=params, rounds=5, threshold=0.5)
