@@ -71,6 +71,9 @@ def leaf_contributions(zero: np.ndarray, value: np.ndarray) -> np.ndarray:
     return out
 
 
+Step = tuple[int, bool, int, float]  # a path's step: split, goes left, feature, cover ratio
+
+
 @dataclass
 class _Trees:
     """Every split of every tree, and every leaf's path through them."""
@@ -79,9 +82,7 @@ class _Trees:
     threshold: list[float]
     default_left: list[bool]
     categories: dict[int, list[int]]  # a categorical split's categories (they go right)
-    leaves: list[
-        tuple[float, list[tuple[int, bool, int, float]]]
-    ]  # value, (split, left, feature, ratio)
+    leaves: list[tuple[float, list[Step]]]  # each leaf's value and path
 
 
 def _read_trees(model: dict[str, Any]) -> _Trees:
@@ -104,7 +105,7 @@ def _read_trees(model: dict[str, Any]) -> _Trees:
                 trees.default_left.append(bool(tree["default_left"][node]))
                 if kinds[node] == 1:
                     trees.categories[split_of[node]] = sets.get(node, [])
-        stack: list[tuple[int, list[tuple[int, bool, int, float]]]] = [(0, [])]
+        stack: list[tuple[int, list[Step]]] = [(0, [])]
         while stack:
             node, path = stack.pop()
             if left[node] == -1:
