@@ -25,6 +25,7 @@ from fraudops.scoring import FraudScorer
 
 TOP = 3  # reasons per transaction
 CORES = os.cpu_count() or 1
+WIDE_ROWS = 1_000  # inputs of this many rows (files) are explained on every core
 COLUMN = "reasons"  # the optional column of /predict/csv and the inbox's outbox files
 _INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
 WINDOW_WORDS = {"1h": "hour", "6h": "6 hours", "24h": "24 hours", "7d": "7 days"}
@@ -50,13 +51,13 @@ def contributions(scorer: FraudScorer, matrix: np.ndarray) -> np.ndarray:
         return np.zeros((0, len(FEATURE_NAMES) + 1), dtype=np.float32)
     table = treeshap.for_booster(scorer.booster)
     if table is not None:  # every core for files, one thread for requests
-        return table.contributions(matrix, threads=1 if len(matrix) < 1_000 else CORES)
+        return table.contributions(matrix, threads=CORES if len(matrix) >= WIDE_ROWS else 1)
     # no names or types on the matrix: the trees carry their split types, and naming 22
     # columns costs more than the row's TreeSHAP; one thread for small inputs (a thread
     # pool started for one row costs milliseconds)
     import xgboost as xgb  # loaded with the model, not when the API starts
 
-    data = xgb.DMatrix(matrix, nthread=1 if len(matrix) < 1_000 else -1)
+    data = xgb.DMatrix(matrix, nthread=-1 if len(matrix) >= WIDE_ROWS else 1)
     return np.asarray(scorer.booster.predict(data, pred_contribs=True, validate_features=False))
 
 
