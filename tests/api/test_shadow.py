@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,12 @@ from fastapi.testclient import TestClient
 
 from fraudops import lake
 from fraudops.api import create_app
+from fraudops.api import shadow as shadow_module
 from fraudops.cardhistory import HISTORY_FEATURES
 from fraudops.config import Settings
 from fraudops.schema import EXAMPLE_TRANSACTION as TX
 from fraudops.schema import LOGGED_KEY
-from fraudops.scoring import FraudScorer
+from fraudops.scoring import FraudScorer, score_matrix
 from tests.support.api import AUTH, RegistryCopy, as_json, transactions
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -160,3 +162,40 @@ def test_a_failing_shadow_never_fails_a_request(
     rows = _logged(settings)
     assert not _of(rows, SHADOW).num_rows
     assert _of(rows, "production").num_rows == 1 + 1 + 40 + 6 + 25
+
+
+def test_a_slow_shadow_scores_in_its_thread_and_is_skipped_not_waited_for(
+    registry_copy: RegistryCopy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry_copy.set_alias("1")
+    _set_shadow(registry_copy, "2")
+    release = threading.Event()
+    threads: list[str] = []
+
+    def stuck(scorer: FraudScorer, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        threads.append(threading.current_thread().name)
+        release.wait(timeout=30)  # a shadow far slower than the traffic
+        return score_matrix(scorer, matrix)
+
+    monkeypatch.setattr(shadow_module, "score_matrix", stuck)
+    monkeypatch.setattr(shadow_module, "FLUSH_ROWS", 1)  # every batch its own call
+    settings = _settings(registry_copy, tmp_path, "slow")
+    sizes = [3, 4, 5, 6, 7, 8, 9]  # the first BEHIND_CALLS are taken, the others skipped
+    with TestClient(create_app(settings)) as client:
+        assert _shadow_loaded(client).current is not None
+        for n, seed in zip(sizes, range(40, 47), strict=True):
+            body = as_json(transactions(n, seed=seed))
+            resp = client.post("/predict", json=body, headers=AUTH)
+            assert resp.status_code == 200, resp.text  # answered while the shadow is stuck
+        release.set()
+        client.portal.call(client.app.state.shadow_scorer.flush)
+        metrics = client.get("/metrics").text
+    _set_shadow(registry_copy, None)
+
+    taken = shadow_module.BEHIND_CALLS
+    assert threads and all(name.startswith("fraudops-shadow") for name in threads)
+    rows = _logged(settings)
+    assert _of(rows, "production").num_rows == sum(sizes)
+    assert _of(rows, SHADOW).num_rows == sum(sizes[:taken])
+    skipped = re.search(r"^fraudops_shadow_skipped_total (\S+)$", metrics, re.M)
+    assert skipped is not None and float(skipped[1]) == sum(sizes[taken:])

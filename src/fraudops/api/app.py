@@ -97,7 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            shadow_scorer.flush()  # the shadow's queued batches join the last commit
+            await shadow_scorer.flush()  # the shadow's queued batches join the last commit
+            shadow_scorer.close()
             await predictions.close()  # shutdown and SIGTERM: no buffered row is lost
             await asyncio.to_thread(predictions.stop)
             store.close()

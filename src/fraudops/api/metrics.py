@@ -121,6 +121,11 @@ class Metrics:
             "Transactions the shadow model scored beside production (not answered, logged).",
             registry=reg,
         )
+        self.shadow_skipped = Counter(
+            "fraudops_shadow_skipped",
+            "Transactions the shadow model did not score: it was behind the traffic.",
+            registry=reg,
+        )
         self.shadow_errors = Counter(
             "fraudops_shadow_errors",
             "Batches the shadow model failed to score (the answers were not affected).",

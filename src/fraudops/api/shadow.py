@@ -2,13 +2,13 @@
 
 :class:`ShadowHolder` follows ``@shadow`` as the model holder follows ``@production`` (same
 poll, same local copies), and holds nothing when no version carries it: no shadow, no cost.
-:class:`ShadowScorer` takes a batch once its answers are settled and scores it later, on
-the event loop (timer callbacks, so no response waits for it), on the same feature rows
-production scored (the card histories computed once, for the batch), and puts its rows in
-the inference log with ``role`` = ``shadow``: the transaction's key (``schema.LOGGED_KEY``)
-and its own answers, since production's row of the same transaction holds the inputs and
-their history (the log grows by a fraction of a row, not a row, per shadowed transaction).
-A failure is logged and counted; no request ever sees it.
+:class:`ShadowScorer` takes a batch once its answers are settled and scores it later, in a
+thread of its own (XGBoost lets go of the GIL, so the event loop goes on answering), on the
+same feature rows production scored (the card histories computed once, for the batch), and
+puts its rows in the inference log with ``role`` = ``shadow``: the transaction's key
+(``schema.LOGGED_KEY``) and its own answers, since production's row of the same transaction
+holds the inputs and their history (the log grows by a fraction of a row, not a row, per
+shadowed transaction). A failure is logged and counted; no request ever sees it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,8 +34,9 @@ from fraudops.scoring import score_matrix
 log = logging.getLogger(__name__)
 
 SHADOW = "shadow"  # the registry alias (fraudops.shadow.SHADOW; the API does not import MLflow)
-FLUSH_SECONDS = 0.02  # settled batches gathered for one shadow booster call
-FLUSH_ROWS = 256  # or this many transactions (a call on the event loop stays short)
+FLUSH_SECONDS = 0.25  # settled batches gathered for one shadow booster call
+FLUSH_ROWS = 2048  # or this many transactions
+BEHIND_CALLS = 4  # calls waiting for the shadow's thread beyond which batches are skipped
 
 
 class ShadowHolder(ModelHolder):
@@ -90,12 +92,14 @@ class _Batch:
 
 
 class ShadowScorer:
-    """Gathers settled batches and scores them with the shadow model a few at a time.
+    """Gathers settled batches and scores them with the shadow model, beside the event loop.
 
-    A booster call has a fixed cost (about 90 µs) that a batch of a few transactions pays
-    almost whole: the shadow scores the batches settled within ``FLUSH_SECONDS`` (or
-    ``FLUSH_ROWS`` transactions) in one call and logs them as one entry, so what it adds to
-    the event loop is mostly the per-row cost.
+    A booster call has a fixed cost (tens of rows' worth) that a batch of a few transactions
+    pays almost whole: the shadow scores the batches settled within ``FLUSH_SECONDS`` (or
+    ``FLUSH_ROWS`` transactions) in one call, in its thread, and logs them as one entry, back
+    on the event loop. A shadow slower than the traffic never slows production: with
+    ``BEHIND_CALLS`` calls waiting for its thread, new batches are skipped and counted
+    (``fraudops_shadow_skipped_total``).
     """
 
     def __init__(self, holder: ShadowHolder, *, predictions: PredictionLog, metrics: Metrics):
@@ -105,6 +109,8 @@ class ShadowScorer:
         self._pending: list[_Batch] = []
         self._rows = 0
         self._timer: asyncio.Handle | None = None
+        self._calls: set[asyncio.Task[None]] = set()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fraudops-shadow")
 
     def add(self, values: Mapping[str, Sequence[Any]], matrix: np.ndarray) -> None:
         """Queue a batch whose answers are settled (no shadow: no cost)."""
@@ -112,32 +118,48 @@ class ShadowScorer:
         if model is None:
             return
         if self._pending and self._pending[0].model is not model:
-            self.flush()  # a swap: each batch goes to the model it was queued for
+            self._hand_over()  # a swap: each batch goes to the model it was queued for
         self._pending.append(_Batch(model, values, matrix))
         self._rows += len(matrix)
-        loop = asyncio.get_running_loop()
-        if self._rows >= FLUSH_ROWS:  # soon, but behind the requests this batch woke up
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer = loop.call_soon(self.flush)
+        if self._rows >= FLUSH_ROWS:
+            self._hand_over()
         elif self._timer is None:
-            self._timer = loop.call_later(FLUSH_SECONDS, self.flush)
+            self._timer = asyncio.get_running_loop().call_later(FLUSH_SECONDS, self._hand_over)
 
-    def flush(self) -> None:
-        """Score what is queued with the shadow model and log it (never raises)."""
+    async def flush(self) -> None:
+        """Score what is queued now, and return once every call's rows are in the log."""
+        self._hand_over()
+        while self._calls:
+            await asyncio.wait(list(self._calls))
+
+    def close(self) -> None:
+        """Let the thread go (after :meth:`flush`: nothing is waiting for it)."""
+        self._thread.shutdown(wait=False, cancel_futures=True)
+
+    def _hand_over(self) -> None:
+        """The queued batches to the shadow's thread, as one call (on the event loop)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         batches, self._pending, self._rows = self._pending, [], 0
         if not batches:
             return
+        if len(self._calls) >= BEHIND_CALLS:  # the shadow cannot keep up: production first
+            skipped = sum(len(b.matrix) for b in batches)
+            self.metrics.shadow_skipped.inc(skipped)
+            log.debug("shadow behind: %d transactions skipped", skipped)
+            return
+        call = asyncio.get_running_loop().create_task(self._call(batches))
+        self._calls.add(call)
+        call.add_done_callback(self._calls.discard)
+
+    async def _call(self, batches: list[_Batch]) -> None:
+        """Score in the thread, log on the event loop (never raises)."""
         model = batches[0].model
-        # the key only: production's rows of the same transactions hold the inputs
-        values = {k: [v for b in batches for v in b.values[k]] for k in LOGGED_KEY}
         rows = sum(len(b.matrix) for b in batches)
+        loop = asyncio.get_running_loop()
         try:
-            matrix = np.concatenate([b.matrix for b in batches])
-            proba, flags = score_matrix(model.scorer, matrix)
+            values, proba, flags = await loop.run_in_executor(self._thread, _score, batches)
             self.predictions.add(
                 values,
                 proba,
@@ -156,3 +178,12 @@ class ShadowScorer:
                 rows,
                 redact(str(exc)),
             )
+
+
+def _score(batches: list[_Batch]) -> tuple[dict[str, list[Any]], np.ndarray, np.ndarray]:
+    """In the shadow's thread: the batches' key columns and the shadow model's answers."""
+    # the key only: production's rows of the same transactions hold the inputs
+    values = {k: [v for b in batches for v in b.values[k]] for k in LOGGED_KEY}
+    matrix = np.concatenate([b.matrix for b in batches])
+    proba, flags = score_matrix(batches[0].model.scorer, matrix)
+    return values, proba, flags
