@@ -17,7 +17,8 @@ two uvicorn workers each, measured one after the other with the same wrk client:
   scored alone, so the ratio of the two is what dynamic batching gives;
 * ``fraudops serve, shadow``: the first with a shadow model (the same model registered again
   as ``@shadow`` of a model of its own), scoring every batch again after the answers and
-  logging its rows too, so the ratio of the two p99s is what shadow scoring adds.
+  logging its rows too. At saturation the ratio of the two shows what a shadow costs in CPU;
+  the goal's figure, p99 at a steady load, is ``bench/shadow.py``'s.
 
 Each server that computes card history (ours and the bare app) has a store of its own, loaded
 with the model's five training days. Single-transaction requests cycle through the next
@@ -32,7 +33,8 @@ serve and >= 70% of the bare app, p99 <= 15 ms; 1,000-transaction requests repor
 (issue: close the loop) logging predictions costs under 5% of /predict throughput.
 (issue: speed at the limit) >= 1.5x the bare app, >= 25x mlflow serve, p99 <= 10 ms, and
 batching slows a lone request (c1 p50) by at most 0.3 ms.
-(issue: decisions a fraud team can trust) shadow scoring adds under 10% to production's p99.
+(issue: decisions a fraud team can trust) shadow scoring adds under 10% to production's p99:
+measured by ``bench/shadow.py`` at a steady load, with these servers.
 
     python -m bench serve            # via make bench
     python -m bench.serve --seconds 20 --connections 16
@@ -53,7 +55,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,7 +86,6 @@ GOAL_VS_BARE = 1.5
 GOAL_P99_MS = 10.0
 GOAL_LOG_COST = 0.05
 GOAL_LONE_MS = 0.3  # most a lone request may lose to batching (c1 p50)
-GOAL_SHADOW_P99 = 0.10  # most shadow scoring may add to production's p99
 SHADOWED = "fraud-detector-shadowed"  # the shadow contender's registered model
 CONTENDERS = {  # --only: short names of the contenders next to `fraudops serve`
     "mlflow": "mlflow models serve",
@@ -268,10 +269,14 @@ def wrk(
     connections: int,
     seconds: float,
     work: Path,
+    pause_ms: int = 0,
 ) -> Result:
     """One wrk run; Result from its summary (latency percentiles, requests/s, non-2xx).
 
     ``body`` a list: requests cycle through its bodies, each wrk thread from its own offset.
+    ``pause_ms``: each connection waits a random 0 to ``2 * pause_ms`` ms (whole ms, wrk's
+    ``delay()``) before each request, so the load is paced instead of all the server can take;
+    wrk's latencies leave the pause out.
     """
     bodies = body if isinstance(body, list) else [body]
     blob = b"\n".join(bodies)
@@ -292,6 +297,8 @@ def wrk(
         "  return wrk.format(nil, nil, nil, bodies[i])",
         "end",
     ]
+    if pause_ms > 0:
+        lines += [f"function delay() return math.random(0, {2 * pause_ms}) end"]
     lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
     script.write_text("\n".join(lines) + "\n")
     cmd = [
@@ -387,9 +394,19 @@ def measure(target: Target, *, seconds: float, work: Path, pid: int | None = Non
 
 
 def targets(
-    settings: Any, *, scorer_dir: Path, work: Path, with_mlflow: bool, redis_url: str
+    settings: Any,
+    *,
+    scorer_dir: Path,
+    work: Path,
+    with_mlflow: bool,
+    redis_url: str,
+    names: Collection[str] | None = None,
 ) -> list[Target]:
-    """The servers, on free ports, with the same transactions; each store filled alike."""
+    """The servers, on free ports, with the same transactions; each store filled alike.
+
+    ``names``: only these servers (and only their stores filled); None: all.
+    """
+    wanted = names if names is not None else {"bare FastAPI", *CONTENDERS.values()}
     bin_dir = Path(sys.executable).parent
     rows = payloads(PAYLOAD_ROWS)
     one = [json.dumps(r).encode() for r in rows]
@@ -466,7 +483,8 @@ def targets(
             headers=json_header,
         )
     )
-    fill_store(str(work / "bare-store.db"))
+    if "bare FastAPI" in wanted:
+        fill_store(str(work / "bare-store.db"))
     ours = {**env, "FRAUDOPS_HOME": str(work / "home"), "FRAUDOPS_API_KEYS": API_KEY}
     valkey_lake = work / "valkey-lake"  # its own inference log, so each log is counted alone
     valkey_lake.mkdir()
@@ -507,6 +525,8 @@ def targets(
             },
         ),
     ):
+        if name != "fraudops serve" and name not in wanted:
+            continue
         fill_store(extra["FRAUDOPS_FEATURE_STORE"])
         port = free_port()
         out.append(
@@ -528,7 +548,7 @@ def targets(
                 headers={**json_header, "X-API-Key": API_KEY},
             )
         )
-    return out
+    return [t for t in out if t.name in wanted or t.name == "fraudops serve"]
 
 
 def history_p99_ms(target: Target) -> float:
@@ -586,7 +606,8 @@ def main(argv: list[str] | None = None) -> None:
         work = Path(tmp)
         print(f"training a {TREES}-tree model and registering it (embedded MLflow)", flush=True)
         settings, scorer_dir = build_model(work / "home")
-        redis_url = running.enter_context(redis_server(work / "redis"))
+        with_valkey = not only or CONTENDERS["valkey"] in only
+        redis_url = running.enter_context(redis_server(work / "redis")) if with_valkey else ""
         print(f"filling the card-history stores with {DAYS} days", flush=True)
         servers = targets(
             settings,
@@ -594,9 +615,8 @@ def main(argv: list[str] | None = None) -> None:
             work=work,
             with_mlflow=not args.skip_mlflow and (not only or "mlflow models serve" in only),
             redis_url=redis_url,
+            names=only or None,
         )
-        if only:
-            servers = [t for t in servers if t.name in only or t.name == "fraudops serve"]
         pids: dict[str, int] = {}
         for target in servers:  # all up at once, measured in turns: load drifts hit all alike
             log = work / f"{target.name.replace(' ', '-')}.log"
@@ -647,10 +667,8 @@ def main(argv: list[str] | None = None) -> None:
         )
         median = statistics.median(ratios)
         print(
-            f"  p99 with / without a shadow, round by round (each pair measured back to back): "
-            f"{', '.join(f'{r:.2f}x' for r in ratios)}; median {median:.2f}x "
-            f"({median - 1:+.1%}, goal < {GOAL_SHADOW_P99:.0%}: "
-            f"{'met' if median - 1 < GOAL_SHADOW_P99 else 'MISSED'})"
+            f"  p99 at saturation with / without a shadow, round by round (each pair measured "
+            f"back to back): {', '.join(f'{r:.2f}x' for r in ratios)}; median {median:.2f}x"
         )
     print("card-history step per request (record, read, compute), p99 from /metrics:")
     for name, p99 in history.items():
@@ -675,12 +693,11 @@ def report(results: dict[str, Runs], errors: int) -> None:
         shadowed = results[CONTENDERS["shadow"]].single
         added = shadowed.p99_ms / ours.single.p99_ms - 1
         print(
-            f"shadow scoring: p99 {shadowed.p99_ms:.2f} ms with a shadow model vs "
-            f"{ours.single.p99_ms:.2f} ms without ({shadowed.p99_ms / ours.single.p99_ms:.2f}x); "
-            f"{shadowed.requests_per_s:,.0f} vs {ours.single.requests_per_s:,.0f} req/s"
+            f"shadow scoring at saturation: p99 {shadowed.p99_ms:.2f} ms with a shadow model vs "
+            f"{ours.single.p99_ms:.2f} ms without ({added:+.1%}); "
+            f"{shadowed.requests_per_s:,.0f} vs {ours.single.requests_per_s:,.0f} req/s (what its "
+            "CPU costs; the goal's p99, at a steady load: python -m bench.shadow)"
         )
-        checks.append((f"shadow adds {added:+.1%} to p99", f"< {GOAL_SHADOW_P99:.0%}",
-                       added < GOAL_SHADOW_P99))  # fmt: skip
     if not {"bare FastAPI", "fraudops serve, no log", "fraudops serve, unbatched"} <= set(results):
         checks.append((f"failed requests {errors}", "0", errors == 0))
         for text, goal, ok in checks:
