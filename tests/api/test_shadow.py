@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import threading
 from collections import Counter
@@ -165,7 +166,10 @@ def test_a_failing_shadow_never_fails_a_request(
 
 
 def test_a_slow_shadow_scores_in_its_thread_and_is_skipped_not_waited_for(
-    registry_copy: RegistryCopy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    registry_copy: RegistryCopy,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     registry_copy.set_alias("1")
     _set_shadow(registry_copy, "2")
@@ -181,6 +185,7 @@ def test_a_slow_shadow_scores_in_its_thread_and_is_skipped_not_waited_for(
     monkeypatch.setattr(shadow_module, "FLUSH_ROWS", 1)  # every batch its own call
     settings = _settings(registry_copy, tmp_path, "slow")
     sizes = [3, 4, 5, 6, 7, 8, 9]  # the first BEHIND_CALLS are taken, the others skipped
+    caplog.set_level(logging.WARNING, logger=shadow_module.__name__)
     with TestClient(create_app(settings)) as client:
         assert _shadow_loaded(client).current is not None
         for n, seed in zip(sizes, range(40, 47), strict=True):
@@ -199,3 +204,8 @@ def test_a_slow_shadow_scores_in_its_thread_and_is_skipped_not_waited_for(
     assert _of(rows, SHADOW).num_rows == sum(sizes[:taken])
     skipped = re.search(r"^fraudops_shadow_skipped_total (\S+)$", metrics, re.M)
     assert skipped is not None and float(skipped[1]) == sum(sizes[taken:])
+    # told once (the first skip; the next within a minute are counted, not repeated)
+    told = [r.getMessage() for r in caplog.records if "behind the traffic" in r.getMessage()]
+    assert told == [f"shadow version 2 is behind the traffic: {sizes[taken]} transactions not "
+                    "scored by it (production's answers are not affected; its shadow report "
+                    "will cover fewer)"]  # fmt: skip

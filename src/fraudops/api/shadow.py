@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,6 +39,7 @@ SHADOW = "shadow"  # the registry alias (fraudops.shadow.SHADOW; the API does no
 FLUSH_SECONDS = 0.25  # settled batches gathered for one shadow booster call
 FLUSH_ROWS = 2048  # or this many transactions
 BEHIND_CALLS = 4  # calls waiting for the shadow's thread beyond which batches are skipped
+BEHIND_WARNING_SECONDS = 60.0  # skipped transactions are told in the log at most this often
 
 
 class ShadowHolder(ModelHolder):
@@ -110,6 +113,8 @@ class ShadowScorer:
         self._rows = 0
         self._timer: asyncio.Handle | None = None
         self._calls: set[asyncio.Task[None]] = set()
+        self._skipped = 0  # since the last warning
+        self._warned_at = -math.inf
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fraudops-shadow")
 
     def add(self, values: Mapping[str, Sequence[Any]], matrix: np.ndarray) -> None:
@@ -145,13 +150,26 @@ class ShadowScorer:
         if not batches:
             return
         if len(self._calls) >= BEHIND_CALLS:  # the shadow cannot keep up: production first
-            skipped = sum(len(b.matrix) for b in batches)
-            self.metrics.shadow_skipped.inc(skipped)
-            log.debug("shadow behind: %d transactions skipped", skipped)
+            self._skip(batches)
             return
         call = asyncio.get_running_loop().create_task(self._call(batches))
         self._calls.add(call)
         call.add_done_callback(self._calls.discard)
+
+    def _skip(self, batches: list[_Batch]) -> None:
+        """Count the batches the shadow will not score; say so in the log now and then."""
+        skipped = sum(len(b.matrix) for b in batches)
+        self.metrics.shadow_skipped.inc(skipped)
+        self._skipped += skipped
+        now = time.monotonic()
+        if now - self._warned_at >= BEHIND_WARNING_SECONDS:
+            log.warning(
+                "shadow version %s is behind the traffic: %d transactions not scored by it "
+                "(production's answers are not affected; its shadow report will cover fewer)",
+                batches[0].model.version,
+                self._skipped,
+            )
+            self._skipped, self._warned_at = 0, now
 
     async def _call(self, batches: list[_Batch]) -> None:
         """Score in the thread, log on the event loop (never raises)."""
