@@ -17,8 +17,9 @@ single-transaction requests at a time (as wrk's 16 connections), each through th
 card-history store (SQLite), the features, the 200-tree booster, the metrics and the
 inference log's buffer, plus building the log's rows (what the serving process does before
 the committer takes them). With a shadow, the same model as ``@shadow`` scores every settled
-batch again and its rows are logged too. Both take turns, ``--rounds`` times each, each on a
-fresh store filled alike; the figure is the CPU a transaction costs and what the shadow adds.
+batch again and its rows are logged too. Both take turns (A B, B A, ...), ``--rounds`` times
+each, each on a fresh store filled alike; the figure is the CPU a transaction costs and what
+the shadow adds.
 
     python -m bench shadow
     python -m bench.shadow --pairs 8 --seconds 10 --share 0.5
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import gc
 import json
 import math
 import statistics
@@ -106,10 +108,12 @@ def one_run(
         await _drive(batcher, model, records)
         await scorer.flush()
 
+    gc.collect()  # the runs before leave nothing for this one's collections to walk
     started = time.process_time()
     asyncio.run(main())
     log._pack()  # the serving process's part of a flush: the last requests' rows packed
     spent = time.process_time() - started
+    scorer.close()
     store.close()
     store_path.unlink()
     return spent / len(records)
@@ -199,7 +203,8 @@ def in_process(settings: Any, folder: Path, work: Path, args: argparse.Namespace
     without: list[float] = []
     with_shadow: list[float] = []
     for round_no in range(1, args.rounds + 1):
-        for shadow, into in ((False, without), (True, with_shadow)):
+        turns = ((False, without), (True, with_shadow))
+        for shadow, into in turns if round_no % 2 else turns[::-1]:  # A B, B A, ...
             into.append(one_run(settings, folder, records, work / "store.db", shadow=shadow))
         print(
             f"round {round_no}: {1e6 * without[-1]:.1f} µs vs {1e6 * with_shadow[-1]:.1f} "
