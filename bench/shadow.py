@@ -45,6 +45,7 @@ from bench.serve import (
     CONNECTIONS,
     CONTENDERS,
     PAYLOAD_ROWS,
+    TREES,
     Result,
     Target,
     build_model,
@@ -240,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv or [])
     with tempfile.TemporaryDirectory(prefix="bench-shadow-") as tmp:
         work = Path(tmp)
-        print("training a 200-tree model and registering it (embedded MLflow)", flush=True)
+        print(f"training a {TREES}-tree model and registering it (embedded MLflow)", flush=True)
         settings, folder = build_model(work / "home")
         paced(settings, folder, work, args)
         if not args.skip_cpu:

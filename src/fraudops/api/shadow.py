@@ -146,35 +146,34 @@ class ShadowScorer:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        batches, self._pending, self._rows = self._pending, [], 0
+        batches, rows = self._pending, self._rows
+        self._pending, self._rows = [], 0
         if not batches:
             return
         if len(self._calls) >= BEHIND_CALLS:  # the shadow cannot keep up: production first
-            self._skip(batches)
+            self._skip(batches[0].model, rows)
             return
-        call = asyncio.get_running_loop().create_task(self._call(batches))
+        call = asyncio.get_running_loop().create_task(self._call(batches, rows))
         self._calls.add(call)
         call.add_done_callback(self._calls.discard)
 
-    def _skip(self, batches: list[_Batch]) -> None:
-        """Count the batches the shadow will not score; say so in the log now and then."""
-        skipped = sum(len(b.matrix) for b in batches)
-        self.metrics.shadow_skipped.inc(skipped)
-        self._skipped += skipped
+    def _skip(self, model: LoadedModel, rows: int) -> None:
+        """Count the transactions the shadow will not score; say so in the log now and then."""
+        self.metrics.shadow_skipped.inc(rows)
+        self._skipped += rows
         now = time.monotonic()
         if now - self._warned_at >= BEHIND_WARNING_SECONDS:
             log.warning(
                 "shadow version %s is behind the traffic: %d transactions not scored by it "
                 "(production's answers are not affected; its shadow report will cover fewer)",
-                batches[0].model.version,
+                model.version,
                 self._skipped,
             )
             self._skipped, self._warned_at = 0, now
 
-    async def _call(self, batches: list[_Batch]) -> None:
+    async def _call(self, batches: list[_Batch], rows: int) -> None:
         """Score in the thread, log on the event loop (never raises)."""
         model = batches[0].model
-        rows = sum(len(b.matrix) for b in batches)
         loop = asyncio.get_running_loop()
         try:
             values, proba, flags = await loop.run_in_executor(self._thread, _score, batches)
