@@ -16,7 +16,8 @@ the timed region, as a nightly run would):
 * pandas: the same with ``pandas.read_csv`` and ``to_csv``;
 * fraudops: ``score_inbox`` on an inbox holding the file: claim, hash, read, validate every
   row, score, write the outbox atomically, commit to ``fraud.scores`` and
-  ``fraud.predictions``, move the input;
+  ``fraud.predictions``, move the input; its line ends with the file's seconds per step
+  (``FileReport.seconds``);
 * fraudops CLI: ``fraudops score-inbox`` as a new process, its start and imports included
   (warmed by one CLI run on the small file: the page cache and bytecode).
 
@@ -136,6 +137,7 @@ def run_fraudops(csv: Path, home: Path, out: Path, stages: Stages) -> int:
     summary = inbox.score_inbox(settings)
     assert summary.files == 1, summary
     assert summary.files_quarantined == 0, summary
+    stages.update(getattr(summary.reports[0], "seconds", {}))  # none before they were kept
     return summary.rows_scored + summary.rows_rejected
 
 
@@ -155,6 +157,7 @@ def run_cli(csv: Path, home: Path, out: Path, stages: Stages) -> int:
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-3000:])
     summary = json.loads(proc.stdout)
+    stages.update(summary["reports"][0].get("seconds", {}))
     return int(summary["rows_scored"]) + int(summary["rows_rejected"])
 
 
@@ -174,12 +177,13 @@ def child(argv: list[str]) -> None:
     warm: Stages = {}
     if kind == "fraudops-cli":
         run_cli(small, home, out / "warm", warm)
+        steps: Stages = {}
         c0, t0 = _cpu_s(resource.RUSAGE_CHILDREN), time.perf_counter()
-        rows = run_cli(csv, home, out / "big", {})
+        rows = run_cli(csv, home, out / "big", steps)
         seconds = time.perf_counter() - t0
         cpu = _cpu_s(resource.RUSAGE_CHILDREN) - c0
         peak = _peak_mib(resource.RUSAGE_CHILDREN)
-        done = {"rows": rows, "seconds": seconds, "cpu_s": cpu, "peak_mib": peak, "stages": {}}
+        done = {"rows": rows, "seconds": seconds, "cpu_s": cpu, "peak_mib": peak, "stages": steps}
         print(json.dumps(done))
         return
     run = RUNS[kind]
@@ -293,6 +297,10 @@ def report(results: dict[str, dict[str, Any]], rows: int) -> None:
             "peak_mib": results["pyarrow"]["peak_mib"],
             "detail": " / ".join(f"{stages[p]:.2f}" for p in parts) + " s",
         }
+    for kind in ("fraudops", "fraudops-cli", "baseline"):
+        steps = results.get(kind, {}).get("stages")
+        if steps:  # where its time went, step by step (the file's report)
+            results[kind]["detail"] = " / ".join(f"{k} {v:.2f}" for k, v in steps.items()) + " s"
     rate = {kind: rows / r["seconds"] for kind, r in results.items()}
     ours = rate.get("fraudops")
     for kind, r in results.items():

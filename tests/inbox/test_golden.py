@@ -19,7 +19,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 from fraudops import csvio, datagen
-from fraudops.inbox import scorefile
+from fraudops.inbox import checkfile
 from fraudops.inbox.scorefile import score_file
 from fraudops.scoring import FraudScorer
 
@@ -109,16 +109,16 @@ def test_every_core_reads_what_one_thread_reads(
         return staged.scored.read_bytes(), sink.getvalue()
 
     threads: list[bool] = []
-    real = scorefile.read_chunks
+    real = checkfile.read_chunks
 
     def recorded(*args: Any, **kwargs: Any) -> Any:
         threads.append(kwargs["threads"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(scorefile, "read_chunks", recorded)
+    monkeypatch.setattr(checkfile, "read_chunks", recorded)
     every_core = outputs("threads")
     monkeypatch.setattr(
-        scorefile, "read_chunks", lambda *a, **k: recorded(*a, **{**k, "threads": False})
+        checkfile, "read_chunks", lambda *a, **k: recorded(*a, **{**k, "threads": False})
     )
     one_thread = outputs("one")
     assert threads == [True, False]

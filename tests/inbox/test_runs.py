@@ -108,6 +108,24 @@ def test_cli_score_inbox_json(cli_env: Settings, tmp_path: Path) -> None:
     assert "0 file(s)" in again.stdout
 
 
+def test_each_file_reports_the_seconds_of_its_steps(cli_env: Settings) -> None:
+    inbox.drop_file(cli_env, "timed.csv", sample_csv(rows=100))
+    put(cli_env, "incoming/empty.csv", b"")
+
+    result = CliRunner().invoke(app, ["score-inbox", "--json"])
+
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    seconds = {r["file"]: r["seconds"] for r in body["reports"]}
+    scored = ("claim", "validate", "lake_history", "card_history", "features", "predict")
+    scored += ("outbox", "publish", "lake_commit", "finish")
+    assert tuple(seconds["timed.csv"]) == scored  # in the order the file went through them
+    assert tuple(seconds["empty.csv"]) == ("claim", "finish")  # quarantined when claimed
+    steps = [s for file in seconds.values() for s in file.values()]
+    assert all(s >= 0 for s in steps)
+    assert sum(steps) <= body["seconds"] + 0.01  # parts of the run, none counted twice
+
+
 def test_cli_prints_file_names_as_they_are(cli_env: Settings) -> None:
     markup = "[bold red]PAY NOW[blink] at evil.example.csv"  # no slash: a valid file name
     put(cli_env, f"incoming/{markup}", sample_csv(rows=20, bad_rows=False))

@@ -18,9 +18,11 @@ import pyarrow as pa
 from fraudops.cardhistory import sources
 from fraudops.config import Settings
 from fraudops.engine import Engine
+from fraudops.inbox.checkfile import ReadProgress
 from fraudops.inbox.failures import EngineFailure, LakeFailure, describe_failure
 from fraudops.inbox.ledger import Claim
-from fraudops.inbox.scorefile import ReadProgress, RemoteScoring, Staged, score_file
+from fraudops.inbox.report import Stopwatch
+from fraudops.inbox.scorefile import RemoteScoring, Staged, score_file
 from fraudops.scoring import FraudScorer
 
 log = logging.getLogger(__name__)
@@ -36,8 +38,9 @@ def score_claim(
     scorer: FraudScorer,
     staging: Path,
     progress: ReadProgress | None = None,
+    watch: Stopwatch | None = None,
 ) -> Staged:
-    """Score the claimed file at ``local`` into ``staging``."""
+    """Score the claimed file at ``local`` into ``staging`` (``watch`` times its steps)."""
     assert claim.model_version is not None
     spark = settings.engine is Engine.SPARK
     remote = _on_spark(settings, scorer, claim.history_snapshot_id) if spark else None
@@ -52,6 +55,7 @@ def score_claim(
         remote=remote,
         on_progress=progress,
         explain=settings.inbox_explain,
+        watch=watch,
     )
 
 

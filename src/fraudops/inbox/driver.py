@@ -10,6 +10,7 @@ errors outside the file (storage, registry, lake) leave it in flight for the nex
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,9 +19,10 @@ import pyarrow as pa
 
 from fraudops.config import Settings
 from fraudops.csvio import header_problem
+from fraudops.inbox.checkfile import ReadProgress
 from fraudops.inbox.claimscore import lake_snapshot, score_claim
 from fraudops.inbox.failures import OutsideFailure, StillChanging, content_error, describe
-from fraudops.inbox.lakerows import at, file_hash, lake_batches
+from fraudops.inbox.lakerows import commit_file, file_hash
 from fraudops.inbox.ledger import Claim, ClaimState, Ledger, Outcome, now
 from fraudops.inbox.models import Scorers
 from fraudops.inbox.names import CLAIMED, INCOMING, OUTBOX, PROCESSED, QUARANTINE
@@ -31,10 +33,9 @@ from fraudops.inbox.outputs import (
     write_duplicate_note,
     write_error_report,
 )
-from fraudops.inbox.report import FileReport, InboxProgress, ProgressFn
-from fraudops.inbox.scorefile import ReadProgress, Staged
+from fraudops.inbox.report import FileReport, InboxProgress, ProgressFn, Stopwatch
+from fraudops.inbox.scorefile import Staged
 from fraudops.inbox.storage import Entry, InboxLock, LockLost, Storage
-from fraudops.schema import PRODUCTION_ROLE
 from fraudops.scoring import FraudScorer
 
 if TYPE_CHECKING:  # the lake (pyiceberg, SQLAlchemy, pandas): imported with the first file
@@ -63,6 +64,7 @@ class InboxRun:
         self._table: Table | None = None
         # a scored file's predictions, held from scoring to its lake commit in this run
         self.predictions: dict[str, list[pa.Table]] = {}
+        self.watches: dict[str, Stopwatch] = {}  # each file's steps in this run
         self.index = 0
         self.total = 0
 
@@ -83,8 +85,12 @@ class InboxRun:
             self.progress(InboxProgress(name, self.index, self.total, done, total, status))
 
     def report(self, claim: Claim, status: Outcome) -> None:
-        """Record the outcome of a claimed file."""
-        self.reports.append(claim_report(self.store, claim, status))
+        """Record the outcome of a claimed file, with the seconds of its steps in this run."""
+        report = claim_report(self.store, claim, status)
+        watch = self.watches.pop(claim.name, None)
+        if watch is not None:
+            report = dataclasses.replace(report, seconds=watch.rounded())
+        self.reports.append(report)
         self.tell(claim.name, status)
 
     # entries of incoming/ -----------------------------------------------------------------
@@ -135,12 +141,24 @@ class InboxRun:
 
     def work(self, claim: Claim) -> None:
         """Drive one claimed file to its end state; each step is safe to repeat."""
+        watch = self.watches.setdefault(claim.name, Stopwatch())
         while claim.state not in FINAL:
-            {
-                ClaimState.CLAIMED: self.decide,
-                ClaimState.SCORING: self.score,
-                ClaimState.PUBLISHED: self.commit,
-            }[claim.state](claim)
+            step, timed = {
+                ClaimState.CLAIMED: (self.decide, "claim"),
+                ClaimState.SCORING: (self.score, None),  # its own steps: score_file's
+                ClaimState.PUBLISHED: (self.commit, "lake_commit"),
+            }[claim.state]
+            if timed is None:
+                step(claim)
+            else:
+                with watch.step(timed):
+                    step(claim)
+        with watch.step("finish"):
+            self.finish(claim)
+        self.report(claim, FINAL[claim.state][1])
+
+    def finish(self, claim: Claim) -> None:
+        """A file at its end state: its notes written, its input moved, its claim closed."""
         folder, outcome = FINAL[claim.state]
         src = f"{CLAIMED}/{claim.name}"
         assert claim.content_hash is not None
@@ -150,7 +168,6 @@ class InboxRun:
             write_error_report(self.store, claim)
         self.store.move(src, f"{folder}/{claim.out}.csv")
         self.ledger.finish(claim, outcome)
-        self.report(claim, outcome)
 
     def decide(self, claim: Claim) -> None:
         """``claimed``: hash the content, name the outputs, pin the model (or refuse)."""
@@ -197,7 +214,7 @@ class InboxRun:
             self.tell(claim.name, "reading", done, total)
 
         try:
-            staged = self._score(claim, local, scorer, on_progress)
+            staged = self._score(claim, local, scorer, on_progress, self.watches.get(claim.name))
         except (LockLost, OutsideFailure):
             raise
         except Exception as exc:  # noqa: BLE001  (whatever this file does to the code)
@@ -215,9 +232,10 @@ class InboxRun:
             # still being written (a copy in place): start again once the writer is done
             self.ledger.advance(claim, ClaimState.CLAIMED, claimed_identity=None)
             raise StillChanging(claim.name)
-        self.store.publish(staged.scored, f"{OUTBOX}/{claim.out}.scored.csv")
-        if staged.rejected is not None:
-            self.store.publish(staged.rejected, f"{OUTBOX}/{claim.out}.rejected.csv")
+        with self.watches.setdefault(claim.name, Stopwatch()).step("publish"):
+            self.store.publish(staged.scored, f"{OUTBOX}/{claim.out}.scored.csv")
+            if staged.rejected is not None:
+                self.store.publish(staged.rejected, f"{OUTBOX}/{claim.out}.rejected.csv")
         self.ledger.advance(
             claim,
             ClaimState.PUBLISHED,
@@ -236,49 +254,13 @@ class InboxRun:
         """
         from fraudops import lake
 
-        assert claim.content_hash is not None
-        assert claim.scored_at is not None
         snapshot_id = None
         staged = self.predictions.pop(claim.name, None)
         if claim.rows_scored:
             staged = staged if staged is not None else self.scored_again(claim)
             fence = lake.Fence(self.fence_key, self.lock.token, self.lock.check)
-            summary = {
-                "fraudops.source_file": claim.name,
-                "fraudops.model_version": str(claim.model_version),
-                "fraudops.rows": str(claim.rows_scored),
-            }
-            scored_at = at(claim.scored_at)
-            snapshot_id = lake.append_once(
-                self.table,
-                lake_batches(
-                    staged,
-                    extra={
-                        "source_file": pa.scalar(claim.name),
-                        "content_hash": pa.scalar(claim.content_hash),
-                        "scored_at": scored_at,
-                    },
-                    columns=lake.SCORES_SCHEMA.column_names,
-                ),
-                content_hash=claim.content_hash,
-                properties=summary,
-                fence=fence,
-            )
-            lake.append_once(
-                lake.predictions_table(lake.open_catalog(self.settings)),
-                lake_batches(
-                    staged,
-                    extra={
-                        "predicted_at": scored_at,
-                        "source": pa.scalar("inbox"),
-                        "role": pa.scalar(PRODUCTION_ROLE),
-                    },
-                    columns=lake.PREDICTIONS_SCHEMA.column_names,
-                ),
-                content_hash=claim.content_hash,
-                properties=summary,
-                fence=fence,
-            )
+            predictions = lake.predictions_table(lake.open_catalog(self.settings))
+            snapshot_id = commit_file(self.table, predictions, staged, claim, fence)
         self.ledger.advance(claim, ClaimState.COMMITTED, snapshot_id=snapshot_id)
 
     def scored_again(self, claim: Claim) -> list[pa.Table]:
@@ -289,10 +271,21 @@ class InboxRun:
         return self._score(claim, local, scorer).predictions
 
     def _score(
-        self, claim: Claim, local: Path, scorer: FraudScorer, progress: ReadProgress | None = None
+        self,
+        claim: Claim,
+        local: Path,
+        scorer: FraudScorer,
+        progress: ReadProgress | None = None,
+        watch: Stopwatch | None = None,
     ) -> Staged:
         """Score a claimed file with what its claim pinned: scoring again gives the same rows."""
         staging = self.store.staging
         return score_claim(
-            self.settings, claim, local=local, scorer=scorer, staging=staging, progress=progress
+            self.settings,
+            claim,
+            local=local,
+            scorer=scorer,
+            staging=staging,
+            progress=progress,
+            watch=watch,
         )

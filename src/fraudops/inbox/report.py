@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,6 +24,44 @@ class FileReport:
     snapshot_id: int | None = None
     outputs: dict[str, str] = field(default_factory=dict)
     reason: str | None = None
+    # wall seconds of each step this run took the file through (``Stopwatch.STEPS``)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class Stopwatch:
+    """Where a file's time goes: wall seconds per step, added up over the run."""
+
+    STEPS = (
+        "claim",  # fetch and hash the file, pin the model and the lake's snapshot
+        "validate",  # read and validate every row (rejected rows written)
+        "lake_history",  # the lake's history of the file's cards; repeated ids
+        "card_history",  # the card-history features
+        "spark",  # instead of the three steps after it: features and scores on Spark
+        "features",  # the model matrix
+        "predict",  # the booster
+        "outbox",  # the scored CSV written, the lake's rows made
+        "publish",  # the outbox files published
+        "lake_commit",  # fraud.scores and fraud.predictions
+        "finish",  # the input moved to processed/ or quarantine/
+    )
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """Time the block as ``name`` (added to earlier time of the same step)."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+    def rounded(self) -> dict[str, float]:
+        """The steps' seconds to the millisecond, in step order."""
+        order = {name: i for i, name in enumerate(self.STEPS)}
+        steps = sorted(self.seconds, key=lambda name: order.get(name, len(order)))
+        return {name: round(self.seconds[name], 3) for name in steps}
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,9 @@
 
 Three passes, memory bounded by the file's typed valid rows plus a batch:
 
-1. read and validate the file chunk by chunk, a reader thread parsing the next chunk while
-   this one is validated: rejected rows to the rejected CSV, valid rows kept typed in
-   memory; repeated ``transaction_id`` values are rejected after. The reader parses on every
-   core; a malformed row (whose number only a single-threaded reader knows) starts the
-   pass again with one thread;
+1. read and validate the file chunk by chunk (:mod:`fraudops.inbox.checkfile`): rejected
+   rows to the rejected CSV, valid rows kept typed in memory, repeated ``transaction_id``
+   values rejected after;
 2. the card-history features of every valid row, at once, from the lake's history of the
    file's cards plus the file's own earlier rows (event-time order, not file order);
 3. score the valid rows batch by batch, a writer thread writing the scored CSV of a batch
@@ -19,32 +17,29 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from fraudops.cardhistory import EVENT_COLUMNS, HISTORY_FEATURES, enrich
-from fraudops.csvio import (
-    WRITE_OPTIONS,
-    NeedsRowNumbers,
-    neutralise_table,
-    read_chunks,
-    read_header,
-    read_typed,
-    validate_chunk,
-)
+from fraudops.csvio import WRITE_OPTIONS, neutralise_table, read_header
 from fraudops.explain import COLUMN, reasons_column
 from fraudops.features import FEATURE_NAMES, build_features, columns_from_table
-from fraudops.inbox.overlap import Behind, prefetch
+from fraudops.inbox.checkfile import (
+    HistoryOf,
+    ReadProgress,
+    add_rejected,
+    check_file,
+    without_repeats,
+)
+from fraudops.inbox.overlap import Behind
+from fraudops.inbox.report import Stopwatch
 from fraudops.memory import release
 from fraudops.schema import arrow_schema
 from fraudops.scoring import FraudScorer, score_matrix
-from fraudops.validation import REJECTED_SCHEMA, duplicate_rows
 
 SCORED_CSV_SCHEMA = pa.schema(
     [
@@ -64,11 +59,9 @@ PREDICTIONS_SCHEMA = pa.schema(
 )
 SCORE_COLUMNS = ("fraud_probability", "is_fraud")
 BATCH_ROWS = 100_000  # rows scored and committed at a time (with the chunk size: memory)
-HistoryOf = Callable[[pa.Table], pa.Table | None]  # a file's valid rows -> earlier history
 # a file's valid rows -> their history features, fraud_probability and is_fraud, in row order
 # (the Spark engine: the same features and scoring code on executors)
 RemoteScoring = Callable[[pa.Table], pa.Table]
-ReadProgress = Callable[[int], None]  # bytes of the file read so far
 
 
 def no_history(rows: pa.Table) -> pa.Table | None:
@@ -85,18 +78,6 @@ class Staged:
     predictions: list[pa.Table]  # PREDICTIONS_SCHEMA, in row order
     rows_scored: int
     rows_rejected: int
-
-
-@dataclass
-class _Checked:
-    """What the validation pass keeps of a file."""
-
-    valid: list[pa.Table] = field(default_factory=list)  # typed valid rows, chunk by chunk
-    ids: list[pa.Array] = field(default_factory=list)  # every row's transaction_id
-    id_rows: list[np.ndarray] = field(default_factory=list)
-    valid_rows: list[np.ndarray] = field(default_factory=list)
-    rows_rejected: int = 0
-    rejected_written: bool = False
 
 
 def _constant(value: str, n: int) -> pa.Array:
@@ -119,12 +100,14 @@ def score_file(
     remote: RemoteScoring | None = None,
     on_progress: ReadProgress | None = None,
     explain: bool = False,
+    watch: Stopwatch | None = None,
 ) -> Staged:
     """Validate and score every row of a CSV file into staged outputs.
 
     ``history`` gives the transactions of the file's cards before the file (the lake's);
     ``remote``, when given, computes the features and scores instead (Spark); ``explain``
-    adds a ``reasons`` column to the scored CSV (``fraudops.explain``).
+    adds a ``reasons`` column to the scored CSV (``fraudops.explain``); ``watch`` times
+    the steps.
 
     Raises:
         Unparseable: the file is not a CSV of transactions (nothing is staged).
@@ -133,39 +116,23 @@ def score_file(
     token = _token(path)
     scored_path = staging / f"{token}.scored.csv"
     rejected_path = staging / f"{token}.rejected.csv"
-    try:
-        checked = _validate(path, names, chunk_rows, rejected_path, on_progress, threads=True)
-    except NeedsRowNumbers:
-        checked = _validate(path, names, chunk_rows, rejected_path, on_progress, threads=False)
-    rows = np.concatenate(checked.id_rows) if checked.id_rows else np.zeros(0, np.int64)
-    valid = pa.concat_tables(checked.valid) if checked.valid else arrow_schema().empty_table()
-    checked.valid.clear()
-    release()
-    # repeated ids are rare: look for them while the lake's history of every valid row is read
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fraudops-inbox-ids") as pool:
-        looking = pool.submit(duplicate_rows, pa.chunked_array(checked.ids, pa.string()), rows)
-        events = valid.select(list(EVENT_COLUMNS))
-        past = history(events) if remote is None else None
-        dups = looking.result()
-    checked.ids.clear()
-    release()  # the search's memory, before the features'
-    scored_rows = (
-        np.concatenate(checked.valid_rows) if checked.valid_rows else np.zeros(0, np.int64)
-    )
-    keep = ~np.isin(scored_rows, dups["row"].to_numpy())
+    watch = watch or Stopwatch()
+    with watch.step("validate"):
+        checked = check_file(path, names, chunk_rows, rejected_path, on_progress)
+    with watch.step("lake_history"):
+        valid, past, dups, keep = without_repeats(checked, history if remote is None else None)
     rows_rejected = checked.rows_rejected
     if dups.num_rows:
         rows_rejected += int((~keep).sum())
-        _add_rejected(rejected_path if checked.rejected_written else None, rejected_path, dups)
-    if not keep.all():  # a repeat is no one's history: the history without the repeats
-        valid = valid.filter(pa.array(keep))
-        events = valid.select(list(EVENT_COLUMNS))
-        past = history(events) if remote is None else None
+        add_rejected(rejected_path if checked.rejected_written else None, rejected_path, dups)
     scores = None
+    events = valid.select(list(EVENT_COLUMNS))
     if remote is None:
-        features = enrich(events, past).select(list(HISTORY_FEATURES))
+        with watch.step("card_history"):
+            features = enrich(events, past).select(list(HISTORY_FEATURES))
     else:
-        done = remote(valid)
+        with watch.step("spark"):
+            done = remote(valid)
         features, scores = done.select(list(HISTORY_FEATURES)), done.select(list(SCORE_COLUMNS))
     release()
     predictions = _score_valid(
@@ -176,6 +143,7 @@ def score_file(
         names=(model_name, model_version),
         scored_path=scored_path,
         explain=explain,
+        watch=watch,
     )
     release()
     has_rejected = checked.rejected_written or dups.num_rows > 0
@@ -188,51 +156,6 @@ def score_file(
     )
 
 
-def _validate(
-    path: Path,
-    names: list[str],
-    chunk_rows: int,
-    rejected_path: Path,
-    on_progress: ReadProgress | None,
-    *,
-    threads: bool,
-) -> _Checked:
-    """Pass 1: every chunk validated as the reader thread parses the next one."""
-    checked = _Checked()
-    rejected_writer: pacsv.CSVWriter | None = None
-    chunks = read_chunks(path, names, chunk_rows=chunk_rows, threads=threads)
-    try:
-        for chunk in prefetch(chunks):
-            if on_progress is not None:
-                on_progress(chunk.read_bytes)
-            result = validate_chunk(chunk)
-            if result.rejected.num_rows:
-                if rejected_writer is None:
-                    rejected_writer = pacsv.CSVWriter(
-                        rejected_path, REJECTED_SCHEMA, write_options=WRITE_OPTIONS
-                    )
-                rejected_writer.write_table(neutralise_table(result.rejected))
-                checked.rows_rejected += len(pc.unique(result.rejected["row"]))
-            checked.valid.append(result.valid.cast(arrow_schema()))
-            checked.ids.append(chunk.table["transaction_id"].combine_chunks())
-            checked.id_rows.append(chunk.rows)
-            checked.valid_rows.append(result.valid_rows)
-            del chunk, result
-            release()
-    finally:
-        if rejected_writer is not None:
-            rejected_writer.close()
-    checked.rejected_written = rejected_writer is not None
-    return checked
-
-
-def _add_rejected(earlier: Path | None, path: Path, dups: pa.Table) -> None:
-    """Merge the repeated ids into the rejected rows, in row order."""
-    before = read_typed(earlier, REJECTED_SCHEMA) if earlier else REJECTED_SCHEMA.empty_table()
-    merged = pa.concat_tables([before, neutralise_table(dups)]).sort_by([("row", "ascending")])
-    pacsv.write_csv(merged, path, write_options=WRITE_OPTIONS)
-
-
 def _score_valid(
     valid: pa.Table,
     features: pa.Table,
@@ -242,6 +165,7 @@ def _score_valid(
     names: tuple[str, str],
     scored_path: Path,
     explain: bool = False,
+    watch: Stopwatch,
 ) -> list[pa.Table]:
     """Pass 3: score every valid row in one booster call; the scored CSV is written behind.
 
@@ -252,16 +176,19 @@ def _score_valid(
     n_all = valid.num_rows
     matrix = np.empty((n_all if scores is None else 0, len(FEATURE_NAMES)), dtype=np.float32)
     batches: list[pa.Table] = []
-    for start in range(0, n_all, BATCH_ROWS):
-        kept = valid.slice(start, BATCH_ROWS)
-        n = kept.num_rows
-        for name, values in zip(HISTORY_FEATURES, features.slice(start, n).columns, strict=True):
-            kept = kept.append_column(name, values)
-        if scores is None:
-            build_features(columns_from_table(kept), out=matrix[start : start + n])
-        batches.append(kept)
+    with watch.step("features"):
+        for start in range(0, n_all, BATCH_ROWS):
+            kept = valid.slice(start, BATCH_ROWS)
+            n = kept.num_rows
+            history = features.slice(start, n).columns
+            for name, values in zip(HISTORY_FEATURES, history, strict=True):
+                kept = kept.append_column(name, values)
+            if scores is None:
+                build_features(columns_from_table(kept), out=matrix[start : start + n])
+            batches.append(kept)
     if scores is None:
-        proba, flag = score_matrix(scorer, matrix)
+        with watch.step("predict"):
+            proba, flag = score_matrix(scorer, matrix)
     else:  # scored already, by the same code elsewhere
         proba = scores["fraud_probability"].to_numpy()
         flag = scores["is_fraud"].to_numpy(zero_copy_only=False)
@@ -269,6 +196,7 @@ def _score_valid(
     predictions: list[pa.Table] = []
     schema = SCORED_CSV_SCHEMA.append(pa.field(COLUMN, pa.string())) if explain else None
     with (
+        watch.step("outbox"),
         pacsv.CSVWriter(
             scored_path, schema or SCORED_CSV_SCHEMA, write_options=WRITE_OPTIONS
         ) as out,
